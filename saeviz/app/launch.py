@@ -1,0 +1,70 @@
+"""Start the desktop application: ``python -m saeviz.app`` or ``saeviz`` without arguments."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+ORGANIZATION = "saeviz"
+APPLICATION = "saeviz"
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="saeviz", description="Structure the latent space of an autoencoder "
+                                     "with a few labels, and watch it happen.")
+    parser.add_argument("path", nargs="?", help="a dataset (.npz or folder) or a saved model (.safetensors) to open")
+    parser.add_argument("--reset-settings", action="store_true",
+                        help="forget the remembered window layout and settings")
+    return parser.parse_args(argv)
+
+
+def configure_threads() -> int:
+    """Leave one core to the user interface: torch computes on the others.
+
+    Training with as many torch threads as cores starves the UI thread and, when the machine
+    is busy, stalls torch's own threads waiting for each other. ``OMP_NUM_THREADS`` (when
+    set) is respected. Returns the number of torch threads.
+    """
+    import torch
+
+    if not os.environ.get("OMP_NUM_THREADS"):
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
+    return torch.get_num_threads()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Create the QApplication, show the main window and run the event loop."""
+    args = _parse(sys.argv[1:] if argv is None else list(argv))
+    from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from .. import __version__
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "saeviz"])
+    app.setApplicationDisplayName("saeviz")
+
+    from .main_window import MainWindow, app_icon
+
+    configure_threads()
+
+    icon = app_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+    settings = QSettings()
+    if args.reset_settings:
+        settings.clear()
+    window = MainWindow(settings=settings, open_startup=args.path is None)
+    window.show()
+    if args.path is not None:
+        window.open_path(args.path)
+    return int(app.exec())
+
+
+if __name__ == "__main__":  # pragma: no cover - manual start
+    sys.exit(main())

@@ -1,0 +1,1347 @@
+"""The main window: the latent view in the centre, docks around it, menus and shortcuts.
+
+The window wires views to the ``Session`` and runs long work elsewhere: training in a
+``TrainingController`` thread, classifier fits, slow projections, decoding and file loading
+on a ``TaskRunner``. The UI keeps only the newest training snapshot and repaints on a timer
+(at most ``FRAME_HZ`` per second).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QObject, QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
+                               QLabel, QMainWindow, QMessageBox, QScrollArea, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from .. import __version__
+from ..core.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
+from ..core.config import ModelConfig, TrainConfig
+from ..core.errors import SaevizError
+from ..core.session import Session, SessionDefaults, export_table, frozen_model, load_defaults
+from .inspector import Inspector
+from .loss_plot import LossPlot
+from .settings_panel import SettingsPanel
+from .training_controls import LiveLabel, TrainingControls
+from .workers import (IDLE, PAUSED, RUNNING, STOPPING, ProjectionFrame, TaskRunner,
+                      TrainingController, TrainingRequest, classifier_job, encode_codes,
+                      project_linear, reconstruction_errors)
+
+log = logging.getLogger(__name__)
+
+FRAME_HZ = 20
+TEXT_HZ = 5  # loss curves of the running epoch and the status texts update at most this often
+LINEAR_BUDGET_S = 0.008  # a linear projection slower than this per frame moves off the UI thread
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+STATE_VERSION = 1
+
+PROJECTIONS = (("pca", "PCA"), ("lda", "LDA"), ("axes", "latent axes"), ("umap", "UMAP"), ("tsne", "t-SNE"))
+COLOR_MODES = (("label", "labels"), ("prediction", "prediction"), ("confidence", "confidence"),
+               ("recon", "reconstruction error"), ("wrong", "misclassified"))
+PAPER = ("M. Rudolph, B. Wandt, B. Rosenhahn: “Structuring Autoencoders”, "
+         "ICCV Workshops 2019")
+
+
+def resource(name: str) -> Path | None:
+    path = RESOURCES / name
+    return path if path.exists() else None
+
+
+def app_icon() -> QIcon:
+    path = resource("saeviz.svg")
+    return QIcon(str(path)) if path is not None else QIcon()
+
+
+class _Relay(QObject):
+    """Carries partial results of slow projections from a worker thread to the UI thread."""
+
+    partial = Signal(int, object)
+
+
+class LatentPanel(QWidget):
+    """The latent view with its projection, dimension and colour choices, and the structure.
+
+    Linear projections (PCA, LDA, axes) are fitted per frame on the UI thread while that
+    measures under ``LINEAR_BUDGET_S``, else on the task runner; t-SNE and UMAP always run
+    on the task runner, warm-started from their previous layout, one at a time, with stale
+    results dropped. Consecutive frames are aligned so the picture does not spin or flip.
+    """
+
+    info = Signal(str)  # a note about the projection (fallbacks, progress, errors)
+    needsReconErrors = Signal()  # colouring by reconstruction error needs them computed
+    frameRequested = Signal()  # something must be drawn at the next frame
+
+    def __init__(self, session: Session, runner: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        from .latent_view import LatentView
+
+        self.session = session
+        self.runner = runner
+        self.view = LatentView()
+        self.view.setObjectName("latentView")
+        for side in ("bottom", "left"):  # coordinates are unitless: no "(x0.001)" prefixes
+            self.view.plot_item.getAxis(side).enableAutoSIPrefix(False)
+
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("projectionCombo")
+        from ..core.projection import umap_available
+
+        for key, text in PROJECTIONS:
+            self.method_combo.addItem(text, key)
+        if not umap_available():
+            i = self.method_combo.findData("umap")
+            item = self.method_combo.model().item(i)
+            item.setEnabled(False)
+            item.setToolTip("UMAP needs the optional package umap-learn")
+        self.axes_spins = [QSpinBox() for _ in range(3)]
+        for i, spin in enumerate(self.axes_spins):
+            spin.setPrefix("xyz"[i] + ": z")
+            spin.setRange(0, 0)
+            spin.setValue(i)
+            spin.setVisible(False)
+            spin.valueChanged.connect(self._projection_changed)
+        self.dims_button = QToolButton()
+        self.dims_button.setObjectName("dimsButton")
+        self.dims_button.setCheckable(True)
+        self.dims_button.setText("3D")
+        self.dims_button.setToolTip("Show three projected dimensions")
+        self.color_combo = QComboBox()
+        self.color_combo.setObjectName("colorCombo")
+        for key, text in COLOR_MODES:
+            self.color_combo.addItem(text, key)
+        self.anchors_check = QCheckBox("targets")
+        self.anchors_check.setChecked(True)
+        self.anchors_check.setToolTip("Draw the aligned MDS class targets of the current epoch")
+        self.lines_check = QCheckBox("lines")
+        self.lines_check.setToolTip("Thin lines from labeled samples to their targets")
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 0)
+        bar.addWidget(QLabel("Projection"))
+        bar.addWidget(self.method_combo)
+        for spin in self.axes_spins:
+            bar.addWidget(spin)
+        bar.addWidget(self.dims_button)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Colour by"))
+        bar.addWidget(self.color_combo)
+        bar.addSpacing(12)
+        bar.addWidget(self.anchors_check)
+        bar.addWidget(self.lines_check)
+        bar.addStretch(1)
+        self.stats = LiveLabel()
+        self.stats.setObjectName("structureStats")
+        self.note = LiveLabel()
+        self.note.set_color("#8a5a00")
+        foot = QHBoxLayout()
+        foot.setContentsMargins(6, 0, 6, 2)
+        foot.addWidget(self.stats, 3)
+        foot.addWidget(self.note, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(bar)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(foot)
+
+        self.method_combo.currentIndexChanged.connect(self._projection_changed)
+        self.dims_button.toggled.connect(self._dims_changed)
+        self.color_combo.currentIndexChanged.connect(self.request_style)
+        self.anchors_check.toggled.connect(self._structure_toggled)
+        self.lines_check.toggled.connect(self._structure_toggled)
+        self.view.pointClicked.connect(self._clicked)
+        self.view.tooltip_provider = self.tooltip
+
+        self._relay = _Relay()
+        self._relay.partial.connect(self._slow_partial)
+        self._live = None
+        self._async_linear = False
+        self._slow_raw: np.ndarray | None = None
+        self._slow_states: list = []
+        self._seq = 0
+        self._coords: np.ndarray | None = None
+        self._frame: ProjectionFrame | None = None
+        self._n_styled = -1
+        self._need_points = False
+        self._need_style = False
+        self.last_projection_seconds = 0.0
+        self._new_projection()
+
+    # -- settings -----------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.method_combo.currentData()
+
+    @property
+    def dims(self) -> int:
+        return 3 if self.dims_button.isChecked() else 2
+
+    def set_method(self, method: str) -> None:
+        self.method_combo.setCurrentIndex(self.method_combo.findData(method))
+
+    def set_dims(self, dims: int) -> None:
+        self.dims_button.setChecked(dims == 3)
+
+    def set_color_mode(self, mode: str) -> None:
+        self.color_combo.setCurrentIndex(self.color_combo.findData(mode))
+
+    @property
+    def coords(self) -> np.ndarray | None:
+        """The displayed coordinates (N, 2 or 3), or None before the first frame."""
+        return self._coords
+
+    def _new_projection(self) -> None:
+        """Forget fitted projections and warm starts (new method, dims, axes or dataset)."""
+        from ..core.projection import LiveProjection, make_projector
+
+        self.runner.invalidate("projection")
+        for state in self._slow_states:
+            state.request_interruption()
+        self._slow_states = []
+        self._slow_raw = None
+        self._async_linear = False
+        self._live = None
+        self._seq += 1
+        method, dims = self.method, self.dims
+        for i, spin in enumerate(self.axes_spins):
+            spin.setVisible(method == "axes" and i < dims)
+        if method in ("pca", "lda", "axes"):
+            params = {}
+            if method == "axes":
+                axes = [spin.value() for spin in self.axes_spins[:dims]]
+                if len(set(axes)) != len(axes):
+                    self.info.emit("choose different latent axes")
+                    axes = list(range(dims))
+                params["axes"] = axes
+            self._live = LiveProjection(make_projector(method, dims, **params))
+
+    def _projection_changed(self, *_args) -> None:
+        self._new_projection()
+        self.note.setText("")
+        self.request_points()
+
+    def _dims_changed(self, on: bool) -> None:
+        try:
+            self.view.set_dimensions(3 if on else 2)
+        except RuntimeError as exc:  # no OpenGL
+            self.info.emit(str(exc))
+            with QSignalBlocker(self.dims_button):
+                self.dims_button.setChecked(False)
+            return
+        self._n_styled = -1
+        self._projection_changed()
+
+    def _structure_toggled(self, *_args) -> None:
+        if self._frame is not None:
+            self._draw_structure(self._frame)
+
+    def dataset_changed(self) -> None:
+        self._coords = None
+        self._frame = None
+        self._n_styled = -1
+        d = self.session.model_config.latent_dim
+        for spin in self.axes_spins:
+            spin.setRange(0, max(0, d - 1))
+        self._new_projection()
+        self.request_points()
+
+    def latent_dim_changed(self, d: int) -> None:
+        for spin in self.axes_spins:
+            spin.setRange(0, max(0, d - 1))
+
+    # -- requests (flushed by the window's frame timer) --------------------------------------
+    def request_points(self) -> None:
+        self._need_points = True
+        self.frameRequested.emit()
+
+    def request_style(self, *_args) -> None:
+        self._need_style = True
+        self.frameRequested.emit()
+
+    @property
+    def dirty(self) -> bool:
+        return self._need_points or self._need_style
+
+    def flush(self) -> None:
+        if self._need_points:
+            self._need_points = False
+            self._update_points()
+        if self._need_style:
+            self._need_style = False
+            self.restyle()
+
+    # -- projection -------------------------------------------------------------------------------
+    def _update_points(self) -> None:
+        s = self.session
+        codes = s.codes
+        if codes is None or s.labels is None or len(codes) != s.n_samples:
+            self._coords = None
+            self._frame = None
+            self.view.set_points(np.empty((0, self.dims)))
+            self.view.set_anchors(np.empty((0, self.dims)), [])
+            self.view.set_target_lines(np.empty((0, self.dims)), np.empty((0, self.dims)))
+            return
+        labels = np.array(s.labels.labels)
+        snap = s.snapshot
+        t_idx = snap.target_index if snap is not None else None
+        t_val = snap.targets if snap is not None else None
+        if self.method in ("umap", "tsne"):
+            self._submit_slow(codes)
+            return
+        if self.method == "axes" and max(sp.value() for sp in self.axes_spins[:self.dims]) >= codes.shape[1]:
+            for spin in self.axes_spins:
+                spin.setRange(0, codes.shape[1] - 1)
+            self._new_projection()
+        if self._async_linear:
+            seq = self._seq
+            self.runner.submit("projection", project_linear, self._live, codes, labels,
+                               s.class_targets, t_idx, t_val,
+                               on_result=lambda f, seq=seq: self._linear_done(seq, f),
+                               on_error=self._projection_failed)
+            return
+        try:
+            frame = project_linear(self._live, codes, labels, s.class_targets, t_idx, t_val)
+        except SaevizError as exc:
+            self._projection_failed(exc)
+            return
+        self.last_projection_seconds = frame.seconds
+        if frame.seconds > LINEAR_BUDGET_S:
+            self._async_linear = True
+        self._apply(frame)
+
+    def _linear_done(self, seq: int, frame: ProjectionFrame) -> None:
+        if seq == self._seq:
+            self.last_projection_seconds = frame.seconds
+            self._apply(frame)
+
+    def _submit_slow(self, codes: np.ndarray) -> None:
+        from ..core.projection import ProgressState, run_tsne, run_umap
+
+        seq = self._seq
+        method, dims = self.method, self.dims
+        relay = self._relay
+
+        state = ProgressState(on_partial=lambda y: relay.partial.emit(seq, y))
+        self._slow_states.append(state)
+
+        def job(codes=np.array(codes, copy=True)):
+            # Runs after the previous job's result was handed over: warm-start from it.
+            previous = self._slow_raw if seq == self._seq else None
+            if method == "tsne":
+                first = previous is None or len(previous) != len(codes)
+                return run_tsne(codes, state, n_components=dims, previous=previous,
+                                max_iter=1000 if first else 250, chunk_iter=250)
+            return run_umap(codes, state, n_components=dims, previous=previous)
+
+        if not self.runner.busy("projection"):
+            self.info.emit(f"computing {dict(PROJECTIONS)[method]}…")
+        self.runner.submit("projection", job,
+                           on_result=lambda y, seq=seq: self._slow_done(seq, y),
+                           on_error=self._projection_failed)
+
+    @Slot(int, object)
+    def _slow_partial(self, seq: int, coords) -> None:
+        if seq == self._seq and self.runner.busy("projection"):
+            self._show_slow(coords, final=False)
+
+    def _slow_done(self, seq: int, coords) -> None:
+        self._slow_states = [st for st in self._slow_states if not st.is_interruption_requested()][-2:]
+        if seq != self._seq:
+            return
+        self._slow_raw = np.asarray(coords)
+        self._show_slow(coords, final=True)
+        self.info.emit("")
+
+    def _show_slow(self, coords, final: bool) -> None:
+        from ..core.projection import align_frames
+
+        Y = np.asarray(coords, np.float64)
+        if self._coords is not None and self._coords.shape == Y.shape:
+            Y = align_frames(self._coords, Y)
+        self._apply(ProjectionFrame(Y, note="class targets are drawn for linear projections only"))
+
+    def _projection_failed(self, exc: BaseException) -> None:
+        self.note.setText(str(exc))
+        self.info.emit(f"projection failed: {exc}")
+
+    def show_selection(self, pos: int) -> None:
+        n = 0 if self._coords is None else len(self._coords)
+        self.view.set_selection(pos if 0 <= pos < n else None)
+
+    def _apply(self, frame: ProjectionFrame) -> None:
+        self._frame = frame
+        self._coords = frame.coords
+        n = len(frame.coords)
+        self.view.set_points(frame.coords)
+        self.view.set_axis_labels(self._axis_labels())
+        if n != self._n_styled:
+            self.restyle()
+        self._draw_structure(frame)
+        self.show_selection(self.session.selected)
+        if frame.note is not None:
+            self.note.setText(frame.note)
+        elif self.method not in ("umap", "tsne"):
+            self.note.setText("")
+
+    def _draw_structure(self, frame: ProjectionFrame) -> None:
+        k = frame.coords.shape[1]
+        store = self.session.labels
+        if self.anchors_check.isChecked() and frame.anchors is not None and store is not None:
+            ok = np.isfinite(frame.anchors).all(axis=1)
+            colors = [c for c, good in zip(store.colors, ok) if good]
+            self.view.set_anchors(frame.anchors[ok], colors)
+        else:
+            self.view.set_anchors(np.empty((0, k)), [])
+        if self.lines_check.isChecked() and frame.line_src is not None:
+            self.view.set_target_lines(frame.line_src, frame.line_dst)
+        else:
+            self.view.set_target_lines(np.empty((0, k)), np.empty((0, k)))
+
+    # -- colours --------------------------------------------------------------------------------------
+    def restyle(self) -> None:
+        s = self.session
+        if s.labels is None or self._coords is None:
+            return
+        labels = np.array(s.labels.labels)
+        colors = list(s.labels.colors)
+        names = list(s.labels.class_names)
+        n = len(labels)
+        if len(self._coords) != n:
+            return
+        self._n_styled = n
+        res = s.classifier if (s.classifier is not None and len(s.classifier.predicted) == n) else None
+        mode = self.color_combo.currentData()
+        style = dict(mode="label")
+        if mode == "recon":
+            errors = s.recon_errors
+            if errors is not None and len(errors) == n:
+                style = dict(mode="error", values=errors)
+            else:
+                self.needsReconErrors.emit()
+                self.note.setText("computing reconstruction errors…" if s.model is not None
+                                  else "reconstruction errors appear after the first epoch")
+        elif res is None:
+            self.note.setText("predictions appear after the first epoch")
+        elif mode == "prediction":
+            style = dict(mode="prediction", predicted=res.predicted)
+        elif mode == "confidence":
+            style = dict(mode="confidence", values=res.confidence, predicted=res.predicted)
+        elif mode == "wrong":
+            truth = s.y if s.has_ground_truth else labels
+            wrong = ((truth >= 0) & (res.predicted != truth)).astype(float)
+            style = dict(mode="error", values=wrong, predicted=res.predicted)
+        self.view.set_style(labels, colors, names=names, **style)
+
+    def _axis_labels(self) -> list[str]:
+        if self.method in ("umap", "tsne"):
+            text = dict(PROJECTIONS)[self.method]
+            return [f"{text} 1", f"{text} 2"]
+        return self._live.projector.axis_labels() if self._live is not None else ["", ""]
+
+    # -- interaction -----------------------------------------------------------------------------------
+    def _clicked(self, i: int) -> None:
+        if 0 <= i < self.session.n_samples:
+            self.session.select(i)
+
+    def tooltip(self, i: int) -> str:
+        s = self.session
+        if s.labels is None or not 0 <= i < s.n_samples:
+            return ""
+        names = s.labels.class_names
+        lab = int(s.labels.labels[i])
+        parts = [f"sample {s.dataset_index(i)}", f"label: {names[lab] if lab >= 0 else 'unlabeled'}"]
+        if s.has_ground_truth:
+            parts.append(f"truth: {names[int(s.y[i])]}")
+        res = s.classifier
+        if res is not None and i < len(res.predicted):
+            parts.append(f"prediction: {names[int(res.predicted[i])]} ({float(res.confidence[i]):.2f})")
+        return "\n".join(parts)
+
+    def export_image(self, path) -> Path:
+        """The plot as PNG or SVG, written atomically."""
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg"):
+            raise SaevizError(f"{path}: export the plot as .png or .svg")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+        try:
+            self.view.export_image(str(tmp))
+            if not tmp.exists():
+                raise SaevizError(f"{path}: the plot could not be written")
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    def shutdown(self) -> None:
+        for state in self._slow_states:
+            state.request_interruption()
+
+
+class MainWindow(QMainWindow):
+    """saeviz's main window. ``settings`` defaults to the application's QSettings."""
+
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None,
+                 defaults: SessionDefaults | None = None, open_startup: bool = True,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("saeviz")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.settings = settings if settings is not None else QSettings()
+        if defaults is None:
+            try:
+                defaults = load_defaults(resource("default_settings.json"))
+            except SaevizError as exc:
+                log.warning("%s", exc)
+                defaults = SessionDefaults()
+        self.defaults = defaults
+        self.session = session if session is not None else Session(defaults)
+        self.runner = TaskRunner(self, max_threads=1)
+        self.controller = TrainingController(self)
+        self.last_error: str | None = None
+        self._message_box: QMessageBox | None = None
+        self._run_epochs = 0
+        self._run_start_epoch = 0
+        self._run_samples = 0
+        self._run_model_config = None
+        self._recon_errors_for = None
+        self._last_status = 0.0
+        self._last_snapshot = None
+        self._device = ""
+        self._store = None
+        self.frames_rendered = 0
+
+        self._make_actions()
+        self.latent = LatentPanel(self.session, self.runner)
+        self.setCentralWidget(self.latent)
+        self.settings_panel = SettingsPanel(self.session, self._demo_names())
+        self.controls = TrainingControls(self.actions)
+        self.inspector = Inspector(self.session, self.runner)
+        self.loss_plot = LossPlot()
+        self.docks: dict[str, QDockWidget] = {}
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(self.settings_panel)
+        scroll.setMinimumWidth(self.settings_panel.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width() + 4)
+        self._add_dock("settings", "Data && model", scroll, Qt.LeftDockWidgetArea)
+        self._add_dock("training", "Training", self.controls, Qt.LeftDockWidgetArea)
+        self._add_dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
+        self._add_dock("loss", "Loss", self.loss_plot, Qt.RightDockWidgetArea)
+        self.splitDockWidget(self.docks["inspector"], self.docks["loss"], Qt.Vertical)
+        self._make_menus()
+        self._make_status_bar()
+
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setInterval(int(1000 / FRAME_HZ))
+        self.frame_timer.timeout.connect(self._tick)
+
+        s = self.session
+        s.dataset_changed.connect(self._dataset_changed)
+        s.snapshot_changed.connect(self._snapshot_changed)
+        s.classifier_changed.connect(self._classifier_changed)
+        s.selection_changed.connect(self._selection_changed)
+        s.config_changed.connect(self._config_changed)
+        s.model_changed.connect(self._update_actions)
+        s.errors_changed.connect(self._classifier_changed)
+        self.latent.needsReconErrors.connect(self._compute_recon_errors)
+        self.latent.frameRequested.connect(self._ensure_timer)
+        self.settings_panel.datasetRequested.connect(self.open_dataset)
+        self.settings_panel.openRequested.connect(self._open_dialog)
+        self.inspector.findRequested.connect(self.find_sample)
+        self.latent.info.connect(self._info)
+        self.controller.stateChanged.connect(self._state_changed)
+        self.controller.snapshotReady.connect(self._snapshot_ready)
+        self.controller.failed.connect(self._training_failed)
+        self.controller.finished.connect(self._training_finished)
+
+        self.resize(1400, 880)
+        self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [330, 420], Qt.Horizontal)
+        self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [640, 430], Qt.Vertical)
+        self._default_state = self.saveState(STATE_VERSION)
+        self._restore_settings()
+        self._update_actions()
+        self._update_status()
+        if s.dataset is not None:
+            self._dataset_changed()
+        if open_startup and s.dataset is None:
+            QTimer.singleShot(0, self._open_startup_dataset)
+
+    # -- construction ---------------------------------------------------------------------------
+    def _demo_names(self) -> tuple[str, ...]:
+        from ..core.data.registry import DATASETS
+
+        return tuple(DATASETS)
+
+    def _add_dock(self, key: str, title: str, widget: QWidget, area) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{key}Dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                         | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+
+    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "", icon: str | None = None) -> QAction:
+        act = QAction(text, self)
+        act.setObjectName(f"{key}Action")
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+        if icon is not None:
+            act.setIcon(QIcon.fromTheme(icon))
+        act.triggered.connect(slot)
+        self.addAction(act)  # shortcuts work while the menu bar is hidden too
+        self.actions[key] = act
+        return act
+
+    def _make_actions(self) -> None:
+        self.actions: dict[str, QAction] = {}
+        a = self._action
+        a("open", "&Open dataset or model…", self._open_dialog, QKeySequence.Open,
+          "Open a dataset (.npz) or a saved model (.safetensors)", "document-open")
+        a("open_folder", "Open dataset &folder…", self._open_folder_dialog, "Ctrl+Shift+O",
+          "Open a folder of images, IDX files or meshes", "folder-open")
+        a("load", "&Load model…", self._load_dialog, None, "Load a saved model", "document-open")
+        a("save", "&Save model…", self._save_dialog, QKeySequence.Save,
+          "Save the model, labels and history", "document-save")
+        a("export_image", "&Export plot image…", self._export_image_dialog, "Ctrl+E",
+          "Save the latent view as PNG or SVG", "image-x-generic")
+        a("export_codes", "Export &codes…", self._export_codes_dialog, "Ctrl+Shift+E",
+          "Save codes, projection and labels as CSV or NPZ", "document-save-as")
+        a("quit", "&Quit", self.close, QKeySequence.Quit, icon="application-exit")
+        a("train", "&Train", self.train_or_pause, "Space",
+          "Train (Space); while training: pause or resume", "media-playback-start")
+        a("stop", "S&top", self.stop_training, "Esc", "Stop training (Esc)", "media-playback-stop")
+        a("reset", "&Reset model", self.reset_model, "Ctrl+R",
+          "Forget the trained model; the next training starts afresh", "view-refresh")
+        a("view3d", "&3D view", self._toggle_3d, "Ctrl+3", "Show three projected dimensions")
+        self.actions["view3d"].setCheckable(True)
+        a("reset_layout", "Reset &layout", self.reset_layout, None, "Put the panels back where they started")
+        a("about", "&About saeviz", self.show_about, QKeySequence.HelpContents, icon="help-about")
+        a("about_qt", "About &Qt", lambda: QMessageBox.aboutQt(self))
+        for key in ("train", "stop"):
+            self.actions[key].setShortcutContext(Qt.WindowShortcut)
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        for key in ("open", "open_folder"):
+            f.addAction(self.actions[key])
+        f.addSeparator()
+        for key in ("load", "save"):
+            f.addAction(self.actions[key])
+        f.addSeparator()
+        for key in ("export_image", "export_codes"):
+            f.addAction(self.actions[key])
+        f.addSeparator()
+        f.addAction(self.actions["quit"])
+        t = mb.addMenu("&Training")
+        for key in ("train", "stop", "reset"):
+            t.addAction(self.actions[key])
+        v = mb.addMenu("&View")
+        v.addAction(self.actions["view3d"])
+        pm = v.addMenu("&Projection")
+        group = QActionGroup(self)
+        self.projection_actions: dict[str, QAction] = {}
+        for i, (key, text) in enumerate(PROJECTIONS):
+            act = QAction(text, self, checkable=True)
+            act.setShortcut(QKeySequence(f"Alt+{i + 1}"))
+            act.setData(key)
+            act.triggered.connect(lambda _=False, key=key: self.latent.set_method(key))
+            group.addAction(act)
+            pm.addAction(act)
+            self.addAction(act)
+            self.projection_actions[key] = act
+        cm = v.addMenu("&Colour by")
+        cgroup = QActionGroup(self)
+        self.color_actions: dict[str, QAction] = {}
+        for key, text in COLOR_MODES:
+            act = QAction(text, self, checkable=True)
+            act.triggered.connect(lambda _=False, key=key: self.latent.set_color_mode(key))
+            cgroup.addAction(act)
+            cm.addAction(act)
+            self.color_actions[key] = act
+        self.latent.method_combo.currentIndexChanged.connect(self._sync_view_menu)
+        self.latent.color_combo.currentIndexChanged.connect(self._sync_view_menu)
+        self.latent.dims_button.toggled.connect(self.actions["view3d"].setChecked)
+        self._sync_view_menu()
+        v.addSeparator()
+        panels = v.addMenu("P&anels")
+        for dock in self.docks.values():
+            panels.addAction(dock.toggleViewAction())
+        v.addAction(self.actions["reset_layout"])
+        h = mb.addMenu("&Help")
+        h.addAction(self.actions["about"])
+        h.addAction(self.actions["about_qt"])
+
+    def _sync_view_menu(self, *_args) -> None:
+        act = self.projection_actions.get(self.latent.method)
+        if act is not None:
+            act.setChecked(True)
+            act.setEnabled(self.latent.method_combo.model().item(self.latent.method_combo.currentIndex()).isEnabled())
+        cact = self.color_actions.get(self.latent.color_combo.currentData())
+        if cact is not None:
+            cact.setChecked(True)
+        i = self.latent.method_combo.findData("umap")
+        self.projection_actions["umap"].setEnabled(self.latent.method_combo.model().item(i).isEnabled())
+
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.status_epoch = LiveLabel()
+        self.status_rate = LiveLabel()
+        self.status_eta = LiveLabel()
+        self.status_device = LiveLabel()
+        fm = self.fontMetrics()
+        for w, sample in ((self.status_epoch, "epoch 0000 (batch 0000/0000)"),
+                          (self.status_rate, "000,000 samples/s"), (self.status_eta, "ETA 00 min 00 s"),
+                          (self.status_device, "device: cuda:0")):
+            w.setContentsMargins(8, 0, 8, 0)
+            w.setFixedWidth(fm.horizontalAdvance(sample) + 16)  # fixed size: no relayout on new text
+            sb.addPermanentWidget(w)
+
+    # -- settings persistence ------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        st = self.settings
+        geometry = st.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = st.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, STATE_VERSION)
+        method = st.value("view/projection")
+        if method in dict(PROJECTIONS) and method != "umap":
+            self.latent.set_method(method)
+        mode = st.value("view/color")
+        if mode in dict(COLOR_MODES):
+            self.latent.set_color_mode(mode)
+        if self.session.dataset is None:
+            try:
+                model = st.value("session/model")
+                train = st.value("session/train")
+                if isinstance(model, str) and model:
+                    self.session.set_model_config(ModelConfig.from_dict(_json_loads(model)))
+                if isinstance(train, str) and train:
+                    self.session.set_train_config(TrainConfig.from_dict(_json_loads(train)))
+                fraction = st.value("session/label_fraction")
+                if fraction is not None:
+                    f = float(fraction)
+                    if 0.0 <= f <= 1.0:
+                        self.session.label_fraction = f
+            except (ValueError, TypeError) as exc:
+                log.warning("ignoring saved settings: %s", exc)
+
+    def _save_settings(self) -> None:
+        import json
+
+        st = self.settings
+        st.setValue("window/geometry", self.saveGeometry())
+        st.setValue("window/state", self.saveState(STATE_VERSION))
+        st.setValue("view/projection", self.latent.method)
+        st.setValue("view/color", self.latent.color_combo.currentData())
+        st.setValue("session/model", json.dumps(self.session.model_config.to_dict()))
+        st.setValue("session/train", json.dumps(self.session.train_config.replace(snapshot_every=0).to_dict()))
+        st.setValue("session/label_fraction", float(self.session.label_fraction))
+        spec = self.session.dataset_spec
+        if isinstance(spec, str):
+            st.setValue("session/dataset", spec)
+        st.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, STATE_VERSION)
+        for dock in self.docks.values():
+            dock.show()
+
+    # -- opening things ---------------------------------------------------------------------------
+    def _open_startup_dataset(self) -> None:
+        spec = self.settings.value("session/dataset")
+        demos = self._demo_names()
+        if not (isinstance(spec, str) and (spec in demos or os.path.exists(spec))):
+            spec = self.defaults.dataset
+        self.open_dataset(spec)
+
+    def _stop_training_first(self) -> None:
+        """Opening another dataset or model ends a running training first."""
+        if self.controller.is_running:
+            self.controller.stop(wait=True)
+            self.statusBar().showMessage("Training stopped", 5000)
+
+    def open_dataset(self, spec) -> None:
+        """Load a dataset (demo name, path or source dict) off the UI thread and show it."""
+        from ..core.data.registry import load_dataset
+
+        self._stop_training_first()
+        name = spec if isinstance(spec, str) else os.fspath(spec) if isinstance(spec, os.PathLike) else "dataset"
+        self.statusBar().showMessage(f"Loading {name}…")
+        self.runner.submit("dataset", load_dataset, spec,
+                           on_result=lambda ds, spec=spec: self._dataset_loaded(ds, spec),
+                           on_error=lambda exc: self.show_error("Cannot open the dataset", str(exc)))
+
+    def _dataset_loaded(self, dataset, spec) -> None:
+        self._stop_training_first()
+        if isinstance(spec, os.PathLike):
+            spec = os.fspath(spec)
+        self.session.set_dataset(dataset, spec=spec if isinstance(spec, str) else None)
+        self.statusBar().showMessage(f"Opened {dataset.name}", 5000)
+
+    def open_path(self, path) -> None:
+        """Open a dataset (.npz, folder) or a checkpoint (.safetensors), as dropping it does."""
+        path = Path(path)
+        if path.is_file() and path.suffix.lower() == CHECKPOINT_SUFFIX:
+            self.load_model(path)
+        elif path.is_dir() or path.suffix.lower() == ".npz":
+            self.open_dataset(str(path))
+        elif path.is_file():
+            from ..core.checkpoint import read_header
+
+            try:
+                read_header(path)
+            except SaevizError:
+                self.show_error("Cannot open this file", f"{path.name} is neither a dataset (.npz or a "
+                                "folder) nor a saved model (.safetensors).")
+                return
+            self.load_model(path)
+        else:
+            self.show_error("Cannot open", f"{path}: no such file or folder")
+
+    def load_model(self, path) -> None:
+        """Load a checkpoint off the UI thread; reopen its dataset when another one is open."""
+        from ..core.checkpoint import load_checkpoint
+
+        self._stop_training_first()
+        self.statusBar().showMessage(f"Loading model {Path(path).name}…")
+        self.runner.submit("checkpoint", load_checkpoint, str(path),
+                           on_result=lambda ckpt, path=path: self._checkpoint_loaded(ckpt, path),
+                           on_error=lambda exc: self.show_error("Cannot load the model", str(exc)))
+
+    def _checkpoint_loaded(self, ckpt, path) -> None:
+        from ..core.data.registry import load_dataset
+
+        ds = self.session.dataset
+        source = ckpt.dataset_source
+        if source and (ds is None or dict(ds.source) != source):
+            def loaded(dataset):
+                self._stop_training_first()
+                self.session.set_dataset(dataset, spec=None)
+                self._apply_checkpoint(ckpt, path)
+
+            def failed(exc):
+                if ds is not None and tuple(ds.sample_shape) == tuple(ckpt.model.sample_shape):
+                    self.show_error("Dataset not found",
+                                    f"The model's dataset could not be opened ({exc}); "
+                                    "it is applied to the open dataset instead.")
+                    self._apply_checkpoint(ckpt, path)
+                else:
+                    self.show_error("Cannot load the model", f"its dataset could not be opened: {exc}")
+
+            self.runner.submit("dataset", load_dataset, source, on_result=loaded, on_error=failed)
+            return
+        self._apply_checkpoint(ckpt, path)
+
+    def _apply_checkpoint(self, ckpt, path) -> None:
+        s = self.session
+        try:
+            s.apply_checkpoint(ckpt)
+        except SaevizError as exc:
+            self.show_error("Cannot use the model", str(exc))
+            return
+        self.loss_plot.clear()
+        self.loss_plot.set_history(s.history)
+        store = s.labels.snapshot()
+        self.runner.submit("encode", encode_codes, s.model, s.X, store.labels, store.distances,
+                           s.train_config.mds,
+                           on_result=lambda res: self._codes_ready(*res),
+                           on_error=lambda exc: self.show_error("Cannot encode the dataset", str(exc)))
+        self.statusBar().showMessage(f"Loaded model {Path(path).name} ({s.epoch} epochs)", 5000)
+
+    def _codes_ready(self, codes, class_targets) -> None:
+        self.session.accept_codes(codes, class_targets)
+        self._fit_classifier()
+
+    def save_model(self, path) -> Path:
+        out = self.session.save_model(path)
+        self.statusBar().showMessage(f"Saved model to {out}", 5000)
+        return out
+
+    def export_image(self, path) -> Path:
+        out = self.latent.export_image(path)
+        self.statusBar().showMessage(f"Saved plot to {out}", 5000)
+        return out
+
+    def export_codes(self, path) -> Path:
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".csv")
+        out = export_table(path, self.session.export_columns(self.latent.coords))
+        self.statusBar().showMessage(f"Saved codes to {out}", 5000)
+        return out
+
+    # -- dialogs ---------------------------------------------------------------------------------------
+    def _last_dir(self) -> str:
+        d = self.settings.value("paths/last_dir")
+        return d if isinstance(d, str) and os.path.isdir(d) else str(Path.home())
+
+    def _remember_dir(self, path) -> None:
+        p = Path(path)
+        self.settings.setValue("paths/last_dir", str(p if p.is_dir() else p.parent))
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open dataset or model", self._last_dir(),
+            "Datasets and models (*.npz *.safetensors);;Datasets (*.npz);;Models (*.safetensors);;All files (*)")
+        if path:
+            self._remember_dir(path)
+            self.open_path(path)
+
+    def _open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open dataset folder", self._last_dir())
+        if path:
+            self._remember_dir(path)
+            self.open_path(path)
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", self._last_dir(), "Models (*.safetensors)")
+        if path:
+            self._remember_dir(path)
+            self.load_model(path)
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", self._last_dir(), "Models (*.safetensors)")
+        if path:
+            self._remember_dir(path)
+            self._guard("Cannot save the model", self.save_model, path)
+
+    def _export_image_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Export plot", self._last_dir(),
+                                                   "PNG image (*.png);;SVG drawing (*.svg)")
+        if path:
+            if not Path(path).suffix:
+                path += ".svg" if "svg" in chosen.lower() else ".png"
+            self._remember_dir(path)
+            self._guard("Cannot export the plot", self.export_image, path)
+
+    def _export_codes_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Export codes", self._last_dir(),
+                                                   "CSV table (*.csv);;NumPy archive (*.npz)")
+        if path:
+            if not Path(path).suffix:
+                path += ".npz" if "npz" in chosen.lower() else ".csv"
+            self._remember_dir(path)
+            self._guard("Cannot export the codes", self.export_codes, path)
+
+    def _guard(self, title: str, fn, *args):
+        try:
+            return fn(*args)
+        except (SaevizError, OSError) as exc:
+            self.show_error(title, str(exc))
+            return None
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setIconPixmap(app_icon().pixmap(64, 64))
+        box.setWindowTitle("About saeviz")
+        box.setTextFormat(Qt.RichText)
+        box.setText(
+            f"<h3>saeviz {__version__}</h3>"
+            "<p>Explore and structure the latent space of autoencoders with a few labels.</p>"
+            "<p>saeviz implements the <b>Structuring Autoencoder</b> (SAE): each epoch, "
+            "multidimensional scaling places the labeled samples' codes according to "
+            "chosen distances between classes, an orthogonal alignment turns these targets "
+            "towards the current codes, and the network trains on γ · structural loss + "
+            "(1 − γ) · reconstruction loss.</p>"
+            f"<p>{PAPER}.</p>")
+        box.setStandardButtons(QMessageBox.Ok)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self._about_box = box
+        box.open()
+
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        """Tell the user without blocking: a window-modal message box and the status bar."""
+        self.last_error = text
+        self.statusBar().showMessage(f"{title}: {text}", 15000)
+        if self._message_box is not None:
+            self._message_box.close()
+        box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, self)
+        box.setObjectName("errorBox")
+        if details:
+            box.setDetailedText(details)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: setattr(self, "_message_box", None))
+        self._message_box = box
+        box.open()
+
+    def _info(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 8000)
+
+    # -- training ------------------------------------------------------------------------------------
+    def train_or_pause(self) -> None:
+        state = self.controller.state
+        if state == RUNNING:
+            self.controller.pause()
+        elif state == PAUSED:
+            self.controller.resume()
+        elif state == IDLE:
+            self.train()
+
+    def train(self, epochs: int | None = None) -> None:
+        """Train ``epochs`` (default: the settings') more epochs in the training thread."""
+        s = self.session
+        if self.controller.is_running or s.dataset is None:
+            return
+        if s.trainer is not None and s.model_outdated:
+            self.statusBar().showMessage("The model settings changed: press Reset to build the new model; "
+                                         "training continues the current one.", 8000)
+        cfg = s.run_config()
+        epochs = int(cfg.epochs if epochs is None else epochs)
+        trainer = s.trainer
+        model = s.model if trainer is None else None  # a loaded checkpoint's weights
+        model_cfg = (trainer.model_config if trainer is not None
+                     else s.trained_config if model is not None else s.model_config)
+        request = TrainingRequest(X=s.X, model_config=model_cfg, train_config=cfg, labels=s.labels,
+                                  epochs=epochs, trainer=trainer, model=model,
+                                  history=tuple(s.history) if trainer is None else ())
+        s.trainer = None  # the training thread owns it now
+        self._run_model_config = model_cfg
+        s.training = True
+        self._run_epochs = epochs
+        self._run_start_epoch = s.epoch
+        self._run_samples = s.n_samples
+        self._last_snapshot = None
+        from ..core.training import resolve_device
+
+        try:
+            self._device = str(resolve_device(cfg.device))
+        except ValueError as exc:
+            s.training = False
+            s.trainer = trainer
+            self.show_error("Cannot train", str(exc))
+            return
+        self.settings_panel.set_training(True)
+        self.controller.start(request)
+        self.frame_timer.start()
+        self._update_status()
+
+    def stop_training(self) -> None:
+        if self.controller.is_running:
+            self.controller.stop(wait=True)
+
+    def reset_model(self) -> None:
+        if self.controller.is_running:
+            self.controller.stop(wait=True)
+        self.runner.invalidate("classifier")
+        self.runner.invalidate("encode")
+        self.session.reset_model()
+        self.loss_plot.clear()
+        self.latent.dataset_changed()
+        self.statusBar().showMessage("Model reset: the next training starts from scratch", 5000)
+        self._update_status()
+
+    def set_gamma(self, gamma: float) -> None:
+        """Change gamma; a running training uses it from its next epoch."""
+        s = self.session
+        s.set_train_config(s.train_config.replace(gamma=float(gamma)))
+
+    def _config_changed(self) -> None:
+        self.controller.set_gamma(self.session.train_config.gamma)
+        self.latent.latent_dim_changed(self.session.model_config.latent_dim)
+        self._update_actions()
+
+    @Slot()
+    def _snapshot_ready(self) -> None:
+        if not self.frame_timer.isActive():
+            self.frame_timer.start()
+
+    def _drain(self, latest, final, batches) -> None:
+        s = self.session
+        for epoch, losses in batches:
+            self.loss_plot.add_epoch_batches(epoch, losses)
+        if final is not None:
+            s.accept_model(final.model, self._run_model_config)
+            self.loss_plot.set_history([dict(h) for h in final.snapshot.history])
+        if latest is not None:
+            s.accept_snapshot(latest)
+            self._last_snapshot = latest
+            if not latest.final:
+                self.loss_plot.set_live(latest.epoch, latest.n_batches, latest.batch_losses)
+        if final is not None:
+            self._fit_classifier(final.snapshot)
+            if self.latent.color_combo.currentData() == "recon":
+                self._compute_recon_errors()
+
+    def _tick(self) -> None:
+        if self.controller.is_running:
+            c = self.controller
+            self._drain(c.take_latest(), c.take_final(), c.take_epoch_batches())
+        if self.latent.dirty:
+            self.latent.flush()
+            self.frames_rendered += 1
+            now = time.monotonic()
+            if now - self._last_status >= 1.0 / TEXT_HZ or not self.controller.is_running:
+                self._last_status = now
+                self._update_status()
+        elif not self.controller.is_running:
+            self.frame_timer.stop()
+
+    def _state_changed(self, state: str) -> None:
+        self._update_actions()
+        self._update_status()
+
+    def _training_failed(self, message: str, details: str) -> None:
+        self.show_error("Training stopped", message, details)
+
+    def _training_finished(self, trainer) -> None:
+        s = self.session
+        latest, final, batches = self.controller.take_leftovers()
+        self._drain(latest, final, batches)
+        s.training = False
+        if trainer is not None:
+            s.accept_trainer(trainer)
+            last = s.snapshot
+            stopped_mid_epoch = last is not None and not last.final
+            if s.model is None or stopped_mid_epoch:
+                s.accept_model(frozen_model(trainer.model), trainer.model_config)
+            self.loss_plot.set_history(s.history)
+            if stopped_mid_epoch and s.codes is not None:
+                self._fit_classifier()
+        self.settings_panel.set_training(False)
+        self.latent.request_points()
+        self.frame_timer.start()
+        self._update_actions()
+        self._update_status()
+
+    def _fit_classifier(self, snap=None) -> None:
+        s = self.session
+        codes = s.codes if snap is None else snap.codes
+        if codes is None or s.labels is None or len(codes) != s.n_samples:
+            return
+        store = s.labels.snapshot()
+        ds = s.dataset
+        y_test = ds.y[ds.test_idx] if (s.has_ground_truth and len(ds.test_idx)) else None
+        epoch = snap.epoch if snap is not None else s.epoch
+        self.runner.submit("classifier", classifier_job, codes, store.labels, len(store.class_names),
+                           epoch, store.version, s.y if s.has_ground_truth else None,
+                           s.model, ds.X, ds.test_idx, y_test,
+                           on_result=self._classifier_ready,
+                           on_error=lambda exc: self.statusBar().showMessage(f"Classifier: {exc}", 5000))
+
+    def _compute_recon_errors(self) -> None:
+        """Per-sample reconstruction errors of the newest weights, off the UI thread."""
+        s = self.session
+        model = s.model
+        if model is None or self._recon_errors_for is model:
+            return
+        self._recon_errors_for = model
+
+        def done(errors, model=model):
+            if model is self.session.model:
+                self.session.set_recon_errors(errors)
+
+        self.runner.submit("recon-errors", reconstruction_errors, model, s.X, on_result=done,
+                           on_error=lambda exc: self.statusBar().showMessage(f"Reconstruction errors: {exc}", 5000))
+
+    def _classifier_ready(self, result) -> None:
+        s = self.session
+        if result is not None and len(result.predicted) != s.n_samples:
+            return
+        s.set_classifier(result)
+
+    # -- session -> window ------------------------------------------------------------------------------
+    def _dataset_changed(self) -> None:
+        s = self.session
+        self.runner.invalidate("classifier")
+        self.runner.invalidate("encode")
+        self.loss_plot.clear()
+        self.latent.dataset_changed()
+        if self._store is not None:
+            self._store.labels_changed.disconnect(self._labels_changed)
+            self._store.classes_changed.disconnect(self._labels_changed)
+        self._store = s.labels
+        if s.labels is not None:
+            s.labels.labels_changed.connect(self._labels_changed)
+            s.labels.classes_changed.connect(self._labels_changed)
+        name = s.dataset.name if s.dataset is not None else ""
+        self.setWindowTitle(f"saeviz — {name}" if name else "saeviz")
+        self._update_actions()
+        self._update_status()
+        self.frame_timer.start()
+
+    def _labels_changed(self, *_args) -> None:
+        self.latent.request_style()
+        if not self.controller.is_running and self.session.codes is not None:
+            self._fit_classifier()
+        self._ensure_timer()
+
+    def _snapshot_changed(self) -> None:
+        self.latent.request_points()
+        self._ensure_timer()
+
+    def _classifier_changed(self) -> None:
+        self.latent.request_style()
+        self._ensure_timer()
+        self._update_structure_stats()
+
+    def _selection_changed(self, pos: int) -> None:
+        self.latent.show_selection(pos)
+
+    def _ensure_timer(self) -> None:
+        if not self.frame_timer.isActive():
+            self.frame_timer.start()
+
+    def find_sample(self, index: int) -> None:
+        """Select dataset sample ``index`` (the inspector's find box)."""
+        s = self.session
+        if s.dataset is None:
+            return
+        if not 0 <= index < s.dataset.n_samples:
+            self.inspector.show_message(f"There is no sample {index}: indices run from 0 to {s.dataset.n_samples - 1}.")
+            return
+        pos = s.position_of(index)
+        if pos < 0:
+            self.inspector.show_message(f"Sample {index} belongs to the test split, which is not trained on or shown.")
+            return
+        s.select(pos)
+
+    # -- display --------------------------------------------------------------------------------------------
+    def _update_actions(self) -> None:
+        state = self.controller.state
+        s = self.session
+        has_data = s.dataset is not None
+        train = self.actions["train"]
+        if state == RUNNING:
+            train.setText("&Pause")
+            train.setIcon(QIcon.fromTheme("media-playback-pause"))
+        elif state == PAUSED:
+            train.setText("&Resume")
+            train.setIcon(QIcon.fromTheme("media-playback-start"))
+        else:
+            train.setText("&Train")
+            train.setIcon(QIcon.fromTheme("media-playback-start"))
+        train.setEnabled(has_data and state != STOPPING)
+        self.actions["stop"].setEnabled(state in (RUNNING, PAUSED))
+        idle = state == IDLE
+        self.actions["reset"].setEnabled(has_data and (s.model is not None or s.trainer is not None or not idle))
+        self.actions["save"].setEnabled(s.model is not None or s.trainer is not None)
+        has_codes = s.codes is not None
+        self.actions["export_image"].setEnabled(has_data)
+        self.actions["export_codes"].setEnabled(has_codes)
+
+    def _update_status(self) -> None:
+        s = self.session
+        state = self.controller.state
+        snap = self._last_snapshot if self.controller.is_running else None
+        self.status_device.setText(f"device: {self._device}" if self._device else "")
+        if snap is not None:
+            epoch_in_run = max(0, snap.epoch - self._run_start_epoch)
+            self.controls.show_progress(epoch_in_run, self._run_epochs, 0 if snap.final else snap.batch,
+                                        snap.n_batches, state)
+            shown_epoch = snap.epoch if snap.final else snap.epoch + 1
+            self.status_epoch.setText(f"epoch {shown_epoch} (batch {snap.batch}/{snap.n_batches})")
+            rate = snap.samples_per_sec
+            self.status_rate.setText(f"{rate:,.0f} samples/s")
+            in_epoch = 0 if snap.final else min(snap.batch * s.train_config.batch_size, self._run_samples)
+            done = epoch_in_run * self._run_samples + in_epoch
+            remaining = max(0, self._run_epochs * self._run_samples - done)
+            self.status_eta.setText(f"ETA {_duration(remaining / rate)}" if rate > 0 else "")
+        else:
+            if state == IDLE:
+                self.controls.show_idle(f"idle — {s.epoch} epochs trained" if s.epoch else "idle")
+            self.status_epoch.setText(f"epoch {s.epoch}" if s.dataset is not None else "")
+            self.status_rate.setText("")
+            self.status_eta.setText("")
+        self._update_structure_stats()
+
+    def _update_structure_stats(self) -> None:
+        s = self.session
+        snap = s.snapshot
+        parts = []
+        if snap is not None:
+            parts.append(f"epoch {snap.epoch if snap.final else snap.epoch + 1}")
+            parts.append(f"γ {snap.gamma:g}")
+            if snap.stress is not None:
+                parts.append(f"stress {snap.stress:.4g}")
+            if len(snap.target_index):
+                parts.append(f"structural {snap.struct_loss:.4g}")
+            parts.append(f"reconstruction {snap.recon_loss:.4g}")
+        elif s.history:
+            h = s.history[-1]
+            parts.append(f"epoch {h['epoch']}")
+            if h.get("stress") is not None:
+                parts.append(f"stress {h['stress']:.4g}")
+            if h.get("n_labeled"):
+                parts.append(f"structural {h['struct_loss']:.4g}")
+            parts.append(f"reconstruction {h['recon_loss']:.4g}")
+        res = s.classifier
+        if res is not None:
+            if res.test_error is not None:
+                parts.append(f"test error {100 * res.test_error:.1f}%")
+            elif res.train_error is not None:
+                parts.append(f"unlabeled error {100 * res.train_error:.1f}%")
+        text = " · ".join(parts)
+        self.latent.stats.setText(text)
+        detail = []
+        if snap is not None:
+            detail.append(f"RMSE {snap.rmse:.4g}, {snap.samples_per_sec:,.0f} samples/s")
+        self.controls.set_detail(" ".join(detail))
+
+    def _toggle_3d(self, checked: bool) -> None:
+        self.latent.set_dims(3 if checked else 2)
+
+    # -- drag and drop ----------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = _local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    # -- closing -------------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.frame_timer.stop()
+        if self.controller.is_running:
+            self.controller.stop(wait=True)
+        self.latent.shutdown()
+        self.runner.shutdown()
+        self._save_settings()
+        super().closeEvent(event)
+
+
+def _local_paths(mime) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
+
+
+def _json_loads(text: str):
+    import json
+
+    return json.loads(text)
+
+
+__all__ = ["MainWindow", "LatentPanel", "app_icon", "resource"]

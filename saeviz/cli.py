@@ -1,0 +1,281 @@
+"""The ``saeviz`` command: the desktop app (no arguments) and headless commands.
+
+    saeviz                         open the desktop app
+    saeviz train ...               train an SAE headless and write a checkpoint
+    saeviz eval CHECKPOINT         print a checkpoint's metrics again
+    saeviz bodies ...              generate the 3D body dataset
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """\
+examples:
+  saeviz train --dataset digits --labeled 0.1 --gamma 0.5 --epochs 30 --out models/digits
+  saeviz eval models/digits.safetensors
+  saeviz bodies --count 6000 --seed 0 --out bodies.npz
+
+Datasets: 'digits' (scikit-learn's 8x8 digits in the paper's classes A=(0,1,9), B=(4,6,8),
+C=(2,3,5,7)), 'digits10' (the ten digits), 'bodies' (generated 3D bodies, female/male),
+a .npz file (X, optional y), a folder of MNIST/Fashion-MNIST IDX files, a folder of images
+(one subfolder per class), or a folder of meshes (.obj/.ply/.off/.stl).
+"""
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="saeviz",
+        description="Explore and structure the latent space of autoencoders (Structuring "
+                    "Autoencoders, Rudolph, Wandt & Rosenhahn 2019). Without a command, opens the app.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    app = sub.add_parser("app", help="open the desktop app (the default)")
+    app.add_argument("path", nargs="?", help="a dataset or checkpoint to open")
+
+    tr = sub.add_parser("train", help="train an SAE headless and write a checkpoint",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    tr.add_argument("--dataset", default="digits", help="dataset name or path (see 'saeviz --help')")
+    tr.add_argument("--labeled", type=_fraction, default=0.1,
+                    help="fraction of the training samples whose ground-truth label is revealed")
+    tr.add_argument("--gamma", type=_fraction, default=0.5, help="weight of the structural loss")
+    tr.add_argument("--epochs", type=int, default=30)
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--lr", type=float, default=1e-3, help="learning rate (Adam)")
+    tr.add_argument("--arch", choices=("auto", "mlp", "conv", "basis"), default="auto",
+                    help="auto: conv for images, basis for meshes, mlp otherwise")
+    tr.add_argument("--hidden", type=_int_tuple, default=None, help="hidden sizes, e.g. 256,128")
+    tr.add_argument("--latent", type=int, default=10, help="latent dimension")
+    tr.add_argument("--basis-size", type=int, default=256, help="components of the fixed basis (arch basis)")
+    tr.add_argument("--mds", choices=("class", "exact"), default="class", help="MDS mode")
+    tr.add_argument("--alignment", choices=("procrustes", "paper"), default="procrustes")
+    tr.add_argument("--distances", default=None, help="K x K class distances (.npy or .csv)")
+    tr.add_argument("--target-scale", type=float, default=0.0,
+                    help="latent units per unit of class distance (0: auto, 2*sqrt(2*latent))")
+    tr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    tr.add_argument("--out", required=True, help="checkpoint path (.safetensors is added if missing)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="print a checkpoint's metrics")
+    ev.add_argument("checkpoint")
+    ev.add_argument("--dataset", default=None, help="evaluate on this dataset instead of the checkpoint's")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+
+    bo = sub.add_parser("bodies", help="generate the 3D body dataset (female/male, random poses)",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    bo.add_argument("--count", type=int, default=6000)
+    bo.add_argument("--seed", type=int, default=0)
+    bo.add_argument("--resolution", choices=("full", "reduced"), default="full")
+    bo.add_argument("--model", default="anny", help="'anny', or an SMPL model (.npz) for real SMPL bodies")
+    bo.add_argument("--out", required=True, help="output .npz")
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"saeviz: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+        print(f"saeviz {__version__}")
+        return 0
+    from .core.errors import SaevizError
+
+    try:
+        if args.command in (None, "app"):
+            return _run_app(getattr(args, "path", None))
+        if args.command == "train":
+            return _train(args)
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "bodies":
+            return _bodies(args)
+    except SaevizError as exc:
+        return _error(str(exc))
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        return _error(f"{exc.filename}: {exc.strerror}")
+    except ValueError as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        return _error("interrupted")
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _run_app(path: str | None) -> int:
+    try:
+        from .app.launch import main as app_main
+    except ImportError as exc:
+        return _error(f"the desktop app needs the 'app' extra (pip install 'saeviz[app]'): {exc}")
+    return int(app_main([path] if path else []) or 0)
+
+
+def _load_distances(path: str | None, k: int):
+    import numpy as np
+
+    from .core.labels import equal_distances, validate_distances
+    if path is None:
+        return equal_distances(k)
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(2, "no such file", str(p))
+    D = np.load(p, allow_pickle=False) if p.suffix == ".npy" else np.loadtxt(p, delimiter=",")
+    return validate_distances(D, k)
+
+
+def default_architecture(kind: str) -> str:
+    return {"image": "conv", "mesh": "basis"}.get(kind, "mlp")
+
+
+def _train(args) -> int:
+    import numpy as np
+    import torch
+
+    from .core.checkpoint import save_checkpoint
+    from .core.config import MDSConfig, ModelConfig, TrainConfig
+    from .core.data import load_dataset, reveal_labels
+    from .core.errors import DataError
+    from .core.evaluate import evaluate
+    from .core.labels import Supervision, default_color
+    from .core.training import Trainer
+
+    if args.epochs < 0 or args.batch_size < 1 or args.latent < 1:
+        raise ValueError("--epochs must be >= 0, --batch-size and --latent >= 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = load_dataset(args.dataset)
+    if ds.y is None and args.labeled > 0:
+        raise DataError(f"{ds.name} carries no ground-truth labels to reveal; use --labeled 0")
+    arch = default_architecture(ds.kind) if args.arch == "auto" else args.arch
+    hidden = args.hidden or ((2048, 256) if ds.kind == "mesh" else (256, 128))
+    model_cfg = ModelConfig(architecture=arch, hidden=hidden, latent_dim=args.latent, basis_size=args.basis_size)
+    train_cfg = TrainConfig(gamma=args.gamma, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            device=args.device, seed=args.seed, target_scale=args.target_scale,
+                            mds=MDSConfig(mode=args.mds, alignment=args.alignment))
+    k = max(ds.n_classes, 1)
+    y_train = ds.y[ds.train_idx] if ds.y is not None else np.zeros(len(ds.train_idx), np.int64)
+    labels = reveal_labels(y_train, np.arange(len(y_train)), args.labeled, seed=args.seed)
+    names = ds.class_names or ("class 0",)
+    sup = Supervision(labels, names, tuple(default_color(i) for i in range(k)),
+                      _load_distances(args.distances, k), 0)
+    trainer = Trainer(ds.X[ds.train_idx], model_cfg, train_cfg, supervision=sup)
+    print(f"saeviz: {ds.name}: {len(ds.train_idx)} training / {len(ds.test_idx)} test samples, "
+          f"{int((labels >= 0).sum())} labeled; {arch} {hidden} -> latent {args.latent}; "
+          f"gamma {args.gamma}; device {trainer.device}", file=sys.stderr)
+    bar = None
+    if not args.quiet and args.epochs:
+        from tqdm import tqdm
+        bar = tqdm(total=args.epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+    for snap in trainer.iter_epochs(args.epochs):
+        if not snap.final:
+            continue
+        m = evaluate(trainer.model, ds, labels, train_codes=snap.codes)
+        trainer.history[-1].update(svm_error=m["svm_error"], rmse_test=m["rmse_test"])
+        line = (f"epoch {snap.epoch:4d}  rmse {snap.rmse:.4f}  structural {snap.struct_loss:.4f}  "
+                f"svm error (held-out) {m['svm_error']:.4f}  {snap.samples_per_sec:,.0f} samples/s")
+        if bar is not None:
+            bar.set_postfix_str(f"rmse {snap.rmse:.4f} svm err {m['svm_error']:.3f}")
+            bar.update(1)
+            bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+    if bar is not None:
+        bar.close()
+    metrics = evaluate(trainer.model, ds, labels)
+    path = save_checkpoint(args.out, trainer, train_config=train_cfg, supervision=sup,
+                           dataset_source=ds.source, history=trainer.history, metrics=metrics)
+    _print_metrics(metrics, json_out=False)
+    print(f"saeviz: checkpoint written to {path}", file=sys.stderr)
+    return 0
+
+
+def _print_metrics(metrics: dict, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+        return
+    for key in ("rmse_train", "rmse_test", "svm_error", "n_labeled"):
+        if key in metrics:
+            value = metrics[key]
+            print(f"{key:12s} {value:.4f}" if isinstance(value, float) else f"{key:12s} {value}")
+
+
+def _eval(args) -> int:
+    import numpy as np
+
+    from .core.checkpoint import load_checkpoint
+    from .core.data import load_dataset
+    from .core.evaluate import evaluate
+
+    ckpt = load_checkpoint(args.checkpoint)
+    spec = args.dataset or ckpt.dataset_source
+    if not spec:
+        raise ValueError(f"{args.checkpoint} names no dataset; pass --dataset")
+    ds = load_dataset(spec)
+    if ds.sample_shape != ckpt.model.sample_shape:
+        raise ValueError(f"dataset samples have shape {ds.sample_shape}, the model expects {ckpt.model.sample_shape}")
+    labels = (ckpt.supervision.labels if ckpt.supervision is not None and len(ckpt.supervision.labels) == len(ds.train_idx)
+              else np.full(len(ds.train_idx), -1))
+    metrics = evaluate(ckpt.model, ds, labels)
+    metrics["epochs"] = len(ckpt.history)
+    _print_metrics(metrics, json_out=args.json)
+    return 0
+
+
+def _bodies(args) -> int:
+    from .core.data.bodies import generate_bodies
+    from .core.data.arrays import save_npz
+
+    if args.count < 2:
+        raise ValueError("--count must be at least 2")
+    from tqdm import tqdm
+    bar = tqdm(total=args.count, unit="body", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    ds = generate_bodies(count=args.count, seed=args.seed, model=args.model, resolution=args.resolution,
+                         progress=progress)
+    bar.close()
+    path = save_npz(args.out, ds)
+    print(f"saeviz: {ds.n_samples} bodies ({ds.sample_shape[0]} vertices) written to {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Checkpoints: one safetensors file holding the weights, the labels and a JSON document.
+
+The JSON (in the safetensors header's metadata under ``"saeviz"``) describes the
+architecture, dims, class names, colours, distances, the dataset's identity, the training
+settings and history. Loading never unpickles: the header is parsed by safetensors, every
+tensor's shape and dtype is checked against what the JSON implies before the weights are
+read, and a tampered or truncated file raises ``CheckpointError`` naming the problem.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as st_save
+
+from .config import ModelConfig, TrainConfig
+from .errors import CheckpointError
+from .fileio import atomic_write_bytes
+from .labels import Supervision, validate_distances, validate_labels
+from .models import Autoencoder
+
+FORMAT = "saeviz-checkpoint"
+FORMAT_VERSION = 1
+LABELS_KEY = "supervision.labels"
+MODEL_PREFIX = "model."
+SUFFIX = ".safetensors"
+
+
+@dataclass
+class Checkpoint:
+    model: Autoencoder
+    model_config: ModelConfig
+    train_config: TrainConfig
+    supervision: Supervision | None = None
+    dataset_source: dict[str, Any] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+
+
+def checkpoint_path(path: str | os.PathLike) -> Path:
+    """``path`` with the ``.safetensors`` suffix added when it has none."""
+    path = Path(path)
+    return path if path.suffix else path.with_suffix(SUFFIX)
+
+
+def save_checkpoint(path, model, *, train_config: TrainConfig, supervision: Supervision | None = None,
+                    dataset_source: dict | None = None, history: list | None = None,
+                    metrics: dict | None = None) -> Path:
+    """Write a checkpoint atomically; ``model`` is an ``Autoencoder`` or a ``Trainer``."""
+    model = getattr(model, "model", model)
+    path = checkpoint_path(path)
+    tensors = {MODEL_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": model.config.to_dict(),
+        "sample_shape": list(model.sample_shape),
+        "train": train_config.to_dict(),
+        "dataset": dataset_source or {},
+        "history": list(history or []),
+        "metrics": metrics or {},
+    }
+    if supervision is not None:
+        tensors[LABELS_KEY] = torch.as_tensor(np.asarray(supervision.labels, np.int64))
+        doc["classes"] = {
+            "names": list(supervision.class_names),
+            "colors": list(supervision.colors),
+            "distances": np.asarray(supervision.distances, float).tolist(),
+        }
+    data = st_save(tensors, metadata={"saeviz": json.dumps(doc, allow_nan=False, default=_jsonable)})
+    atomic_write_bytes(path, data)
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _fail(path: Path, problem: str) -> CheckpointError:
+    return CheckpointError(f"{path}: {problem}")
+
+
+def _expected_shapes(config: ModelConfig, sample_shape) -> dict[str, tuple[int, ...]]:
+    """Shapes of every tensor a model of this config holds, computed without allocating."""
+    with torch.device("meta"):
+        skeleton = Autoencoder(config, sample_shape)
+    return {MODEL_PREFIX + k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+
+
+def read_header(path) -> tuple[dict, dict[str, tuple[tuple[int, ...], str]]]:
+    """The JSON document and the tensors' (shape, dtype), without reading any weight."""
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "no such file")
+    if not path.is_file():
+        raise _fail(path, "not a file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            infos = {}
+            for key in fh.keys():
+                sl = fh.get_slice(key)
+                infos[key] = (tuple(int(s) for s in sl.get_shape()), str(sl.get_dtype()))
+    except CheckpointError:
+        raise
+    except Exception as exc:  # safetensors raises its own error type for corrupt headers
+        raise _fail(path, f"not a readable checkpoint (truncated or corrupt): {exc}") from None
+    if "saeviz" not in meta:
+        raise _fail(path, "a safetensors file, but not a saeviz checkpoint (no 'saeviz' document)")
+    try:
+        doc = json.loads(meta["saeviz"])
+    except json.JSONDecodeError as exc:
+        raise _fail(path, f"the checkpoint's JSON document is corrupt: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise _fail(path, "the JSON document is not a saeviz checkpoint")
+    if doc.get("version") != FORMAT_VERSION:
+        raise _fail(path, f"checkpoint format version {doc.get('version')!r} is not supported (expected {FORMAT_VERSION})")
+    return doc, infos
+
+
+def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint written by ``save_checkpoint``; see the module docstring."""
+    path = checkpoint_path(path)
+    doc, infos = read_header(path)
+    try:
+        model_config = ModelConfig.from_dict(doc["model"])
+        train_config = TrainConfig.from_dict(doc["train"])
+        sample_shape = tuple(int(s) for s in doc["sample_shape"])
+        if not sample_shape or any(s < 1 for s in sample_shape):
+            raise ValueError(f"invalid sample shape {sample_shape}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"invalid model description in the JSON document: {exc}") from None
+    if "model.mean" not in infos or infos["model.mean"][0] != sample_shape:
+        raise _fail(path, f"the weights do not match the described sample shape {sample_shape}")
+    try:
+        expected = _expected_shapes(model_config, sample_shape)
+    except (ValueError, RuntimeError) as exc:
+        raise _fail(path, f"the described model cannot be built: {exc}") from None
+    present = {k: v for k, v in infos.items() if k.startswith(MODEL_PREFIX)}
+    missing, extra = set(expected) - set(present), set(present) - set(expected)
+    if missing or extra:
+        raise _fail(path, f"weights do not match the described model (missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})")
+    for key, shape in expected.items():
+        got_shape, dtype = present[key]
+        if got_shape != shape:
+            raise _fail(path, f"tensor {key} has shape {got_shape}, the model needs {shape}")
+        if dtype not in ("F32", "float32", "torch.float32"):
+            raise _fail(path, f"tensor {key} has dtype {dtype}, expected float32")
+    supervision = None
+    if "classes" in doc:
+        if LABELS_KEY not in infos or len(infos[LABELS_KEY][0]) != 1:
+            raise _fail(path, "class information without a label vector")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            state = {k[len(MODEL_PREFIX):]: fh.get_tensor(k) for k in expected}
+            labels = fh.get_tensor(LABELS_KEY).numpy() if "classes" in doc else None
+    except Exception as exc:
+        raise _fail(path, f"the weights cannot be read (truncated or corrupt): {exc}") from None
+    for k, v in state.items():
+        if not torch.all(torch.isfinite(v)):
+            raise _fail(path, f"tensor {k} contains NaN or infinite values")
+    model = Autoencoder(model_config, sample_shape)
+    model.load_state_dict(state, strict=True)
+    model.to(device).eval()
+    if labels is not None:
+        try:
+            cls = doc["classes"]
+            names = tuple(str(n) for n in cls["names"])
+            colors = tuple(str(c) for c in cls["colors"])
+            if len(colors) != len(names):
+                raise ValueError("one colour per class is needed")
+            distances = validate_distances(cls["distances"], len(names))
+            labels = validate_labels(labels, len(labels), len(names))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _fail(path, f"invalid class information: {exc}") from None
+        supervision = Supervision(labels, names, colors, distances, 0)
+    history = doc.get("history") or []
+    if not isinstance(history, list):
+        raise _fail(path, "the training history is not a list")
+    return Checkpoint(model=model, model_config=model_config, train_config=train_config,
+                      supervision=supervision, dataset_source=dict(doc.get("dataset") or {}),
+                      history=history, metrics=dict(doc.get("metrics") or {}),
+                      created=str(doc.get("created", "")))

@@ -1,0 +1,361 @@
+"""The SAE training loop (the paper's Algorithm 1), Qt-free.
+
+Each epoch: read the current supervision (a copy of the labels and class distances), compute
+the structural targets of the labeled samples from their current codes (MDS initialised with
+those codes, then an orthogonal alignment onto them), and train every batch on
+``gamma * structural MSE + (1 - gamma) * reconstruction MSE`` for labeled samples and the
+reconstruction MSE alone for unlabeled ones.
+
+``Trainer.iter_epochs`` yields immutable ``Snapshot`` objects (at the end of each epoch, and
+every ``snapshot_every`` batches inside one); a ``ControlToken`` pauses, resumes or cancels
+between batches. Labels may change between epochs: the next epoch's targets use them.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .config import ModelConfig, TrainConfig
+from .errors import DataError, TrainingError
+from .labels import LabelStore, Supervision
+from .models import Autoencoder, build_autoencoder
+from .structure import StructureTargets, compute_targets
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}: {exc}") from None
+
+
+class Cancelled(Exception):
+    """Raised inside the loop when the token was cancelled; ``iter_epochs`` ends cleanly."""
+
+
+class ControlToken:
+    """Pause, resume and cancel a running trainer from another thread."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._cancelled = threading.Event()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def checkpoint(self) -> None:
+        """Block while paused; raise ``Cancelled`` when cancelled."""
+        self._running.wait()
+        if self._cancelled.is_set():
+            raise Cancelled
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of training at one moment, safe to hand to another thread.
+
+    ``codes`` are the latent codes of all training samples (a copy). At the end of an epoch
+    (``final``) they are exact for the current weights; inside an epoch they are the codes
+    each sample had when it was last trained on. ``class_targets`` are the aligned MDS class
+    targets used for this epoch (rows of NaN for classes without labels).
+    """
+
+    epoch: int                 # epochs completed when final; the running epoch otherwise
+    batch: int
+    n_batches: int
+    final: bool
+    codes: np.ndarray
+    recon_loss: float          # mean reconstruction MSE (normalised units) so far this epoch
+    struct_loss: float         # mean structural MSE of labeled samples so far this epoch
+    rmse: float                # reconstruction RMSE in data units
+    stress: float | None
+    class_targets: np.ndarray | None
+    target_index: np.ndarray   # sample indices that had targets this epoch
+    targets: np.ndarray | None  # their targets (len(target_index), d)
+    label_version: int
+    gamma: float
+    samples_per_sec: float
+    elapsed: float
+    batch_losses: tuple[tuple[float, float], ...] = ()
+    history: tuple[dict, ...] = field(default=())
+
+
+def _supervision_source(supervision) -> Callable[[], Supervision | None]:
+    if supervision is None:
+        return lambda: None
+    if isinstance(supervision, LabelStore):
+        return supervision.snapshot
+    if isinstance(supervision, Supervision):
+        return lambda: supervision
+    if callable(supervision):
+        return supervision
+    raise TypeError("supervision must be a LabelStore, a Supervision, a callable or None")
+
+
+class Trainer:
+    """Trains an ``Autoencoder`` on ``X`` with structure from the given supervision.
+
+    ``supervision`` is a ``LabelStore`` (read at each epoch start), a fixed ``Supervision``,
+    a callable returning one, or ``None`` (a plain autoencoder). Labels index rows of ``X``.
+    """
+
+    def __init__(self, X: np.ndarray, model_config: ModelConfig, train_config: TrainConfig,
+                 supervision=None, *, model: Autoencoder | None = None,
+                 on_batch: Callable[[Snapshot], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 token: ControlToken | None = None):
+        X = np.asarray(X)
+        if X.ndim < 2 or len(X) == 0:
+            raise DataError(f"training needs a non-empty array of samples, got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.number):
+            raise DataError(f"samples must be numbers, got dtype {X.dtype}")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not np.all(np.isfinite(X)):
+            raise DataError("samples contain NaN or infinite values")
+        self.model_config = model_config
+        self.config = train_config
+        self._gamma = float(train_config.gamma)
+        self._supervision = _supervision_source(supervision)
+        self.device = resolve_device(train_config.device)
+        self.token = token or ControlToken()
+        self.on_batch = on_batch
+        self.progress = progress  # called with (batches done, batches in the epoch)
+        self.model = (model if model is not None else build_autoencoder(model_config, X, seed=train_config.seed))
+        if tuple(self.model.sample_shape) != tuple(X.shape[1:]):
+            raise DataError(f"samples of shape {X.shape[1:]} do not fit a model for {self.model.sample_shape}")
+        self.model.to(self.device)
+        self.X = torch.from_numpy(X)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self._rng = np.random.default_rng(train_config.seed)
+        self._codes: np.ndarray | None = None
+        self.last_targets: StructureTargets | None = None
+
+    # -- settings that may change while training runs -----------------------------------
+    @property
+    def gamma(self) -> float:
+        return self._gamma
+
+    @gamma.setter
+    def gamma(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"gamma must lie in [0, 1], got {value}")
+        self._gamma = value
+
+    # -- inference ------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, X: np.ndarray | torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+        return encode(self.model, X, batch_size, self.device)
+
+    @torch.no_grad()
+    def decode(self, Z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        return decode(self.model, Z, batch_size, self.device)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _targets(self, sup: Supervision | None) -> tuple[StructureTargets | None, np.ndarray, np.ndarray | None]:
+        """Structural targets for this epoch, or None when there is no structure to learn."""
+        empty = np.empty(0, np.int64)
+        if sup is None or self._gamma == 0.0:
+            return None, empty, None
+        labels = sup.labels
+        if len(labels) != len(self.X):
+            raise DataError(f"{len(labels)} labels for {len(self.X)} training samples")
+        idx = np.flatnonzero(labels >= 0)
+        if len(np.unique(labels[idx])) < 2:
+            return None, empty, None
+        codes = self._codes[idx] if self._codes is not None else self.encode(self.X[idx])
+        st = compute_targets(codes, labels[idx], sup.distances, self.config.mds,
+                             scale=self.config.scale_for(self.model.latent_dim))
+        return st, idx, st.targets
+
+    def _snapshot(self, final: bool, batch: int, n_batches: int, sums, st, t_idx, t_vals, version,
+                  t0: float, seen: int, batch_losses) -> Snapshot:
+        n_rec, rec, n_st, stl = sums
+        recon = rec / max(n_rec, 1)
+        return Snapshot(
+            epoch=self.epoch, batch=batch, n_batches=n_batches, final=final,
+            codes=self._codes.copy(), recon_loss=recon, struct_loss=stl / max(n_st, 1),
+            rmse=float(np.sqrt(recon) * float(self.model.scale)),
+            stress=None if st is None else float(st.stress),
+            class_targets=None if st is None else st.class_targets.copy(),
+            target_index=t_idx, targets=None if t_vals is None else t_vals.copy(),
+            label_version=version, gamma=self._gamma,
+            samples_per_sec=seen / max(time.perf_counter() - t0, 1e-9),
+            elapsed=time.perf_counter() - t0, batch_losses=tuple(batch_losses),
+            history=tuple(self.history),
+        )
+
+    def run_epoch(self) -> Iterator[Snapshot]:
+        """Train one epoch, yielding intra-epoch snapshots and a final one."""
+        if self._codes is None:
+            self._codes = self.encode(self.X)
+        sup = self._supervision()
+        version = -1 if sup is None else sup.version
+        st, t_idx, t_vals = self._targets(sup)
+        self.last_targets = st
+        n = len(self.X)
+        d = self.model.latent_dim
+        target_of = torch.zeros((n, d), dtype=torch.float32)
+        has_target = torch.zeros(n, dtype=torch.bool)
+        if st is not None:
+            target_of[t_idx] = torch.from_numpy(np.asarray(t_vals, np.float32))
+            has_target[t_idx] = True
+        gamma = self._gamma
+        bs = int(self.config.batch_size)
+        order = torch.from_numpy(self._rng.permutation(n))
+        n_batches = (n + bs - 1) // bs
+        good_state = copy.deepcopy(self.model.state_dict())
+        good_opt = copy.deepcopy(self.optimizer.state_dict())
+        self.model.train()
+        t0 = time.perf_counter()
+        sums = [0, 0.0, 0, 0.0]
+        batch_losses: list[tuple[float, float]] = []
+        seen = 0
+        every = int(self.config.snapshot_every)
+        for b in range(n_batches):
+            self.token.checkpoint()
+            idx = order[b * bs:(b + 1) * bs]
+            x = self.X[idx].to(self.device, non_blocking=True)
+            z = self.model.encode(x)
+            xn = self.model.normalize(x)
+            rec_each = ((self.model.decode_normalized(z) - xn) ** 2).flatten(1).mean(1)
+            lab = has_target[idx].to(self.device)
+            weight = torch.where(lab, 1.0 - gamma, 1.0)
+            loss_each = weight * rec_each
+            n_lab = int(lab.sum())
+            st_loss = torch.zeros((), device=self.device)
+            if n_lab:
+                tz = target_of[idx].to(self.device)
+                st_each = ((z - tz) ** 2).mean(1)
+                loss_each = loss_each + gamma * torch.where(lab, st_each, torch.zeros_like(st_each))
+                st_loss = (st_each * lab).sum() / n_lab
+            loss = loss_each.mean()
+            if not torch.isfinite(loss):
+                self.model.load_state_dict(good_state)
+                self.optimizer.load_state_dict(good_opt)
+                self._codes = None
+                raise TrainingError(
+                    f"the loss became {float(loss.detach())} in epoch {self.epoch + 1}, batch {b + 1}; "
+                    "training stopped and the weights of the last completed epoch were kept "
+                    "(try a smaller learning rate or gamma)")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self._codes[idx.numpy()] = z.detach().cpu().numpy()
+            rec_mean = float(rec_each.detach().mean())
+            sums[0] += len(idx)
+            sums[1] += rec_mean * len(idx)
+            if n_lab:
+                sums[2] += n_lab
+                sums[3] += float(st_loss.detach()) * n_lab
+            batch_losses.append((rec_mean, float(st_loss.detach())))
+            seen += len(idx)
+            if self.progress is not None:
+                self.progress(b + 1, n_batches)
+            if every and (b + 1) % every == 0 and b + 1 < n_batches:
+                snap = self._snapshot(False, b + 1, n_batches, sums, st, t_idx, t_vals, version, t0, seen, batch_losses)
+                if self.on_batch is not None:
+                    self.on_batch(snap)
+                yield snap
+        self.model.eval()
+        self._codes = self.encode(self.X)
+        self.epoch += 1
+        recon = sums[1] / max(sums[0], 1)
+        self.history.append({
+            "epoch": self.epoch,
+            "recon_loss": recon,
+            "struct_loss": sums[3] / max(sums[2], 1),
+            "rmse": float(np.sqrt(recon) * float(self.model.scale)),
+            "stress": None if st is None else float(st.stress),
+            "n_labeled": int(len(t_idx)),
+            "gamma": gamma,
+            "target_scale": self.config.scale_for(self.model.latent_dim),
+            "seconds": time.perf_counter() - t0,
+        })
+        yield self._snapshot(True, n_batches, n_batches, sums, st, t_idx, t_vals, version, t0, seen, batch_losses)
+
+    def iter_epochs(self, epochs: int | None = None) -> Iterator[Snapshot]:
+        """Run ``epochs`` (default: the config's) more epochs; stops early when cancelled."""
+        epochs = self.config.epochs if epochs is None else int(epochs)
+        try:
+            for _ in range(epochs):
+                yield from self.run_epoch()
+        except Cancelled:
+            self.model.eval()
+            return
+
+    def fit(self, epochs: int | None = None, callback: Callable[[Snapshot], None] | None = None) -> "Trainer":
+        for snap in self.iter_epochs(epochs):
+            if callback is not None and snap.final:
+                callback(snap)
+        return self
+
+    def latent_codes(self) -> np.ndarray:
+        """Exact codes of all training samples for the current weights."""
+        if self._codes is None:
+            self._codes = self.encode(self.X)
+        return self._codes.copy()
+
+
+def _as_tensor(A) -> torch.Tensor:
+    if isinstance(A, torch.Tensor):
+        return A.float()
+    return torch.from_numpy(np.ascontiguousarray(A, dtype=np.float32))
+
+
+@torch.no_grad()
+def encode(model: Autoencoder, X, batch_size: int = 1024, device=None) -> np.ndarray:
+    """Latent codes of ``X`` (raw samples), batched, as float32 numpy."""
+    device = device or next(model.parameters()).device
+    was = model.training
+    model.eval()
+    X = _as_tensor(X)
+    out = [model.encode(X[i:i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
+    model.train(was)
+    return torch.cat(out).numpy() if out else np.empty((0, model.latent_dim), np.float32)
+
+
+@torch.no_grad()
+def decode(model: Autoencoder, Z, batch_size: int = 1024, device=None) -> np.ndarray:
+    """Raw samples decoded from latent codes ``Z`` (N, d)."""
+    device = device or next(model.parameters()).device
+    was = model.training
+    model.eval()
+    Z = _as_tensor(Z)
+    if Z.ndim != 2 or Z.shape[1] != model.latent_dim:
+        raise DataError(f"codes must have shape (N, {model.latent_dim}), got {tuple(Z.shape)}")
+    out = [model.decode(Z[i:i + batch_size].to(device)).cpu() for i in range(0, len(Z), batch_size)]
+    model.train(was)
+    return torch.cat(out).numpy() if out else np.empty((0, *model.sample_shape), np.float32)

@@ -1,0 +1,30 @@
+"""Shared fixtures for the GUI tests.
+
+Qt comes from pytest-qt (``qapp`` / ``qtbot``) and the display from pytest-xvfb; Qt talks to
+it through xcb. QSettings written by code under test go to a temporary folder under a test
+organisation name, never to the user's real settings.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Read when the QApplication is created, so it must be set before any test asks for ``qapp``.
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_qsettings(tmp_path_factory):
+    """Point every QSettings format and scope at a temporary folder for the whole session."""
+    QtCore = pytest.importorskip("PySide6.QtCore")
+    QSettings = QtCore.QSettings
+    path = tmp_path_factory.mktemp("qsettings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(path))
+    QtCore.QCoreApplication.setOrganizationName("saeviz-tests")
+    QtCore.QCoreApplication.setOrganizationDomain("tests.saeviz.invalid")
+    QtCore.QCoreApplication.setApplicationName("saeviz-tests")
+    yield path
+

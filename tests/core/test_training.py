@@ -1,0 +1,151 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from saeviz.core.config import ModelConfig, TrainConfig
+from saeviz.core.errors import DataError, TrainingError
+from saeviz.core.labels import LabelStore
+from saeviz.core.training import ControlToken, Trainer
+
+SMALL = ModelConfig(hidden=(32,), latent_dim=4)
+
+
+def data(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, 20)).astype(np.float32) + y[:, None] * 0.3
+    return X, y
+
+
+def store_for(y, fraction=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.where(rng.random(len(y)) < fraction, y, -1)
+    return LabelStore(len(y), ["a", "b", "c"], labels=labels)
+
+
+def test_same_seed_same_result_and_history():
+    X, y = data()
+    cfg = TrainConfig(epochs=2, batch_size=32, seed=7)
+    a = Trainer(X, SMALL, cfg, store_for(y)).fit()
+    b = Trainer(X, SMALL, cfg, store_for(y)).fit()
+    assert np.array_equal(a.latent_codes(), b.latent_codes())
+    assert [h["recon_loss"] for h in a.history] == [h["recon_loss"] for h in b.history]
+    assert len(a.history) == 2 and a.history[-1]["stress"] is not None
+
+
+def separation(codes, y):
+    """Mean distance between class means over the mean within-class spread."""
+    means = np.stack([codes[y == c].mean(0) for c in range(3)])
+    between = np.mean([np.linalg.norm(means[a] - means[b]) for a in range(3) for b in range(a)])
+    within = np.mean([np.linalg.norm(codes[y == c] - means[c], axis=1).mean() for c in range(3)])
+    return between / within
+
+
+def test_structure_separates_the_labeled_classes():
+    X, y = data()
+    store = store_for(y, 0.5)
+    lab = store.labels >= 0
+    result = {}
+    for gamma in (0.0, 0.9):
+        tr = Trainer(X, SMALL, TrainConfig(gamma=gamma, batch_size=32, lr=3e-3), store)
+        snaps = [s for s in tr.iter_epochs(10) if s.final]
+        result[gamma] = separation(snaps[-1].codes[lab], y[lab])
+    assert snaps[-1].struct_loss < snaps[0].struct_loss
+    assert result[0.9] > 1.5 * result[0.0], result
+
+
+def test_labels_changed_between_epochs_shape_the_next_targets():
+    X, y = data()
+    store = store_for(y, 0.1)
+    tr = Trainer(X, SMALL, TrainConfig(batch_size=50), store)
+    first = [s for s in tr.iter_epochs(1) if s.final][0]
+    assert set(first.target_index) == set(np.flatnonzero(store.labels >= 0))
+    new = np.flatnonzero(store.labels < 0)[:25]
+    store.assign(new, y[new])
+    second = [s for s in tr.iter_epochs(1) if s.final][0]
+    assert second.label_version == store.version > first.label_version
+    assert set(new) <= set(second.target_index)
+    assert len(second.target_index) == len(first.target_index) + 25
+
+
+def test_gamma_zero_is_a_plain_autoencoder():
+    X, y = data()
+    tr = Trainer(X, SMALL, TrainConfig(gamma=0.0, batch_size=50), store_for(y))
+    snap = [s for s in tr.iter_epochs(1) if s.final][0]
+    assert snap.stress is None and snap.struct_loss == 0.0 and len(snap.target_index) == 0
+
+
+def test_intra_epoch_snapshots_and_progress():
+    X, y = data(n=256)
+    seen = []
+    tr = Trainer(X, SMALL, TrainConfig(batch_size=32, snapshot_every=3), store_for(y),
+                 progress=lambda b, n: seen.append((b, n)))
+    snaps = list(tr.iter_epochs(1))
+    assert [s.batch for s in snaps] == [3, 6, 8]
+    assert [s.final for s in snaps] == [False, False, True]
+    assert seen[-1] == (8, 8) and len(seen) == 8
+    assert snaps[0].codes.shape == (256, 4)
+
+
+def test_cancel_stops_between_batches():
+    X, y = data(n=640)
+    token = ControlToken()
+    calls = []
+
+    def progress(b, n):
+        calls.append(b)
+        if b == 3:
+            token.cancel()
+
+    tr = Trainer(X, SMALL, TrainConfig(batch_size=32), store_for(y), token=token, progress=progress)
+    snaps = list(tr.iter_epochs(5))
+    assert calls == [1, 2, 3]
+    assert snaps == [] and tr.epoch == 0
+
+
+def test_pause_blocks_and_resume_continues():
+    X, y = data(n=320)
+    token = ControlToken()
+    progress = []
+    tr = Trainer(X, SMALL, TrainConfig(batch_size=32), store_for(y), token=token,
+                 progress=lambda b, n: progress.append(b))
+    token.pause()
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (tr.fit(2), done.set()))
+    thread.start()
+    time.sleep(0.3)
+    assert progress == [] and not done.is_set()
+    token.resume()
+    thread.join(timeout=30)
+    assert done.is_set() and tr.epoch == 2 and len(progress) == 20
+
+
+def test_exploding_loss_stops_and_keeps_the_last_good_weights():
+    X, y = data()
+    tr = Trainer(X, SMALL, TrainConfig(batch_size=20, lr=1.0), store_for(y))
+    tr.fit(1)
+    good = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    tr.optimizer.param_groups[0]["lr"] = 1e30  # the first step blows the weights up
+    with pytest.raises(TrainingError, match="loss became"):
+        tr.fit(1)
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, good[k])
+    assert tr.epoch == 1
+
+
+def test_bad_inputs_have_clear_errors():
+    with pytest.raises(DataError, match="non-empty"):
+        Trainer(np.zeros((0, 3), np.float32), SMALL, TrainConfig())
+    with pytest.raises(DataError, match="NaN"):
+        Trainer(np.array([[np.nan, 1.0], [1.0, 2.0]]), SMALL, TrainConfig())
+    X, y = data()
+    store = LabelStore(10, ["a", "b"])
+    tr = Trainer(X, SMALL, TrainConfig(), store)
+    store.assign([0, 1], [0, 1])
+    with pytest.raises(DataError, match="10 labels for 200"):
+        tr.fit(1)
+    with pytest.raises(ValueError, match="gamma"):
+        TrainConfig(gamma=1.5)
