@@ -6,7 +6,8 @@ A 10 ms precise QTimer on the UI thread records the time between its ticks while
 window trains (live snapshots, repaint timer, PCA per frame, classifier fits and loss curves
 all running as in normal use). Printed per case: p50 / p99 / max of the tick interval (an
 idle UI gives about 10 ms; the target is p99 < 50 ms), frames drawn, epochs, samples/s and
-the projection time per frame on the UI thread.
+the projection time per frame on the UI thread. A first line measures the same probe with
+nothing running, as the baseline of the machine at the time (other processes count).
 
 Cases: the digits demo (1,438 training samples, 8x8, MLP 256-128, latent 10) and a
 synthetic set of 20,000 x 784 vectors in 3 classes (MLP 256-128, latent 10). Runs under Xvfb
@@ -48,6 +49,26 @@ def synthetic(n: int = 20000, d: int = 784, k: int = 3, seed: int = 0):
     return Dataset(name=f"synthetic {n}x{d}", X=X, kind="vector", y=y,
                    class_names=tuple(f"class {i}" for i in range(k)),
                    source={"loader": "synthetic", "n": n, "d": d})
+
+
+def idle_baseline(app, seconds: float) -> dict:
+    """The same probe with nothing else running: what this machine gives right now."""
+    from PySide6.QtCore import Qt, QTimer
+
+    ticks: list[float] = []
+    probe = QTimer()
+    probe.setTimerType(Qt.PreciseTimer)
+    probe.setInterval(10)
+    probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    probe.start()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    probe.stop()
+    intervals = np.diff(np.asarray(ticks)) * 1000.0
+    return {"p50": float(np.percentile(intervals, 50)), "p99": float(np.percentile(intervals, 99)),
+            "max": float(intervals.max())}
 
 
 def measure(app, window, seconds: float) -> dict:
@@ -125,10 +146,11 @@ def main(argv=None) -> None:
     try:
         from PySide6.QtWidgets import QApplication
 
-        from saeviz.app.launch import configure_threads
+        from saeviz.app.launch import configure_threads, warm_up
         from saeviz.core.data.registry import load_dataset
 
-        threads = configure_threads()  # as the app does
+        threads = configure_threads()  # as the app does at start-up
+        warm_up()
 
         app = QApplication.instance() or QApplication([sys.argv[0]])
         cases = [("digits (1,438 x 8x8)", load_dataset("digits")),
@@ -137,6 +159,8 @@ def main(argv=None) -> None:
               f"{os.cpu_count()} cores; idle = 10 ms, target p99 < 50 ms)")
         print(f"{'case':<26}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'frames':>8}{'epochs':>8}"
               f"{'samples/s':>11}{'PCA ms':>8}")
+        base = idle_baseline(app, min(5.0, seconds / 2))
+        print(f"{'idle (no window, no work)':<26}{base['p50']:>8.1f}{base['p99']:>8.1f}{base['max']:>8.1f}")
         for name, ds in cases:
             r = run_case(app, name, ds, seconds)
             print(f"{r['name']:<26}{r['p50']:>8.1f}{r['p99']:>8.1f}{r['max']:>8.1f}{r['frames']:>8d}"

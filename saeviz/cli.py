@@ -17,6 +17,8 @@ from pathlib import Path
 EPILOG = """\
 examples:
   saeviz train --dataset digits --labeled 0.1 --gamma 0.5 --epochs 30 --out models/digits
+  saeviz train --epochs 60 --resume models/digits.safetensors --out models/digits
+  torchrun --nproc_per_node=4 -m saeviz train --dataset digits --epochs 30 --out models/digits
   saeviz eval models/digits.safetensors
   saeviz bodies --count 6000 --seed 0 --out bodies.npz
 
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fraction of the training samples whose ground-truth label is revealed")
     tr.add_argument("--gamma", type=_fraction, default=0.5, help="weight of the structural loss")
     tr.add_argument("--epochs", type=int, default=30)
-    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--batch-size", type=int, default=64, help="samples per batch (per process under torchrun)")
     tr.add_argument("--lr", type=float, default=1e-3, help="learning rate (Adam)")
     tr.add_argument("--arch", choices=("auto", "mlp", "conv", "basis"), default="auto",
                     help="auto: conv for images, basis for meshes, mlp otherwise")
@@ -82,7 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     tr.add_argument("--out", required=True, help="checkpoint path (.safetensors is added if missing)")
+    tr.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                    help="also write the checkpoint after every N epochs (0: at the end only)")
+    tr.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                    help="continue the run saved in CHECKPOINT (weights, optimizer, history, settings, "
+                         "labels) until --epochs epochs in total")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.epilog = ("Under torchrun (torchrun --nproc_per_node=N -m saeviz train ...) every process trains "
+                 "on its share of each batch: the global batch is --batch-size times the number of "
+                 "processes. Only rank 0 prints and writes the checkpoint.")
 
     ev = sub.add_parser("eval", help="print a checkpoint's metrics")
     ev.add_argument("checkpoint")
@@ -100,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    print(f"saeviz: error: {message}", file=sys.stderr)
+    rank = os.environ.get("RANK", "0") if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else "0"
+    print(f"saeviz{'' if rank == '0' else f' (rank {rank})'}: error: {message}", file=sys.stderr)
     return 2
 
 
@@ -160,11 +171,55 @@ def default_architecture(kind: str) -> str:
     return {"image": "conv", "mesh": "basis"}.get(kind, "mlp")
 
 
+# Settings that shape a run: with --resume they come from the checkpoint and may not be changed.
+_RESUMED_SETTINGS = {
+    "gamma": lambda m, t: t.gamma, "batch_size": lambda m, t: t.batch_size, "lr": lambda m, t: t.lr,
+    "seed": lambda m, t: t.seed, "target_scale": lambda m, t: t.target_scale,
+    "mds": lambda m, t: t.mds.mode, "alignment": lambda m, t: t.mds.alignment,
+    "arch": lambda m, t: m.architecture, "hidden": lambda m, t: tuple(m.hidden),
+    "latent": lambda m, t: m.latent_dim, "basis_size": lambda m, t: m.basis_size,
+}
+
+
+def _check_resume_options(args, ckpt) -> None:
+    """Refuse options that would silently differ from the resumed run's settings."""
+    defaults = build_parser().parse_args(["train", "--out", "-"])
+    for name, saved in _RESUMED_SETTINGS.items():
+        value, default = getattr(args, name), getattr(defaults, name)
+        if value != default and value != saved(ckpt.model_config, ckpt.train_config):
+            option = "--" + name.replace("_", "-")
+            raise ValueError(f"{option} {value} differs from the resumed run's "
+                             f"{saved(ckpt.model_config, ckpt.train_config)}; drop it to resume")
+    for name in ("labeled", "distances"):
+        if getattr(args, name) != getattr(defaults, name):
+            raise ValueError(f"--{name}: a resumed run keeps the labels and distances of its checkpoint")
+
+
 def _train(args) -> int:
-    import numpy as np
     import torch
 
-    from .core.checkpoint import save_checkpoint
+    from .core import distributed
+
+    if args.epochs < 0 or args.batch_size < 1 or args.latent < 1 or args.checkpoint_every < 0:
+        raise ValueError("--epochs and --checkpoint-every must be >= 0, --batch-size and --latent >= 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ctx = distributed.init_from_env(args.device)
+    try:
+        code = _train_run(args, ctx)
+    except BaseException:
+        if ctx is not None:  # no barrier: the other ranks may be waiting in another collective
+            torch.distributed.destroy_process_group()
+        raise
+    if ctx is not None:
+        distributed.shutdown()
+    return code
+
+
+def _train_run(args, ctx) -> int:
+    import numpy as np
+
+    from .core.checkpoint import load_checkpoint, save_checkpoint
     from .core.config import MDSConfig, ModelConfig, TrainConfig
     from .core.data import load_dataset, reveal_labels
     from .core.errors import DataError
@@ -172,35 +227,71 @@ def _train(args) -> int:
     from .core.labels import Supervision, default_color
     from .core.training import Trainer
 
-    if args.epochs < 0 or args.batch_size < 1 or args.latent < 1:
-        raise ValueError("--epochs must be >= 0, --batch-size and --latent >= 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    ds = load_dataset(args.dataset)
-    if ds.y is None and args.labeled > 0:
-        raise DataError(f"{ds.name} carries no ground-truth labels to reveal; use --labeled 0")
-    arch = default_architecture(ds.kind) if args.arch == "auto" else args.arch
-    hidden = args.hidden or ((2048, 256) if ds.kind == "mesh" else (256, 128))
-    model_cfg = ModelConfig(architecture=arch, hidden=hidden, latent_dim=args.latent, basis_size=args.basis_size)
-    train_cfg = TrainConfig(gamma=args.gamma, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            device=args.device, seed=args.seed, target_scale=args.target_scale,
-                            mds=MDSConfig(mode=args.mds, alignment=args.alignment))
-    k = max(ds.n_classes, 1)
-    y_train = ds.y[ds.train_idx] if ds.y is not None else np.zeros(len(ds.train_idx), np.int64)
-    labels = reveal_labels(y_train, np.arange(len(y_train)), args.labeled, seed=args.seed)
-    names = ds.class_names or ("class 0",)
-    sup = Supervision(labels, names, tuple(default_color(i) for i in range(k)),
-                      _load_distances(args.distances, k), 0)
-    trainer = Trainer(ds.X[ds.train_idx], model_cfg, train_cfg, supervision=sup)
-    print(f"saeviz: {ds.name}: {len(ds.train_idx)} training / {len(ds.test_idx)} test samples, "
-          f"{int((labels >= 0).sum())} labeled; {arch} {hidden} -> latent {args.latent}; "
-          f"gamma {args.gamma}; device {trainer.device}", file=sys.stderr)
+    main_rank = ctx is None or ctx.is_main
+    world = 1 if ctx is None else ctx.world_size
+    resume = load_checkpoint(args.resume) if args.resume else None
+    if resume is not None:
+        _check_resume_options(args, resume)
+        given = args.dataset != build_parser().parse_args(["train", "--out", "-"]).dataset
+        if not given and not resume.dataset_source:
+            raise ValueError(f"{args.resume} names no dataset; pass --dataset")
+        ds = load_dataset(args.dataset if given else resume.dataset_source)
+        model_cfg, model = resume.model_config, resume.model
+        train_cfg = resume.train_config.replace(epochs=args.epochs, device=args.device)
+        if ds.sample_shape != model.sample_shape:
+            raise DataError(f"{ds.name} has samples of shape {ds.sample_shape}, the checkpoint's model "
+                            f"expects {model.sample_shape}")
+        sup = resume.supervision
+        if sup is not None and len(sup.labels) != len(ds.train_idx):
+            raise DataError(f"the checkpoint holds {len(sup.labels)} labels, {ds.name} has "
+                            f"{len(ds.train_idx)} training samples")
+        labels = sup.labels if sup is not None else np.full(len(ds.train_idx), -1)
+        arch, hidden = model_cfg.architecture, tuple(model_cfg.hidden)
+    else:
+        ds = load_dataset(args.dataset)
+        if ds.y is None and args.labeled > 0:
+            raise DataError(f"{ds.name} carries no ground-truth labels to reveal; use --labeled 0")
+        arch = default_architecture(ds.kind) if args.arch == "auto" else args.arch
+        hidden = args.hidden or ((2048, 256) if ds.kind == "mesh" else (256, 128))
+        model_cfg = ModelConfig(architecture=arch, hidden=hidden, latent_dim=args.latent, basis_size=args.basis_size)
+        train_cfg = TrainConfig(gamma=args.gamma, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                device=args.device, seed=args.seed, target_scale=args.target_scale,
+                                mds=MDSConfig(mode=args.mds, alignment=args.alignment))
+        k = max(ds.n_classes, 1)
+        y_train = ds.y[ds.train_idx] if ds.y is not None else np.zeros(len(ds.train_idx), np.int64)
+        labels = reveal_labels(y_train, np.arange(len(y_train)), args.labeled, seed=args.seed)
+        names = ds.class_names or ("class 0",)
+        sup = Supervision(labels, names, tuple(default_color(i) for i in range(k)),
+                          _load_distances(args.distances, k), 0)
+        model = None
+    trainer = Trainer(ds.X[ds.train_idx], model_cfg, train_cfg, supervision=sup, model=model, dist=ctx)
+    if resume is not None:
+        trainer.restore(resume)
+    remaining = max(args.epochs - trainer.epoch, 0)
+
+    def save(metrics):
+        return save_checkpoint(args.out, trainer, train_config=train_cfg, supervision=sup,
+                               dataset_source=ds.source, history=trainer.history, metrics=metrics,
+                               optimizer=trainer.optimizer, train_state=trainer.training_state())
+
+    if main_rank:
+        parallel = (f"; {world} processes ({ctx.device.type}), global batch {train_cfg.batch_size * world}"
+                    if ctx is not None else "")
+        print(f"saeviz: {ds.name}: {len(ds.train_idx)} training / {len(ds.test_idx)} test samples, "
+              f"{int((labels >= 0).sum())} labeled; {arch} {hidden} -> latent {model_cfg.latent_dim}; "
+              f"gamma {train_cfg.gamma}; device {trainer.device}{parallel}", file=sys.stderr)
+        if resume is not None:
+            saved_world = resume.train_state.get("world_size", 1)
+            note = (f" (it ran on {saved_world} processes: the global batch changes)"
+                    if saved_world != world else "")
+            print(f"saeviz: resuming {args.resume} after epoch {trainer.epoch}; {remaining} more "
+                  f"epoch(s) to reach {args.epochs}{note}", file=sys.stderr)
     bar = None
-    if not args.quiet and args.epochs:
+    if main_rank and not args.quiet and remaining:
         from tqdm import tqdm
-        bar = tqdm(total=args.epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
-    for snap in trainer.iter_epochs(args.epochs):
-        if not snap.final:
+        bar = tqdm(total=args.epochs, initial=trainer.epoch, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+    for snap in trainer.iter_epochs(remaining):
+        if not snap.final or not main_rank:
             continue
         m = evaluate(trainer.model, ds, labels, train_codes=snap.codes)
         trainer.history[-1].update(svm_error=m["svm_error"], rmse_test=m["rmse_test"])
@@ -212,11 +303,14 @@ def _train(args) -> int:
             bar.write(line, file=sys.stderr)
         else:
             print(line, file=sys.stderr)
+        if args.checkpoint_every and snap.epoch % args.checkpoint_every == 0 and snap.epoch < args.epochs:
+            save(m)
     if bar is not None:
         bar.close()
+    if not main_rank:
+        return 0
     metrics = evaluate(trainer.model, ds, labels)
-    path = save_checkpoint(args.out, trainer, train_config=train_cfg, supervision=sup,
-                           dataset_source=ds.source, history=trainer.history, metrics=metrics)
+    path = save(metrics)
     _print_metrics(metrics, json_out=False)
     print(f"saeviz: checkpoint written to {path}", file=sys.stderr)
     return 0

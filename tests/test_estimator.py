@@ -94,6 +94,11 @@ def test_clear_errors():
         _small(class_distances=[[0, 1], [2, 0]]).fit(X, np.arange(20) % 2)
     with pytest.raises(ValueError, match="gamma"):
         _small(gamma=2).fit(X, np.arange(20) % 2)
+    fitted = _small(epochs=1).fit(X, np.arange(20) % 2)
+    with pytest.raises(ValueError, match="features"):
+        fitted.transform(X[:, :3])
+    with pytest.raises(ValueError, match="codes must have shape"):
+        fitted.inverse_transform(np.zeros((2, 9)))
     est = _small(epochs=1).fit(X)  # no labels: a plain autoencoder
     assert est.transform(X).shape == (20, 4)
     with pytest.raises(ValueError, match="at least two classes"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
@@ -264,6 +264,9 @@ class Inspector(QWidget):
             return f'<span style="color:{colors[k]}">■</span> {names[k]}'
 
         self.index_label.setText(f"{s.dataset_index(pos)} (training sample {pos})")
+        if not self.find_box.hasFocus():
+            with QSignalBlocker(self.find_box):
+                self.find_box.setValue(s.dataset_index(pos))
         self.label_label.setText(cls(int(store.labels[pos])))
         y = s.y
         self.truth_label.setText(cls(int(y[pos])) if (y is not None and s.has_ground_truth) else "–")

@@ -63,7 +63,7 @@ class PointCloudItem(pg.GraphicsObject):
         self._atlas: SymbolAtlas | None = None
         self._frag = np.zeros((0, 10))
         self._frag_ready = False
-        self.paint_count = 0
+        self.paint_count = 0  # paints so far: lets tests and benchmarks wait for a frame
 
     # ------------------------------------------------------------------ data
     @property

@@ -272,7 +272,7 @@ class GLPoints(GLGraphicsItem):
         self.rgba = np.zeros((0, 4), np.float32)
         self.size = np.zeros(0, np.float32)
         self._buffers = _Buffers(("pos", "rgba", "size"))
-        self.paint_count = 0
+        self.paint_count = 0  # paints so far: lets tests and benchmarks wait for a frame
 
     def set_positions(self, pos) -> None:
         self.pos = np.ascontiguousarray(pos, dtype=np.float32)
@@ -381,10 +381,8 @@ class GLView3D(GLViewMixin, QOpenGLWindow):
         ``grabFramebuffer`` of a QOpenGLWindow only reads back whatever the last swap left in
         the back buffer; this draws the frame again into a framebuffer object.
         """
-        if not self.isValid():
-            self.create()
-            self.makeCurrent()
-            self.initializeGL()
+        if not self.isValid():  # no context before the window was first exposed
+            raise RuntimeError("the 3D view has not been shown yet: show it before exporting")
         self.makeCurrent()
         dpr = float(self.devicePixelRatio())
         size = QtCore.QSize(max(1, round(self.width() * dpr)), max(1, round(self.height() * dpr)))

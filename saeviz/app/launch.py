@@ -34,6 +34,18 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
+def warm_up() -> None:
+    """Do torch's lazy imports now, on the UI thread, before the window shows.
+
+    The first optimizer torch builds imports hundreds of modules (about a second); done by
+    the first training on its own thread, those imports would hold the interpreter lock
+    and freeze the window several times for a fraction of a second.
+    """
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Create the QApplication, show the main window and run the event loop."""
     args = _parse(sys.argv[1:] if argv is None else list(argv))
@@ -52,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow, app_icon
 
     configure_threads()
+    warm_up()
 
     icon = app_icon()
     if not icon.isNull():

@@ -102,8 +102,8 @@ class LossPlot(QWidget):
             self.plot.addItem(item)
             return item
 
-        self.batch_recon_item = curve(RECON_COLOR, 1, "reconstruction (batches)", alpha=110)
-        self.batch_struct_item = curve(STRUCT_COLOR, 1, "structural (batches)", alpha=110)
+        self.batch_recon_item = curve(RECON_COLOR, 1, "reconstruction (batches)", alpha=170)
+        self.batch_struct_item = curve(STRUCT_COLOR, 1, "structural (batches)", alpha=170)
         self.recon_item = curve(RECON_COLOR, 2, "reconstruction", symbol="o")
         self.struct_item = curve(STRUCT_COLOR, 2, "structural", symbol="o")
 

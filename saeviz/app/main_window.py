@@ -142,6 +142,7 @@ class LatentPanel(QWidget):
         foot.setContentsMargins(6, 0, 6, 2)
         foot.addWidget(self.stats, 3)
         foot.addWidget(self.note, 2)
+        self.note.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -222,7 +223,7 @@ class LatentPanel(QWidget):
 
     def _projection_changed(self, *_args) -> None:
         self._new_projection()
-        self.note.setText("")
+        self._set_note("")
         self.request_points()
 
     def _dims_changed(self, on: bool) -> None:
@@ -365,8 +366,14 @@ class LatentPanel(QWidget):
             Y = align_frames(self._coords, Y)
         self._apply(ProjectionFrame(Y, note="class targets are drawn for linear projections only"))
 
+    def _set_note(self, text: str) -> None:
+        """A remark beside the structure figures (fallbacks, missing results); hidden when empty."""
+        self.note.setText(text)
+        if self.note.isHidden() == bool(text):
+            self.note.setHidden(not text)
+
     def _projection_failed(self, exc: BaseException) -> None:
-        self.note.setText(str(exc))
+        self._set_note(str(exc))
         self.info.emit(f"projection failed: {exc}")
 
     def show_selection(self, pos: int) -> None:
@@ -384,9 +391,9 @@ class LatentPanel(QWidget):
         self._draw_structure(frame)
         self.show_selection(self.session.selected)
         if frame.note is not None:
-            self.note.setText(frame.note)
+            self._set_note(frame.note)
         elif self.method not in ("umap", "tsne"):
-            self.note.setText("")
+            self._set_note("")
 
     def _draw_structure(self, frame: ProjectionFrame) -> None:
         k = frame.coords.shape[1]
@@ -423,10 +430,10 @@ class LatentPanel(QWidget):
                 style = dict(mode="error", values=errors)
             else:
                 self.needsReconErrors.emit()
-                self.note.setText("computing reconstruction errors…" if s.model is not None
+                self._set_note("computing reconstruction errors…" if s.model is not None
                                   else "reconstruction errors appear after the first epoch")
         elif res is None:
-            self.note.setText("predictions appear after the first epoch")
+            self._set_note("predictions appear after the first epoch")
         elif mode == "prediction":
             style = dict(mode="prediction", predicted=res.predicted)
         elif mode == "confidence":

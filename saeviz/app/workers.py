@@ -266,7 +266,11 @@ class TrainingController(QObject):
     @Slot()
     def _finish(self) -> None:
         worker, thread = self._worker, self._thread
-        if worker is None or thread is None or not thread.isFinished():
+        if worker is None or thread is None:
+            return
+        # QThread.finished is emitted by the thread just before it ends: wait for the end.
+        if not thread.isFinished() and not thread.wait(10000):
+            log.warning("the training thread did not end")
             return
         # Leftovers in the mailbox are handed out by the caller before it asks for them again.
         self._leftover = (worker.take_latest(), worker.take_final(), worker.take_epoch_batches())

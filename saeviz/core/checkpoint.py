@@ -5,6 +5,12 @@ architecture, dims, class names, colours, distances, the dataset's identity, the
 settings and history. Loading never unpickles: the header is parsed by safetensors, every
 tensor's shape and dtype is checked against what the JSON implies before the weights are
 read, and a tampered or truncated file raises ``CheckpointError`` naming the problem.
+
+A checkpoint written during training can also carry what resuming the run needs: the Adam
+state as tensors named ``optimizer.<parameter>.<state>`` (``step``, ``exp_avg``,
+``exp_avg_sq``, checked against the parameter's shape like the weights), the optimizer's
+scalar settings in the JSON document (``"optimizer"``), and the epoch count and the state of
+the sample-shuffling generator (``"train_state"``).
 """
 from __future__ import annotations
 
@@ -30,6 +36,10 @@ FORMAT = "saeviz-checkpoint"
 FORMAT_VERSION = 1
 LABELS_KEY = "supervision.labels"
 MODEL_PREFIX = "model."
+OPTIMIZER_PREFIX = "optimizer."
+OPTIMIZER_TYPE = "Adam"
+# Adam's per-parameter state: the step count (a scalar) and moments shaped like the parameter.
+_OPTIMIZER_STATE = {"step": "scalar", "exp_avg": "param", "exp_avg_sq": "param", "max_exp_avg_sq": "param"}
 SUFFIX = ".safetensors"
 
 
@@ -43,6 +53,9 @@ class Checkpoint:
     history: list[dict] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    # For resuming: {"type", "group": scalar settings, "state": {parameter name: {name: tensor}}}
+    optimizer_state: dict[str, Any] | None = None
+    train_state: dict[str, Any] = field(default_factory=dict)  # "epoch", "rng", "world_size"
 
 
 def checkpoint_path(path: str | os.PathLike) -> Path:
@@ -51,10 +64,33 @@ def checkpoint_path(path: str | os.PathLike) -> Path:
     return path if path.suffix else path.with_suffix(SUFFIX)
 
 
+def _optimizer_tensors(model: Autoencoder, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Adam's state keyed by parameter name, and its scalar settings for the JSON document."""
+    if type(optimizer).__name__ != OPTIMIZER_TYPE or len(optimizer.param_groups) != 1:
+        raise ValueError(f"only a single-group {OPTIMIZER_TYPE} optimizer can be saved")
+    names = {id(p): name for name, p in model.named_parameters()}
+    tensors = {}
+    for param in optimizer.param_groups[0]["params"]:
+        if id(param) not in names:
+            raise ValueError("the optimizer holds a parameter that is not the model's")
+        for key, value in optimizer.state.get(param, {}).items():
+            if key not in _OPTIMIZER_STATE:
+                raise ValueError(f"unexpected optimizer state {key!r}")
+            value = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"{OPTIMIZER_PREFIX}{names[id(param)]}.{key}"] = value.detach().to("cpu", torch.float32).contiguous()
+    group = {k: (list(v) if isinstance(v, tuple) else v)
+             for k, v in optimizer.param_groups[0].items() if k != "params"}
+    return tensors, {"type": OPTIMIZER_TYPE, "group": group}
+
+
 def save_checkpoint(path, model, *, train_config: TrainConfig, supervision: Supervision | None = None,
                     dataset_source: dict | None = None, history: list | None = None,
-                    metrics: dict | None = None) -> Path:
-    """Write a checkpoint atomically; ``model`` is an ``Autoencoder`` or a ``Trainer``."""
+                    metrics: dict | None = None, optimizer: torch.optim.Optimizer | None = None,
+                    train_state: dict | None = None) -> Path:
+    """Write a checkpoint atomically; ``model`` is an ``Autoencoder`` or a ``Trainer``.
+
+    To make it resumable pass the trainer's ``optimizer`` and ``training_state()``.
+    """
     model = getattr(model, "model", model)
     path = checkpoint_path(path)
     tensors = {MODEL_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -69,6 +105,11 @@ def save_checkpoint(path, model, *, train_config: TrainConfig, supervision: Supe
         "history": list(history or []),
         "metrics": metrics or {},
     }
+    if optimizer is not None:
+        opt_tensors, doc["optimizer"] = _optimizer_tensors(model, optimizer)
+        tensors.update(opt_tensors)
+    if train_state is not None:
+        doc["train_state"] = dict(train_state)
     if supervision is not None:
         tensors[LABELS_KEY] = torch.as_tensor(np.asarray(supervision.labels, np.int64))
         doc["classes"] = {
@@ -95,11 +136,69 @@ def _fail(path: Path, problem: str) -> CheckpointError:
     return CheckpointError(f"{path}: {problem}")
 
 
-def _expected_shapes(config: ModelConfig, sample_shape) -> dict[str, tuple[int, ...]]:
-    """Shapes of every tensor a model of this config holds, computed without allocating."""
+def _expected_shapes(config: ModelConfig, sample_shape) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Shapes of every tensor a model of this config holds (prefixed keys), and of its
+    parameters (plain names), computed without allocating."""
     with torch.device("meta"):
         skeleton = Autoencoder(config, sample_shape)
-    return {MODEL_PREFIX + k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    return ({MODEL_PREFIX + k: tuple(v.shape) for k, v in skeleton.state_dict().items()},
+            {k: tuple(v.shape) for k, v in skeleton.named_parameters()})
+
+
+def _is_float32(dtype: str) -> bool:
+    return dtype in ("F32", "float32", "torch.float32")
+
+
+def _check_optimizer(path: Path, doc: dict, infos: dict, param_shapes: dict) -> dict[str, tuple[str, str]]:
+    """Validate the optimizer entries before reading any; map tensor key -> (parameter, state)."""
+    keys = [k for k in infos if k.startswith(OPTIMIZER_PREFIX)]
+    opt = doc.get("optimizer")
+    if opt is None:
+        if keys:
+            raise _fail(path, "optimizer tensors without an optimizer description")
+        return {}
+    if not isinstance(opt, dict) or opt.get("type") != OPTIMIZER_TYPE or not isinstance(opt.get("group"), dict):
+        raise _fail(path, f"the optimizer description is not that of {OPTIMIZER_TYPE}")
+    for name, value in opt["group"].items():
+        scalar = value is None or isinstance(value, (bool, int, float, str))
+        pair = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if not (scalar or pair):
+            raise _fail(path, f"optimizer setting {name!r} is not a number")
+    lr = opt["group"].get("lr")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        raise _fail(path, "the optimizer's learning rate is missing or not positive")
+    found: dict[str, tuple[str, str]] = {}
+    per_param: dict[str, set[str]] = {}
+    for key in keys:
+        param, _, state = key[len(OPTIMIZER_PREFIX):].rpartition(".")
+        if param not in param_shapes or state not in _OPTIMIZER_STATE:
+            raise _fail(path, f"unexpected optimizer tensor {key}")
+        shape, dtype = infos[key]
+        want = () if _OPTIMIZER_STATE[state] == "scalar" else param_shapes[param]
+        if shape != want:
+            raise _fail(path, f"tensor {key} has shape {shape}, the model needs {want}")
+        if not _is_float32(dtype):
+            raise _fail(path, f"tensor {key} has dtype {dtype}, expected float32")
+        found[key] = (param, state)
+        per_param.setdefault(param, set()).add(state)
+    if len({frozenset(s) for s in per_param.values()}) > 1:
+        raise _fail(path, "the optimizer state is incomplete for some parameters")
+    return found
+
+
+def _check_train_state(path: Path, doc: dict) -> dict:
+    state = doc.get("train_state") or {}
+    if not isinstance(state, dict):
+        raise _fail(path, "the training state is not a JSON object")
+    epoch = state.get("epoch", 0)
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise _fail(path, f"invalid epoch count {epoch!r} in the training state")
+    if "rng" in state:
+        try:
+            np.random.PCG64().state = state["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise _fail(path, f"invalid generator state in the training state: {exc}") from None
+    return state
 
 
 def read_header(path) -> tuple[dict, dict[str, tuple[tuple[int, ...], str]]]:
@@ -148,7 +247,7 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     if "model.mean" not in infos or infos["model.mean"][0] != sample_shape:
         raise _fail(path, f"the weights do not match the described sample shape {sample_shape}")
     try:
-        expected = _expected_shapes(model_config, sample_shape)
+        expected, param_shapes = _expected_shapes(model_config, sample_shape)
     except (ValueError, RuntimeError) as exc:
         raise _fail(path, f"the described model cannot be built: {exc}") from None
     present = {k: v for k, v in infos.items() if k.startswith(MODEL_PREFIX)}
@@ -159,8 +258,10 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
         got_shape, dtype = present[key]
         if got_shape != shape:
             raise _fail(path, f"tensor {key} has shape {got_shape}, the model needs {shape}")
-        if dtype not in ("F32", "float32", "torch.float32"):
+        if not _is_float32(dtype):
             raise _fail(path, f"tensor {key} has dtype {dtype}, expected float32")
+    opt_keys = _check_optimizer(path, doc, infos, param_shapes)
+    train_state = _check_train_state(path, doc)
     supervision = None
     if "classes" in doc:
         if LABELS_KEY not in infos or len(infos[LABELS_KEY][0]) != 1:
@@ -169,11 +270,19 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             state = {k[len(MODEL_PREFIX):]: fh.get_tensor(k) for k in expected}
             labels = fh.get_tensor(LABELS_KEY).numpy() if "classes" in doc else None
+            opt_tensors = {k: fh.get_tensor(k) for k in opt_keys}
     except Exception as exc:
         raise _fail(path, f"the weights cannot be read (truncated or corrupt): {exc}") from None
-    for k, v in state.items():
+    for k, v in [*state.items(), *opt_tensors.items()]:
         if not torch.all(torch.isfinite(v)):
             raise _fail(path, f"tensor {k} contains NaN or infinite values")
+    optimizer_state = None
+    if "optimizer" in doc:
+        per_param: dict[str, dict[str, torch.Tensor]] = {}
+        for key, (param, name) in opt_keys.items():
+            per_param.setdefault(param, {})[name] = opt_tensors[key]
+        group = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc["optimizer"]["group"].items()}
+        optimizer_state = {"type": OPTIMIZER_TYPE, "group": group, "state": per_param}
     model = Autoencoder(model_config, sample_shape)
     model.load_state_dict(state, strict=True)
     model.to(device).eval()
@@ -195,4 +304,5 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     return Checkpoint(model=model, model_config=model_config, train_config=train_config,
                       supervision=supervision, dataset_source=dict(doc.get("dataset") or {}),
                       history=history, metrics=dict(doc.get("metrics") or {}),
-                      created=str(doc.get("created", "")))
+                      created=str(doc.get("created", "")), optimizer_state=optimizer_state,
+                      train_state=train_state)

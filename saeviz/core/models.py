@@ -142,9 +142,11 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.denormalize(self.decode_normalized(z))
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, normalized: bool = False):
+        """Codes and reconstructions of raw samples ``x``; with ``normalized`` the
+        reconstructions stay in normalised units (what the training loss compares)."""
         z = self.encode(x)
-        return z, self.decode(z)
+        return z, (self.decode_normalized(z) if normalized else self.decode(z))
 
 
 def normalization(X: np.ndarray) -> tuple[np.ndarray, float]:

@@ -9,6 +9,11 @@ reconstruction MSE alone for unlabeled ones.
 ``Trainer.iter_epochs`` yields immutable ``Snapshot`` objects (at the end of each epoch, and
 every ``snapshot_every`` batches inside one); a ``ControlToken`` pauses, resumes or cancels
 between batches. Labels may change between epochs: the next epoch's targets use them.
+
+Data-parallel training (``torchrun``) passes a ``DistributedContext`` as ``dist``: it splits
+each global batch over the ranks, wraps the model in ``DistributedDataParallel``, gathers the
+codes that every rank encodes for its shard, shares rank 0's targets and sums the losses (see
+``saeviz.core.distributed``). Without it, ``SingleProcess`` does none of that.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, TrainConfig
+from .distributed import SingleProcess
 from .errors import DataError, TrainingError
 from .labels import LabelStore, Supervision
 from .models import Autoencoder, build_autoencoder
@@ -87,7 +93,9 @@ class Snapshot:
     ``codes`` are the latent codes of all training samples (a copy). At the end of an epoch
     (``final``) they are exact for the current weights; inside an epoch they are the codes
     each sample had when it was last trained on. ``class_targets`` are the aligned MDS class
-    targets used for this epoch (rows of NaN for classes without labels).
+    targets used for this epoch (rows of NaN for classes without labels). In a distributed
+    run the losses of the final snapshot cover all ranks; ``batch_losses`` and those of
+    intra-epoch snapshots are this rank's, and ``samples_per_sec`` counts every rank's samples.
     """
 
     epoch: int                 # epochs completed when final; the running epoch otherwise
@@ -127,13 +135,15 @@ class Trainer:
 
     ``supervision`` is a ``LabelStore`` (read at each epoch start), a fixed ``Supervision``,
     a callable returning one, or ``None`` (a plain autoencoder). Labels index rows of ``X``.
+    ``dist`` (a ``DistributedContext``) makes this process one rank of a data-parallel run: it
+    trains on the device of ``dist`` and ``train_config.batch_size`` is the batch per rank.
     """
 
     def __init__(self, X: np.ndarray, model_config: ModelConfig, train_config: TrainConfig,
                  supervision=None, *, model: Autoencoder | None = None,
                  on_batch: Callable[[Snapshot], None] | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 token: ControlToken | None = None):
+                 token: ControlToken | None = None, dist=None):
         X = np.asarray(X)
         if X.ndim < 2 or len(X) == 0:
             raise DataError(f"training needs a non-empty array of samples, got shape {X.shape}")
@@ -146,7 +156,8 @@ class Trainer:
         self.config = train_config
         self._gamma = float(train_config.gamma)
         self._supervision = _supervision_source(supervision)
-        self.device = resolve_device(train_config.device)
+        self.dist = dist if dist is not None else SingleProcess()
+        self.device = dist.device if dist is not None else resolve_device(train_config.device)
         self.token = token or ControlToken()
         self.on_batch = on_batch
         self.progress = progress  # called with (batches done, batches in the epoch)
@@ -154,6 +165,7 @@ class Trainer:
         if tuple(self.model.sample_shape) != tuple(X.shape[1:]):
             raise DataError(f"samples of shape {X.shape[1:]} do not fit a model for {self.model.sample_shape}")
         self.model.to(self.device)
+        self._net = self.dist.wrap(self.model)  # what the training passes go through
         self.X = torch.from_numpy(X)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
         self.epoch = 0
@@ -183,6 +195,36 @@ class Trainer:
     def decode(self, Z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         return decode(self.model, Z, batch_size, self.device)
 
+    def _encode_all(self) -> np.ndarray:
+        """Codes of every training sample (each rank encodes a shard when distributed)."""
+        return self.dist.gather_rows(len(self.X), lambda start, stop: self.encode(self.X[start:stop]))
+
+    # -- resuming ---------------------------------------------------------------------------
+    def training_state(self) -> dict:
+        """What continuing this run needs besides the weights and the optimizer: the epoch
+        count and the state of the generator that shuffles the samples (JSON-serialisable)."""
+        return {"epoch": self.epoch, "rng": self._rng.bit_generator.state, "world_size": self.dist.world_size}
+
+    def restore(self, checkpoint) -> None:
+        """Continue the run saved in ``checkpoint`` (a loaded ``Checkpoint``): its weights,
+        optimizer state, history, epoch count and sample shuffling."""
+        self.model.load_state_dict(checkpoint.model.state_dict())
+        self.history = [dict(h) for h in checkpoint.history]
+        state = checkpoint.train_state or {}
+        self.epoch = int(state.get("epoch", len(self.history)))
+        if "rng" in state:
+            self._rng.bit_generator.state = state["rng"]
+        saved = checkpoint.optimizer_state
+        if saved is not None:
+            names = [name for name, _ in self.model.named_parameters()]
+            group = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
+            group.update({k: v for k, v in saved["group"].items() if k in group})
+            self.optimizer.load_state_dict({
+                "state": {i: dict(saved["state"][name]) for i, name in enumerate(names) if name in saved["state"]},
+                "param_groups": [{**group, "params": list(range(len(names)))}],
+            })
+        self._codes = None
+
     # -- the loop ---------------------------------------------------------------------------
     def _targets(self, sup: Supervision | None) -> tuple[StructureTargets | None, np.ndarray, np.ndarray | None]:
         """Structural targets for this epoch, or None when there is no structure to learn."""
@@ -196,8 +238,10 @@ class Trainer:
         if len(np.unique(labels[idx])) < 2:
             return None, empty, None
         codes = self._codes[idx] if self._codes is not None else self.encode(self.X[idx])
-        st = compute_targets(codes, labels[idx], sup.distances, self.config.mds,
-                             scale=self.config.scale_for(self.model.latent_dim))
+        st = self.dist.share_targets(
+            lambda: compute_targets(codes, labels[idx], sup.distances, self.config.mds,
+                                    scale=self.config.scale_for(self.model.latent_dim)),
+            len(idx), self.model.latent_dim, np.shape(sup.distances)[0])
         return st, idx, st.targets
 
     def _snapshot(self, final: bool, batch: int, n_batches: int, sums, st, t_idx, t_vals, version,
@@ -220,7 +264,7 @@ class Trainer:
     def run_epoch(self) -> Iterator[Snapshot]:
         """Train one epoch, yielding intra-epoch snapshots and a final one."""
         if self._codes is None:
-            self._codes = self.encode(self.X)
+            self._codes = self._encode_all()
         sup = self._supervision()
         version = -1 if sup is None else sup.version
         st, t_idx, t_vals = self._targets(sup)
@@ -235,7 +279,8 @@ class Trainer:
         gamma = self._gamma
         bs = int(self.config.batch_size)
         order = torch.from_numpy(self._rng.permutation(n))
-        n_batches = (n + bs - 1) // bs
+        batches = self.dist.batches(order, bs)  # (this rank's indices, global batch size)
+        n_batches = len(batches)
         good_state = copy.deepcopy(self.model.state_dict())
         good_opt = copy.deepcopy(self.optimizer.state_dict())
         self.model.train()
@@ -244,13 +289,12 @@ class Trainer:
         batch_losses: list[tuple[float, float]] = []
         seen = 0
         every = int(self.config.snapshot_every)
-        for b in range(n_batches):
+        for b, (idx, n_global) in enumerate(batches):
             self.token.checkpoint()
-            idx = order[b * bs:(b + 1) * bs]
             x = self.X[idx].to(self.device, non_blocking=True)
-            z = self.model.encode(x)
+            z, rec = self._net(x, normalized=True)
             xn = self.model.normalize(x)
-            rec_each = ((self.model.decode_normalized(z) - xn) ** 2).flatten(1).mean(1)
+            rec_each = ((rec - xn) ** 2).flatten(1).mean(1)
             lab = has_target[idx].to(self.device)
             weight = torch.where(lab, 1.0 - gamma, 1.0)
             loss_each = weight * rec_each
@@ -261,8 +305,8 @@ class Trainer:
                 st_each = ((z - tz) ** 2).mean(1)
                 loss_each = loss_each + gamma * torch.where(lab, st_each, torch.zeros_like(st_each))
                 st_loss = (st_each * lab).sum() / n_lab
-            loss = loss_each.mean()
-            if not torch.isfinite(loss):
+            loss = self.dist.batch_loss(loss_each, n_global)
+            if not self.dist.all_finite(loss):
                 self.model.load_state_dict(good_state)
                 self.optimizer.load_state_dict(good_opt)
                 self._codes = None
@@ -273,15 +317,16 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            self._codes[idx.numpy()] = z.detach().cpu().numpy()
-            rec_mean = float(rec_each.detach().mean())
-            sums[0] += len(idx)
-            sums[1] += rec_mean * len(idx)
-            if n_lab:
-                sums[2] += n_lab
-                sums[3] += float(st_loss.detach()) * n_lab
-            batch_losses.append((rec_mean, float(st_loss.detach())))
-            seen += len(idx)
+            if len(idx):  # a rank's share of the last global batch may be empty
+                self._codes[idx.numpy()] = z.detach().cpu().numpy()
+                rec_mean = float(rec_each.detach().mean())
+                sums[0] += len(idx)
+                sums[1] += rec_mean * len(idx)
+                if n_lab:
+                    sums[2] += n_lab
+                    sums[3] += float(st_loss.detach()) * n_lab
+                batch_losses.append((rec_mean, float(st_loss.detach())))
+            seen += n_global
             if self.progress is not None:
                 self.progress(b + 1, n_batches)
             if every and (b + 1) % every == 0 and b + 1 < n_batches:
@@ -290,8 +335,9 @@ class Trainer:
                     self.on_batch(snap)
                 yield snap
         self.model.eval()
-        self._codes = self.encode(self.X)
+        self._codes = self._encode_all()
         self.epoch += 1
+        sums = self.dist.sum(sums)
         recon = sums[1] / max(sums[0], 1)
         self.history.append({
             "epoch": self.epoch,
@@ -325,7 +371,7 @@ class Trainer:
     def latent_codes(self) -> np.ndarray:
         """Exact codes of all training samples for the current weights."""
         if self._codes is None:
-            self._codes = self.encode(self.X)
+            self._codes = self._encode_all()
         return self._codes.copy()
 
 

@@ -106,8 +106,6 @@ def test_training_two_epochs_moves_the_points_and_draws_the_structure(window, qt
     w.train()
     qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=60000)
     first = w.latent.view.points()
-    shot = artifacts_dir() / "main_window_training.png"
-    assert w.grab().save(str(shot))
     with qtbot.waitSignal(w.controller.finished, timeout=120000):
         pass
     qtbot.waitUntil(lambda: w.session.classifier is not None and not w.latent.dirty, timeout=30000)
@@ -128,7 +126,12 @@ def test_training_two_epochs_moves_the_points_and_draws_the_structure(window, qt
 def test_pause_stops_updates_and_resume_continues(window, qtbot):
     w = window
     w.train(200)
+    w.session.select(25)
+    qtbot.waitUntil(lambda: w.session.epoch >= 3, timeout=120000)
     wait_frames(qtbot, w, 2)
+    qtbot.waitUntil(lambda: w.inspector.has_reconstruction, timeout=10000)
+    shot = artifacts_dir() / "main_window_training.png"
+    assert w.grab().save(str(shot))  # a look at the window while it trains
     w.actions["train"].trigger()  # Space: pause
     assert w.controller.state == "paused"
     assert w.actions["train"].text() == "&Resume"

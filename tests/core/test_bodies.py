@@ -75,7 +75,10 @@ def test_progress_reports_the_model_and_every_batch(eight):
 
 def test_deterministic_per_seed_and_batch_size(eight, cache_dir):
     ds, _ = eight
-    again = bodies.generate_bodies(count=8, seed=0, cache_dir=cache_dir, batch_size=3)
+    calls = []
+    again = bodies.generate_bodies(count=8, seed=0, cache_dir=cache_dir, batch_size=3,
+                                   progress=lambda done, total, message: calls.append((done, total)))
+    assert [c for c in calls if c[1] == 8] == [(0, 8), (3, 8), (6, 8), (8, 8)]
     np.testing.assert_allclose(again.X, ds.X, atol=1e-5)
     np.testing.assert_array_equal(again.y, ds.y)
     same = bodies.generate_bodies(count=8, seed=0, cache_dir=cache_dir)

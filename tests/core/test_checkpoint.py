@@ -120,3 +120,61 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(saved, monkeypatch):
         save_checkpoint(path, model, train_config=TrainConfig())
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+@pytest.fixture
+def resumable(tmp_path):
+    from saeviz.core.training import Trainer
+
+    X = np.random.default_rng(1).normal(size=(64, 6)).astype(np.float32)
+    cfg = TrainConfig(batch_size=16, device="cpu")
+    trainer = Trainer(X, ModelConfig(hidden=(8,), latent_dim=2), cfg).fit(1)
+    path = save_checkpoint(tmp_path / "r", trainer, train_config=cfg, optimizer=trainer.optimizer,
+                           train_state=trainer.training_state())
+    return path, trainer
+
+
+def test_optimizer_and_training_state_round_trip(resumable, saved):
+    path, trainer = resumable
+    ck = load_checkpoint(path)
+    names = [n for n, _ in trainer.model.named_parameters()]
+    assert sorted(ck.optimizer_state["state"]) == sorted(names)
+    for name, param in trainer.model.named_parameters():
+        for key, value in trainer.optimizer.state[param].items():
+            assert torch.equal(ck.optimizer_state["state"][name][key], value)
+    assert ck.optimizer_state["group"]["betas"] == (0.9, 0.999) and ck.optimizer_state["group"]["lr"] == 1e-3
+    assert ck.train_state["epoch"] == 1 and ck.train_state["rng"] == trainer.training_state()["rng"]
+    plain = load_checkpoint(saved[0])  # written without them
+    assert plain.optimizer_state is None and plain.train_state == {}
+
+
+def _rewrite(path, change):
+    from safetensors import safe_open
+    doc, _ = read_header(path)
+    with safe_open(str(path), "pt") as fh:
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    change(tensors, doc)
+    save_file(tensors, str(path), metadata={"saeviz": json.dumps(doc)})
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t, d: t.update({"optimizer.encoder.0.weight.exp_avg": torch.zeros(3, 3)}), "shape"),
+    (lambda t, d: t.update({"optimizer.encoder.0.weight.step": torch.zeros(2)}), "shape"),
+    (lambda t, d: t.update({"optimizer.mean.exp_avg": torch.zeros(6)}), "unexpected optimizer tensor"),
+    (lambda t, d: t.update({"optimizer.encoder.0.weight.secret": torch.zeros(8, 6)}), "unexpected optimizer tensor"),
+    (lambda t, d: t.update({"optimizer.encoder.0.bias.exp_avg": torch.zeros(8, dtype=torch.float64)}), "dtype"),
+    (lambda t, d: t.pop("optimizer.encoder.0.weight.exp_avg_sq"), "incomplete"),
+    (lambda t, d: t.update({"optimizer.encoder.0.bias.exp_avg": torch.full((8,), float("nan"))}), "NaN"),
+    (lambda t, d: d.pop("optimizer"), "without an optimizer description"),
+    (lambda t, d: d["optimizer"].update(type="SGD"), "not that of Adam"),
+    (lambda t, d: d["optimizer"]["group"].update(lr=-1.0), "learning rate"),
+    (lambda t, d: d["optimizer"]["group"].update(betas={"a": 1}), "not a number"),
+    (lambda t, d: d["train_state"].update(epoch=-2), "epoch"),
+    (lambda t, d: d["train_state"].update(rng={"bit_generator": "PCG64", "state": "x"}), "generator state"),
+    (lambda t, d: d["train_state"].update(rng={"bit_generator": "MT19937", "state": {}}), "generator state"),
+])
+def test_tampered_optimizer_or_training_state_is_refused(resumable, change, message):
+    path = resumable[0]
+    _rewrite(path, change)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)

@@ -775,3 +775,15 @@ def test_dataset_checks_split_indices():
         Dataset(name="d", X=X, kind="vector", train_idx=np.array([0, 1]), test_idx=np.array([1]))
     ds = Dataset(name="d", X=X, kind="vector", y=np.array([0, 1, 0, 1]), class_names=["a", "b"])
     assert ds.class_names == ("a", "b")
+
+
+def test_save_npz_round_trip(tmp_path):
+    from saeviz.core.data import load_dataset
+    from saeviz.core.data.arrays import load_npz, save_npz
+    ds = load_dataset("digits")
+    path = save_npz(tmp_path / "copy", ds)
+    assert path.name == "copy.npz"
+    back = load_npz(path)
+    assert np.array_equal(back.X, ds.X) and np.array_equal(back.y, ds.y)
+    assert back.class_names == ds.class_names and back.kind == "image"
+    assert np.array_equal(back.train_idx, ds.train_idx) and np.array_equal(back.test_idx, ds.test_idx)

@@ -149,3 +149,11 @@ def test_bad_inputs_have_clear_errors():
         tr.fit(1)
     with pytest.raises(ValueError, match="gamma"):
         TrainConfig(gamma=1.5)
+    from saeviz.core.labels import Supervision
+    bad = Supervision(np.where(y == 2, 5, y), ("a", "b", "c"), ("r", "g", "b"), np.ones((3, 3)) - np.eye(3), 0)
+    with pytest.raises(DataError, match="labels must lie in"):
+        Trainer(X, SMALL, TrainConfig(), bad).fit(1)
+    with pytest.raises(DataError, match="codes must have shape"):
+        tr.decode(np.zeros((3, 7)))
+    with pytest.raises(DataError, match="do not fit a model"):
+        Trainer(X[:, :5], SMALL, TrainConfig(), model=tr.model)

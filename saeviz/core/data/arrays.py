@@ -243,4 +243,25 @@ def load_npz(path: str | os.PathLike, test_fraction: float = 0.2, seed: int = 0)
         raise DataError(f"{path}: {exc}") from exc
 
 
-__all__ = ["load_npz", "MAX_NPZ_ARRAY_BYTES"]
+def save_npz(path: str | os.PathLike, dataset: Dataset) -> Path:
+    """Write ``dataset`` as an ``.npz`` that ``load_npz`` reads back identically (atomically)."""
+    from ..fileio import atomic_path
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    arrays = {"X": dataset.X, "train_idx": dataset.train_idx, "test_idx": dataset.test_idx,
+              "kind": np.array([dataset.kind])}
+    if dataset.y is not None:
+        arrays["y"] = dataset.y
+    if dataset.class_names:
+        arrays["class_names"] = np.array(dataset.class_names)
+    if dataset.faces is not None:
+        arrays["faces"] = dataset.faces
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
+
+
+__all__ = ["load_npz", "save_npz", "MAX_NPZ_ARRAY_BYTES"]

@@ -36,9 +36,12 @@ Resolution: ``"full"`` keeps the model's mesh; ``"reduced"`` keeps a fixed subse
 template mesh and cached), i.e. exactly ``full.X[:, vertex_index]``. Computing it the first
 time needs PyVista.
 
-Generation is batched in float32 (``batch_size`` bodies at a time) and deterministic for a
-given seed. ``progress(done, total, message)`` is called as the work advances: while the body
-model loads (0 of 1, then 1 of 1) and after every batch of bodies.
+Generation runs in float32, ``batch_size`` bodies at a time, with batches in parallel on up to
+``MAX_WORKERS`` threads (as many as torch's thread count; torch's own intra-op threading is
+off meanwhile). It is deterministic for a given seed: shapes and poses are drawn up front from
+one generator, and each batch is computed on its own. ``progress(done, total, message)`` is
+called on the calling thread as the work advances: while the body model loads (0 of 1, then
+1 of 1) and after every batch of bodies, in order.
 
 Caching: ``load_bodies`` keeps each generated dataset as an ``.npz`` file under the cache
 folder (``cache_dir``, else ``$SAEVIZ_CACHE_DIR``, else the platform's user cache folder,
@@ -53,6 +56,8 @@ import importlib.metadata
 import json
 import os
 import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -71,6 +76,8 @@ from .smpl import SMPLModel
 GENERATOR_VERSION = 1
 #: Poses drawn per body for the contact check before falling back to the rest pose.
 POSE_CANDIDATES = 12
+#: Batches generated at once, each on its own thread (at most torch's thread count).
+MAX_WORKERS = 4
 #: Default number of vertices of the reduced resolution.
 REDUCED_VERTICES = 2000
 RESOLUTIONS = ("full", "reduced")
@@ -223,7 +230,12 @@ class _LBS:
 
 
 class _AnnyOps:
-    """The anny model reduced to what the generator needs, in float32."""
+    """The anny model reduced to what the generator needs, in float32.
+
+    Only the posed bones and their ancestors are kept; every other bone (fingers, toes, eyes,
+    the legs' twist bones) holds its rest relation to its parent, so its skinning weights are
+    given to its nearest kept ancestor, which moves those vertices exactly as the full rig would.
+    """
 
     def __init__(self, model: Any) -> None:
         import anny.utils.kinematics as kinematics
@@ -253,7 +265,7 @@ class _AnnyOps:
                 i = parents[i]
             return new[i]
 
-        self.labels = [labels[i] for k, i in enumerate(kept)]
+        self.labels = [labels[i] for i in kept]
         self.parents = [-1 if parents[i] < 0 else new[parents[i]] for i in kept]
         J = len(kept)
         f32 = lambda t: t.detach().to(torch.float32).contiguous()  # noqa: E731
@@ -594,6 +606,23 @@ def _pose_batch(ops: Any, shapes: np.ndarray, angles: np.ndarray, out: torch.Ten
     return ops.vertices(state, rot, T, out)
 
 
+@contextmanager
+def _single_threaded_ops() -> Iterator[None]:
+    """Run torch operations on the calling thread only, for the duration.
+
+    The generator's operations are small (a few hundred per batch), so torch's intra-op
+    threads mostly wait on each other, and on a busy machine they slow a batch down several
+    times over; instead, batches run in parallel on ``MAX_WORKERS`` Python threads (torch
+    releases the GIL), each batch on one core.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _balanced_labels(rng: np.random.Generator, count: int) -> np.ndarray:
     y = np.zeros(count, dtype=np.int64)
     y[: count // 2] = 1
@@ -635,31 +664,30 @@ def generate_bodies(count: int = 6000, seed: int = 0, model: str = "anny", resol
     root = _cache_root(cache_dir)
     rng = np.random.default_rng(seed)
     y = _balanced_labels(rng, count)
-    with torch.inference_mode():
-        if model == "anny":
-            ops_list = [_load_anny(root, progress)]
-            shapes = ops_list[0].sample_shapes(rng, y)
-            which = np.zeros(count, dtype=np.int64)
-        else:
-            female, male = _smpl_files(Path(model).expanduser())
-            _report(progress, 0, 1, "Loading the SMPL models")
-            ops_list = [_SMPLOps(SMPLModel.from_npz(female)), _SMPLOps(SMPLModel.from_npz(male))]
-            if ops_list[0].n_vertices != ops_list[1].n_vertices or \
-                    not np.array_equal(ops_list[0].faces, ops_list[1].faces):
-                raise DataError(f"{model}: female.npz and male.npz have different meshes")
-            _report(progress, 1, 1, "Body models ready")
-            shapes = _smpl_shapes(rng, count)
-            which = y
-        angles = sample_pose_angles(rng, count, POSE_CANDIDATES)
-        faces = ops_list[0].faces
-        vertex_index = None
-        if resolution == "reduced":
-            vertex_index, faces = _reduced_topology(root, _model_id(model), ops_list[0].template_mesh)
-        V = ops_list[0].n_vertices if vertex_index is None else len(vertex_index)
-        X = np.empty((count, V, 3), dtype=np.float32)
-        _report(progress, 0, count, "Generating bodies")
-        for start in range(0, count, batch_size):
-            stop = min(count, start + batch_size)
+    if model == "anny":
+        ops_list = [_load_anny(root, progress)]
+        shapes = ops_list[0].sample_shapes(rng, y)
+        which = np.zeros(count, dtype=np.int64)
+    else:
+        female, male = _smpl_files(Path(model).expanduser())
+        _report(progress, 0, 1, "Loading the SMPL models")
+        ops_list = [_SMPLOps(SMPLModel.from_npz(female)), _SMPLOps(SMPLModel.from_npz(male))]
+        if ops_list[0].n_vertices != ops_list[1].n_vertices or \
+                not np.array_equal(ops_list[0].faces, ops_list[1].faces):
+            raise DataError(f"{model}: female.npz and male.npz have different meshes")
+        _report(progress, 1, 1, "Body models ready")
+        shapes = _smpl_shapes(rng, count)
+        which = y
+    angles = sample_pose_angles(rng, count, POSE_CANDIDATES)
+    faces = ops_list[0].faces
+    vertex_index = None
+    if resolution == "reduced":
+        vertex_index, faces = _reduced_topology(root, _model_id(model), ops_list[0].template_mesh)
+    V = ops_list[0].n_vertices if vertex_index is None else len(vertex_index)
+    X = np.empty((count, V, 3), dtype=np.float32)
+
+    def run_batch(start: int, stop: int) -> None:
+        with torch.inference_mode():
             for m, ops in enumerate(ops_list):
                 idx = np.flatnonzero(which[start:stop] == m) + start
                 if len(idx) == 0:
@@ -671,7 +699,28 @@ def generate_bodies(count: int = 6000, seed: int = 0, model: str = "anny", resol
                     if vertex_index is not None:
                         verts = verts[:, torch.as_tensor(vertex_index)]
                     X[idx] = verts.numpy()
-            _report(progress, stop, count, "Generating bodies")
+
+    _report(progress, 0, count, "Generating bodies")
+    batches = [(start, min(count, start + batch_size)) for start in range(0, count, batch_size)]
+    workers = max(1, min(len(batches), torch.get_num_threads(), MAX_WORKERS))
+    with _single_threaded_ops():
+        if workers == 1:
+            for start, stop in batches:
+                run_batch(start, stop)
+                _report(progress, stop, count, "Generating bodies")
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saeviz-bodies")
+            try:
+                pending: deque = deque()
+                for i, (start, stop) in enumerate(batches):
+                    pending.append((stop, pool.submit(run_batch, start, stop)))
+                    last = i == len(batches) - 1
+                    while pending and (last or len(pending) > workers or pending[0][1].done()):
+                        stop_done, future = pending.popleft()
+                        future.result()
+                        _report(progress, stop_done, count, "Generating bodies")
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     return _dataset(X, y, faces, _source(count, seed, model, resolution))
 
 

@@ -150,9 +150,11 @@ def _align(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     cos = (src * dst).sum(-1)
     angle = torch.atan2(sin, cos)
     # Opposite vectors: any axis perpendicular to src.
-    fallback = torch.linalg.cross(src, torch.tensor([1.0, 0.0, 0.0], dtype=src.dtype).expand_as(src), dim=-1)
+    ex = torch.tensor([1.0, 0.0, 0.0], dtype=src.dtype).expand_as(src)
+    ey = torch.tensor([0.0, 1.0, 0.0], dtype=src.dtype).expand_as(src)
+    fallback = torch.linalg.cross(src, ex, dim=-1)
     fallback = torch.where(torch.linalg.vector_norm(fallback, dim=-1, keepdim=True) > 1e-3, fallback,
-                           torch.linalg.cross(src, torch.tensor([0.0, 1.0, 0.0], dtype=src.dtype).expand_as(src), dim=-1))
+                           torch.linalg.cross(src, ey, dim=-1))
     axis = torch.where(sin[:, None] > 1e-6, cross, fallback)
     return axis_angle_to_matrix(_unit(axis) * angle[:, None])
 
@@ -178,11 +180,13 @@ def pose_rotations(angles: torch.Tensor, rig: Rig, rest_heads: torch.Tensor) -> 
 
     rot[:, rig.root] = _about(up, a["root_yaw"])
     n = len(rig.spine)
-    spine = _about(up, a["spine_twist"] / n) @ _about(left, a["spine_flexion"] / n) @ _about(forward, a["spine_bend"] / n)
+    spine = (_about(up, a["spine_twist"] / n) @ _about(left, a["spine_flexion"] / n)
+             @ _about(forward, a["spine_bend"] / n))
     for j in rig.spine:
         rot[:, j] = spine
     n = len(rig.neck)
-    neck = _about(up, a["neck_twist"] / n) @ _about(left, a["neck_flexion"] / n) @ _about(forward, a["neck_bend"] / n)
+    neck = (_about(up, a["neck_twist"] / n) @ _about(left, a["neck_flexion"] / n)
+            @ _about(forward, a["neck_bend"] / n))
     for j in rig.neck:
         rot[:, j] = neck
 
@@ -197,7 +201,8 @@ def pose_rotations(angles: torch.Tensor, rig: Rig, rest_heads: torch.Tensor) -> 
         thigh = _unit(rest_heads[:, knee] - rest_heads[:, hip])
         shin = _unit(rest_heads[:, ankle] - rest_heads[:, knee])
         knee_axis = _unit(torch.linalg.cross(forward.expand_as(thigh), thigh, dim=-1))
-        rest_knee = _limb_angle(thigh, shin) * torch.sign((torch.linalg.cross(thigh, shin, dim=-1) * knee_axis).sum(-1))
+        side_of_axis = (torch.linalg.cross(thigh, shin, dim=-1) * knee_axis).sum(-1)
+        rest_knee = _limb_angle(thigh, shin) * torch.sign(side_of_axis)
         rot[:, knee] = _about(knee_axis, g("knee_flexion") - rest_knee)
 
         # Shoulder: turn the upper arm to its target direction, then twist it about itself.
