@@ -208,8 +208,8 @@ def _train(args) -> int:
     try:
         code = _train_run(args, ctx)
     except BaseException:
-        if ctx is not None:  # no barrier: the other ranks may be waiting in another collective
-            torch.distributed.destroy_process_group()
+        if ctx is not None:
+            distributed.shutdown(barrier=False)
         raise
     if ctx is not None:
         distributed.shutdown()

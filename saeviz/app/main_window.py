@@ -570,6 +570,9 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._training_failed)
         self.controller.finished.connect(self._training_finished)
 
+        from .labeling import attach_labeling
+
+        self.labeling = attach_labeling(self)  # paint tools, classes, distances, undo, projects
         self.resize(1400, 880)
         self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [330, 420], Qt.Horizontal)
         self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [640, 430], Qt.Vertical)
@@ -853,6 +856,10 @@ class MainWindow(QMainWindow):
 
             self.runner.submit("dataset", load_dataset, source, on_result=loaded, on_error=failed)
             return
+        self._apply_checkpoint(ckpt, path)
+
+    def use_checkpoint(self, ckpt, path) -> None:
+        """Apply a loaded checkpoint to the open dataset (as opening a model file does)."""
         self._apply_checkpoint(ckpt, path)
 
     def _apply_checkpoint(self, ckpt, path) -> None:

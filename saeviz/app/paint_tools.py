@@ -73,14 +73,14 @@ class _Overlay2D:
         self._item.hide()
 
     def show(self, points: np.ndarray, closed: bool, color: QtGui.QColor, fill: bool = False) -> None:
-        path = QtGui.QPainterPath()
+        local = QtGui.QPainterPath()
         if len(points):
-            mapped = [self._plot.mapToScene(QtCore.QPoint(int(round(x)), int(round(y)))) for x, y in points]
-            path.moveTo(mapped[0])
-            for p in mapped[1:]:
-                path.lineTo(p)
+            local.moveTo(QtCore.QPointF(*points[0]))
+            for x, y in points[1:]:
+                local.lineTo(QtCore.QPointF(x, y))
             if closed:
-                path.closeSubpath()
+                local.closeSubpath()
+        path = self._plot.mapToScene(local)
         pen = QtGui.QPen(color, 1.5)
         pen.setCosmetic(True)
         if not fill:
@@ -229,6 +229,7 @@ class _Tool:
 
     def detach(self, view) -> None:
         self.cancel()
+        self._swallow = False  # the rest of the drag goes to the next tool, not to this one
         self.paint.overlays.hide()
 
     def press(self, ev) -> bool:
@@ -333,7 +334,7 @@ class BrushTool(_Tool):
         p = _xy(ev.pos)
         self._sweep(self._last, p)
         self._last = p
-        self._circle(ev.pos, self.paint.editor._stroke.value)
+        self._circle(ev.pos, self.paint.editor.stroke_value)
 
     def finish(self, ev) -> None:
         self._sweep(self._last, _xy(ev.pos))
@@ -422,8 +423,7 @@ class _EscapeFilter(QtCore.QObject):
         if t in (QtCore.QEvent.Type.ShortcutOverride, QtCore.QEvent.Type.KeyPress) \
                 and event.key() == QtCore.Qt.Key.Key_Escape:
             event.accept()
-            if t == QtCore.QEvent.Type.KeyPress or not self.paint._escape_pending:
-                self.paint.cancel_gesture()
+            self.paint.cancel_gesture()
             return True
         return False
 
@@ -463,7 +463,6 @@ class PaintTools(QtCore.QObject):
                        "rectangle": RectangleTool(self), "eraser": BrushTool(self, erase=True)}
         self._name = "navigate"
         self._escape = _EscapeFilter(self)
-        self._escape_pending = False
         self._leave = _LeaveFilter(self)
         self._watched: list[QtCore.QObject] = []
         view.dimensionsChanged.connect(self._dims_changed)
@@ -496,8 +495,8 @@ class PaintTools(QtCore.QObject):
         self._watch_leave()
 
     def _watch_leave(self) -> None:
-        target = self.view.active_view()
-        if target not in self._watched:
+        target = self.view.active_view() if self.view.dimensions() == 2 else self.view.gl_view
+        if target is not None and target not in self._watched:
             target.installEventFilter(self._leave)
             self._watched.append(target)
 

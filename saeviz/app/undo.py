@@ -45,7 +45,7 @@ class EditCommand(QUndoCommand):
 class LabelEditor(QObject):
     """Applies edits to the current ``LabelStore`` through an undo stack (module docstring)."""
 
-    externalChange = Signal()  # the store changed outside the editor; the history was cleared
+    externalChange = Signal(bool)  # the store changed elsewhere; the history (clean before: arg) was cleared
     strokeActive = Signal(bool)
 
     def __init__(self, parent: QObject | None = None):
@@ -87,8 +87,9 @@ class LabelEditor(QObject):
         if self._stroke.active:  # someone replaced the labels under the brush: drop the stroke
             self._stroke.abandon()
             self.strokeActive.emit(False)
+        was_clean = self.stack.isClean()
         self.stack.clear()
-        self.externalChange.emit()
+        self.externalChange.emit(was_clean)
 
     # -- edits ---------------------------------------------------------------------------------------
     def push(self, edit, applied: bool = False) -> bool:
@@ -104,6 +105,11 @@ class LabelEditor(QObject):
     @property
     def stroke_active(self) -> bool:
         return self._stroke.active
+
+    @property
+    def stroke_value(self) -> int:
+        """The label the stroke in progress paints (-1: erasing)."""
+        return self._stroke.value
 
     def begin_stroke(self, value: int, text: str = "Paint") -> None:
         if self._store is None:

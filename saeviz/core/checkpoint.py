@@ -160,7 +160,7 @@ def _check_optimizer(path: Path, doc: dict, infos: dict, param_shapes: dict) -> 
     if not isinstance(opt, dict) or opt.get("type") != OPTIMIZER_TYPE or not isinstance(opt.get("group"), dict):
         raise _fail(path, f"the optimizer description is not that of {OPTIMIZER_TYPE}")
     for name, value in opt["group"].items():
-        scalar = value is None or isinstance(value, (bool, int, float, str))
+        scalar = value is None or isinstance(value, (bool, int, float))
         pair = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         if not (scalar or pair):
             raise _fail(path, f"optimizer setting {name!r} is not a number")
@@ -193,6 +193,9 @@ def _check_train_state(path: Path, doc: dict) -> dict:
     epoch = state.get("epoch", 0)
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
         raise _fail(path, f"invalid epoch count {epoch!r} in the training state")
+    world = state.get("world_size", 1)
+    if not isinstance(world, int) or isinstance(world, bool) or world < 1:
+        raise _fail(path, f"invalid process count {world!r} in the training state")
     if "rng" in state:
         try:
             np.random.PCG64().state = state["rng"]

@@ -115,10 +115,12 @@ def init_from_env(device: str = "auto", timeout_minutes: float = 30.0) -> "Distr
     return DistributedContext(dev)
 
 
-def shutdown() -> None:
-    """Leave the process group (after a last barrier, so no rank exits while others write)."""
+def shutdown(barrier: bool = True) -> None:
+    """Leave the process group, after a last barrier so no rank exits while others still work.
+    After an error pass ``barrier=False``: the other ranks may be waiting in another collective."""
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -139,6 +141,7 @@ class SingleProcess:
     rank = 0
     world_size = 1
     is_main = True
+    device: torch.device | None = None  # None: the trainer's configured device
 
     def batches(self, order: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, int]]:
         """This rank's samples of every batch of the epoch, with the size of the whole batch."""

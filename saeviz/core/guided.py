@@ -85,17 +85,22 @@ def score_samples(classifier, codes: np.ndarray) -> Scores:
         raise DataError(f"codes must have shape (N, d), got {codes.shape}")
     classes = np.asarray(classifier.classes_)
     raw = np.asarray(classifier.decision_function(codes), np.float64)
-    conf = np.clip((raw - classifier.score_low_) / classifier.score_span_, 0.0, 1.0)
     rows = np.arange(len(raw))
     best = np.argmax(raw, axis=1)
     top = raw[rows, best]
-    soft = np.exp(raw - top[:, None])
-    proba = conf + 1e-3 * soft / soft.sum(axis=1, keepdims=True)
+    # in place, to keep the temporaries of a large N few
+    conf = np.subtract(raw, classifier.score_low_)
+    conf /= classifier.score_span_
+    np.clip(conf, 0.0, 1.0, out=conf)
+    proba = np.subtract(raw, top[:, None])
+    np.exp(proba, out=proba)
+    proba *= 1e-3 / proba.sum(axis=1, keepdims=True)
+    proba += conf
     proba /= proba.sum(axis=1, keepdims=True)
-    rest = raw.copy()
-    rest[rows, best] = -np.inf
-    second = np.argmax(rest, axis=1)
-    margin = top - rest[rows, second]
+    raw[rows, best] = -np.inf  # the runner-up is the best of the rest
+    second = np.argmax(raw, axis=1)
+    margin = top - raw[rows, second]
+    raw[rows, best] = top
     return Scores(
         classes=_frozen(classes.copy()), decision=_frozen(raw), proba=_frozen(proba),
         predicted=_frozen(classes[best]), second=_frozen(classes[second]),
@@ -275,9 +280,10 @@ class LabelingQueue:
     call ``queue.redo()``; as long as every assignment goes through such commands, the two
     histories stay in the same order.
 
-    ``current`` is the sample to label (``None`` once past the last item). Assigning or
-    skipping moves on to the next item not yet assigned; ``back`` steps to the previous
-    item, whatever its state, so an answer can be reviewed or changed. ``progress`` is
+    ``current`` is the sample to label (``None`` once past the last item). Labeling or
+    skipping the current item moves on to the next item not yet assigned (labeling another
+    item leaves ``current`` where it is); ``back`` steps to the previous item, whatever its
+    state, so an answer can be reviewed or changed. ``progress`` is
     (items assigned, items in the queue). ``changed`` is emitted after every change.
     """
 
@@ -393,7 +399,8 @@ class LabelingQueue:
         self._count(sample, +1)
         self._undo.append(rec)
         self._redo.clear()
-        self._pos = self._next_open(pos)
+        if pos == self._pos:
+            self._pos = self._next_open(pos)
         self.changed.emit()
         return rec
 
@@ -427,8 +434,7 @@ class LabelingQueue:
         self._apply(rec.index, rec.new)
         self._count(rec.index, +1)
         self._undo.append(rec)
-        pos = self._where.get(rec.index)
-        if pos is not None:
-            self._pos = self._next_open(pos)
+        if self._where.get(rec.index) == self._pos:
+            self._pos = self._next_open(self._pos)
         self.changed.emit()
         return rec

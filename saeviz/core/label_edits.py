@@ -353,6 +353,30 @@ def class_table_edit(store: LabelStore, names, colors, distances, remap=None,
     return ClassTableEdit(old, new, idx, old_vals, new_vals, text)
 
 
+def replace_supervision_edit(store: LabelStore, names, colors, distances, labels,
+                             text: str = "Replace labels and classes") -> ClassTableEdit | None:
+    """An edit making the class table and every label equal to the given ones (e.g. a recovery)."""
+    names = tuple(str(n) for n in names)
+    arr = np.asarray(labels)
+    if arr.shape != (store.n_samples,):
+        raise DataError(f"expected {store.n_samples} labels, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise DataError(f"labels must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < UNLABELED or arr.max() >= len(names)):
+        raise DataError(f"labels out of range: classes are 0..{len(names) - 1}, -1 is unlabeled")
+    colors = tuple(str(c) for c in colors)
+    if not names or len(colors) != len(names) or len(set(names)) != len(names):
+        raise DataError("every class needs its own name and a colour")
+    new = ClassTable(names, colors, validate_distances(distances, len(names)))
+    old = ClassTable.of(store)
+    current = np.asarray(store.labels)
+    idx = np.flatnonzero(current != arr)
+    if idx.size == 0 and new.same_as(old):
+        return None
+    return ClassTableEdit(old, new, idx, current[idx].copy(), arr[idx].copy(), text)
+
+
 def _mean_distance(D: np.ndarray) -> float:
     k = len(D)
     if k < 2:
@@ -492,6 +516,6 @@ def regroup_edit(store: LabelStore, names: Sequence[str], groups: Sequence[Seque
 __all__ = [
     "Edit", "LabelEdit", "label_edit", "replace_labels_edit", "StrokeAccumulator", "ClassTable",
     "ClassTableEdit", "class_table_edit", "add_class_edit", "rename_class_edit", "recolor_class_edit",
-    "set_distances_edit", "merge_classes_edit", "delete_class_edit", "regroup_edit",
+    "set_distances_edit", "merge_classes_edit", "delete_class_edit", "regroup_edit", "replace_supervision_edit",
     "check_class_name", "check_color", "unused_color",
 ]

@@ -142,11 +142,25 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.denormalize(self.decode_normalized(z))
 
-    def forward(self, x: torch.Tensor, normalized: bool = False):
+    def forward(self, x: torch.Tensor, normalized: bool = False, coefficients: bool = False):
         """Codes and reconstructions of raw samples ``x``; with ``normalized`` the
-        reconstructions stay in normalised units (what the training loss compares)."""
+        reconstructions stay in normalised units (what the training loss compares). With
+        ``coefficients`` (basis models), ``x`` holds coordinates in the fixed basis and the
+        reconstructions are returned in those coordinates."""
+        if coefficients:
+            z = self.encoder(x)
+            return z, self.decoder(z)
         z = self.encode(x)
         return z, (self.decode_normalized(z) if normalized else self.decode(z))
+
+    @torch.no_grad()
+    def basis_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coordinates of normalised ``x`` in the fixed basis, and the squared norm of what
+        the basis leaves out (constant during training: the basis is fixed)."""
+        flat = self.normalize(x).flatten(1)
+        coef = flat @ self.basis
+        residual = (flat.pow(2).sum(1) - coef.pow(2).sum(1)).clamp_min(0.0)
+        return coef, residual
 
 
 def normalization(X: np.ndarray) -> tuple[np.ndarray, float]:
@@ -157,9 +171,14 @@ def normalization(X: np.ndarray) -> tuple[np.ndarray, float]:
     return mean.astype(np.float32), (scale if scale > 0 else 1.0)
 
 
-def fit_basis(X: np.ndarray, mean: np.ndarray, scale: float, k: int, seed: int = 0) -> np.ndarray:
-    """An orthonormal basis (D, k) of the leading principal directions of the normalised data."""
-    flat = (np.asarray(X, np.float32).reshape(len(X), -1) - mean.reshape(1, -1)) / scale
+def fit_basis(X: np.ndarray, mean: np.ndarray, scale: float, k: int, seed: int = 0,
+              max_samples: int = 3000) -> np.ndarray:
+    """An orthonormal basis (D, k) of the leading principal directions of the normalised data,
+    estimated (randomised SVD) from at most ``max_samples`` samples drawn with ``seed``."""
+    X = np.asarray(X, np.float32).reshape(len(X), -1)
+    if len(X) > max_samples:
+        X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_samples, replace=False))]
+    flat = (X - mean.reshape(1, -1)) / scale
     k = int(min(k, flat.shape[0], flat.shape[1]))
     t = torch.as_tensor(flat)
     # torch.svd_lowrank draws its random test matrix from the global generator

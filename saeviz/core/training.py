@@ -157,7 +157,7 @@ class Trainer:
         self._gamma = float(train_config.gamma)
         self._supervision = _supervision_source(supervision)
         self.dist = dist if dist is not None else SingleProcess()
-        self.device = dist.device if dist is not None else resolve_device(train_config.device)
+        self.device = self.dist.device if self.dist.device is not None else resolve_device(train_config.device)
         self.token = token or ControlToken()
         self.on_batch = on_batch
         self.progress = progress  # called with (batches done, batches in the epoch)
@@ -167,6 +167,7 @@ class Trainer:
         self.model.to(self.device)
         self._net = self.dist.wrap(self.model)  # what the training passes go through
         self.X = torch.from_numpy(X)
+        self._coef, self._residual = self._basis_coordinates()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
         self.epoch = 0
         self.history: list[dict] = []
@@ -195,9 +196,36 @@ class Trainer:
     def decode(self, Z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         return decode(self.model, Z, batch_size, self.device)
 
+    def _basis_coordinates(self, chunk: int = 512):
+        """For a model with a fixed orthonormal basis B as its outer layer, the samples'
+        coordinates C = normalize(X) B and the squared residuals |x - B B^T x|^2, computed
+        once. Training then runs in these coordinates: since B is orthonormal and fixed,
+        |x - B c_hat|^2 = |c - c_hat|^2 + |residual|^2, so the loss and its gradients are
+        exactly those of the full-resolution network at a fraction of the cost."""
+        if getattr(self.model, "basis", None) is None:
+            return None, None
+        coefs, residuals = [], []
+        for start in range(0, len(self.X), chunk):
+            c, r = self.model.basis_coefficients(self.X[start:start + chunk].to(self.device))
+            coefs.append(c)
+            residuals.append(r)
+        return torch.cat(coefs), torch.cat(residuals)
+
+    @torch.no_grad()
+    def _encode_rows(self, start: int, stop: int) -> np.ndarray:
+        if self._coef is None:
+            return self.encode(self.X[start:stop])
+        was = self.model.training
+        self.model.eval()
+        codes = torch.cat([self.model.encoder(self._coef[i:min(i + 4096, stop)])
+                           for i in range(start, stop, 4096)]) if stop > start else \
+            torch.empty((0, self.model.latent_dim))
+        self.model.train(was)
+        return codes.cpu().numpy()
+
     def _encode_all(self) -> np.ndarray:
         """Codes of every training sample (each rank encodes a shard when distributed)."""
-        return self.dist.gather_rows(len(self.X), lambda start, stop: self.encode(self.X[start:stop]))
+        return self.dist.gather_rows(len(self.X), self._encode_rows)
 
     # -- resuming ---------------------------------------------------------------------------
     def training_state(self) -> dict:
@@ -209,6 +237,7 @@ class Trainer:
         """Continue the run saved in ``checkpoint`` (a loaded ``Checkpoint``): its weights,
         optimizer state, history, epoch count and sample shuffling."""
         self.model.load_state_dict(checkpoint.model.state_dict())
+        self._coef, self._residual = self._basis_coordinates()  # the basis came with the weights
         self.history = [dict(h) for h in checkpoint.history]
         state = checkpoint.train_state or {}
         self.epoch = int(state.get("epoch", len(self.history)))
@@ -277,6 +306,7 @@ class Trainer:
             target_of[t_idx] = torch.from_numpy(np.asarray(t_vals, np.float32))
             has_target[t_idx] = True
         gamma = self._gamma
+        n_features = int(np.prod(self.model.sample_shape))
         bs = int(self.config.batch_size)
         order = torch.from_numpy(self._rng.permutation(n))
         batches = self.dist.batches(order, bs)  # (this rank's indices, global batch size)
@@ -291,10 +321,14 @@ class Trainer:
         every = int(self.config.snapshot_every)
         for b, (idx, n_global) in enumerate(batches):
             self.token.checkpoint()
-            x = self.X[idx].to(self.device, non_blocking=True)
-            z, rec = self._net(x, normalized=True)
-            xn = self.model.normalize(x)
-            rec_each = ((rec - xn) ** 2).flatten(1).mean(1)
+            if self._coef is not None:
+                c = self._coef[idx.to(self._coef.device)]
+                z, c_hat = self._net(c, coefficients=True)
+                rec_each = (((c_hat - c) ** 2).sum(1) + self._residual[idx.to(c.device)]) / n_features
+            else:
+                x = self.X[idx].to(self.device, non_blocking=True)
+                z, rec = self._net(x, normalized=True)
+                rec_each = ((rec - self.model.normalize(x)) ** 2).flatten(1).mean(1)
             lab = has_target[idx].to(self.device)
             weight = torch.where(lab, 1.0 - gamma, 1.0)
             loss_each = weight * rec_each

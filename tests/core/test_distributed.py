@@ -108,6 +108,7 @@ def test_split_batches_cover_every_global_batch_once():
     assert [len(i) for i, _ in last] == [1, 0] and all(n == 1 for _, n in last)
 
 
+@pytest.mark.slow
 def test_both_ranks_train_against_the_same_targets(two_ranks):
     _, (r0, r1) = two_ranks
     assert int(r0["n_batches1"]) == -(-N // (2 * PER_RANK))
@@ -119,6 +120,7 @@ def test_both_ranks_train_against_the_same_targets(two_ranks):
     assert not np.allclose(r0["targets1"], r0["targets2"])  # the targets follow the codes
 
 
+@pytest.mark.slow
 def test_ranks_end_with_the_same_weights_codes_and_history(two_ranks):
     _, (r0, r1) = two_ranks
     weights = [k for k in r0 if k.startswith("w.")]
@@ -127,6 +129,7 @@ def test_ranks_end_with_the_same_weights_codes_and_history(two_ranks):
     assert np.array_equal(r0["history"], r1["history"])
 
 
+@pytest.mark.slow
 def test_checkpoint_of_rank_zero_loads_in_one_process(two_ranks):
     out, (r0, _) = two_ranks
     ck = load_checkpoint(out / "model")
@@ -139,6 +142,7 @@ def test_checkpoint_of_rank_zero_loads_in_one_process(two_ranks):
     assert len(ck.history) == EPOCHS and ck.optimizer_state is not None
 
 
+@pytest.mark.slow
 def test_two_ranks_follow_one_process_with_the_same_global_batch(two_ranks):
     """Both runs take the same steps on the same global batches (same permutation, the
     global-batch mean as loss), so they differ only by float32 rounding: the gradient sums
@@ -167,6 +171,7 @@ def _optimizer_tensors(trainer):
             for key, value in st.items()}
 
 
+@pytest.mark.slow
 def test_resume_restores_optimizer_history_and_shuffling(tmp_path):
     X, sup = problem(200)
     cfg = TrainConfig(batch_size=32, **TRAIN)
@@ -193,6 +198,7 @@ def test_resume_restores_optimizer_history_and_shuffling(tmp_path):
     assert not torch.equal(fresh.model.state_dict()["encoder.0.weight"], straight.model.state_dict()["encoder.0.weight"])
 
 
+@pytest.mark.slow
 def test_torchrun_command_line_writes_once_and_resumes_in_one_process(tmp_path, capsys, monkeypatch):
     from saeviz.cli import main
     from saeviz.core import checkpoint

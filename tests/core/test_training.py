@@ -157,3 +157,37 @@ def test_bad_inputs_have_clear_errors():
         tr.decode(np.zeros((3, 7)))
     with pytest.raises(DataError, match="do not fit a model"):
         Trainer(X[:, :5], SMALL, TrainConfig(), model=tr.model)
+
+
+def test_basis_models_train_in_coefficients_with_the_full_loss_and_gradients():
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(64, 3)) @ rng.normal(size=(3, 90)) + 0.1 * rng.normal(size=(64, 90))).astype(np.float32)
+    X = X.reshape(64, 30, 3)
+    cfg = ModelConfig(architecture="basis", hidden=(16,), latent_dim=3, basis_size=8)
+    tr = Trainer(X, cfg, TrainConfig(gamma=0.0))
+    model = tr.model
+    x = torch.from_numpy(X[:10])
+
+    def full_loss():
+        z = model.encode(x)
+        return ((model.decode_normalized(z) - model.normalize(x)) ** 2).flatten(1).mean(1)
+
+    def coef_loss():
+        c, r = tr._coef[:10], tr._residual[:10]
+        _, c_hat = model(c, coefficients=True)
+        return (((c_hat - c) ** 2).sum(1) + r) / 90
+
+    grads = []
+    for fn in (full_loss, coef_loss):
+        model.zero_grad()
+        loss = fn()
+        loss.sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+        value = loss.detach()
+        if fn is full_loss:
+            reference = value
+    assert torch.allclose(value, reference, rtol=1e-4, atol=1e-6)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-6)
+    tr.fit(2)
+    assert np.allclose(tr.latent_codes(), tr.encode(X), atol=1e-5)
