@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --upgrade pip
 	# CPU build of torch pinned here; an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[app,dev]"
+	$(BIN)/pip install -e ".[app,dev,report]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -51,8 +51,10 @@ def main(argv=None) -> None:
     n, d = Z.shape
     print(f"{n:,} codes, latent {d}, 10 classes, {int((labels >= 0).sum())} labeled; median of {repeats} runs")
     clf = LatentClassifier().fit(Z, labels)
-    print(f"{'fit the linear SVM on the labeled codes':52s} {median_ms(lambda: LatentClassifier().fit(Z, labels), max(3, repeats // 4)):8.1f} ms")
-    print(f"{'raw SVM scores alone (decision_function)':52s} {median_ms(lambda: clf.decision_function(Z), repeats):8.1f} ms")
+    fit_ms = median_ms(lambda: LatentClassifier().fit(Z, labels), max(3, repeats // 4))
+    print(f"{'fit the linear SVM on the labeled codes':52s} {fit_ms:8.1f} ms")
+    raw_ms = median_ms(lambda: clf.decision_function(Z), repeats)
+    print(f"{'raw SVM scores alone (decision_function)':52s} {raw_ms:8.1f} ms")
     print(f"{'score_samples (all samples)':52s} {median_ms(lambda: score_samples(clf, Z), repeats):8.1f} ms")
     scores = score_samples(clf, Z)
     for strategy in STRATEGIES:

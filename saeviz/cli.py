@@ -21,6 +21,7 @@ examples:
   torchrun --nproc_per_node=4 -m saeviz train --dataset digits --epochs 30 --out models/digits
   saeviz eval models/digits.safetensors
   saeviz bodies --count 6000 --seed 0 --out bodies.npz
+  saeviz experiment guided --quick --out report/
 
 Datasets: 'digits' (scikit-learn's 8x8 digits in the paper's classes A=(0,1,9), B=(4,6,8),
 C=(2,3,5,7)), 'digits10' (the ten digits), 'bodies' (generated 3D bodies, female/male),
@@ -99,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", default=None, help="evaluate on this dataset instead of the checkpoint's")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
+    ex = sub.add_parser("experiment", help="reproduce one of the paper's experiments (a report with figures)",
+                        add_help=False)
+    ex.add_argument("rest", nargs=argparse.REMAINDER, help="NAME [--quick] --out FOLDER (see 'saeviz experiment --help')")
+
     bo = sub.add_parser("bodies", help="generate the 3D body dataset (female/male, random poses)",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     bo.add_argument("--count", type=int, default=6000)
@@ -117,6 +122,13 @@ def _error(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["experiment"]:  # its options are the experiment's own
+        from .core.errors import SaevizError
+        from .experiments.__main__ import main as experiment_main
+        try:
+            return int(experiment_main(argv[1:], prog="saeviz experiment") or 0)
+        except SaevizError as exc:
+            return _error(str(exc))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

@@ -50,3 +50,11 @@ def test_bad_input_gives_one_line_errors(tmp_path, capsys):
 def test_console_script_module_entry():
     res = subprocess.run([sys.executable, "-m", "saeviz", "--version"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("saeviz ")
+
+
+def test_experiment_command_lists_and_explains(capsys):
+    assert main(["experiment", "--list"]) == 0
+    assert "guided" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["experiment", "guided"])  # --out is required
+    assert "--out" in capsys.readouterr().err

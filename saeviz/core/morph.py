@@ -19,12 +19,17 @@ code whose other components are those of a chosen reference (e.g. the labeled me
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import DataError
+from .fileio import atomic_path
 from .training import decode
+
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+MESH_SEQUENCE_SUFFIXES = (".ply", ".obj")
 
 
 # --------------------------------------------------------------------------- class centers
@@ -74,9 +79,11 @@ def class_direction(centers, source: int, target: int) -> np.ndarray:
 def morph_path(z, c_source, c_target, t) -> np.ndarray:
     """``z + t (c_target - c_source)``: (d,) for a scalar ``t``, (T, d) for an array of T."""
     z = np.asarray(z, np.float64)
-    step = np.asarray(c_target, np.float64) - np.asarray(c_source, np.float64)
-    if z.ndim != 1 or step.shape != z.shape:
-        raise DataError(f"a code (d,) and two centers (d,) are needed, got {z.shape} and {step.shape}")
+    cs = np.asarray(c_source, np.float64)
+    ct = np.asarray(c_target, np.float64)
+    if z.ndim != 1 or cs.shape != z.shape or ct.shape != z.shape:
+        raise DataError(f"a code (d,) and two centers (d,) are needed, got {z.shape}, {cs.shape} and {ct.shape}")
+    step = ct - cs
     t = np.asarray(t, np.float64)
     if t.ndim == 0:
         return z + float(t) * step
@@ -158,6 +165,65 @@ class CodeDecoder:
         return out
 
     __call__ = decode
+
+
+# --------------------------------------------------------------------------- exports
+def sequence_paths(path, n: int) -> list[Path]:
+    """``n`` numbered files from one name: ``morph.ply`` -> ``morph_000.ply``, ``morph_001.ply``..."""
+    path = Path(path)
+    width = max(3, len(str(max(int(n) - 1, 0))))
+    return [path.with_name(f"{path.stem}_{i:0{width}d}{path.suffix}") for i in range(int(n))]
+
+
+def save_mesh_sequence(path, vertices, faces) -> list[Path]:
+    """Meshes (N, V, 3) with triangles ``faces`` as numbered ``.ply`` or ``.obj`` files (see
+    ``sequence_paths``), each written atomically. Returns the paths."""
+    from .data.meshes import save_mesh
+
+    path = Path(path)
+    if path.suffix.lower() not in MESH_SEQUENCE_SUFFIXES:
+        raise DataError(f"{path}: a mesh sequence is saved as .ply or .obj files")
+    X = np.asarray(vertices)
+    if X.ndim != 3 or X.shape[2] != 3:
+        raise DataError(f"a mesh sequence needs (N, V, 3) vertices, got {X.shape}")
+    paths = sequence_paths(path, len(X))
+    for p, v in zip(paths, X):
+        save_mesh(p, v, faces)
+    return paths
+
+
+def save_animation(path, frames, fps: float = 20.0) -> Path:
+    """RGB frames (N, H, W, 3) uint8 as an animated GIF (looping) or an MP4 video, atomically.
+
+    Every frame is kept; a GIF encoder merges consecutive frames only when their pixels are
+    identical. MP4 needs an imageio video plugin (``imageio-ffmpeg`` or ``av``).
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ANIMATION_SUFFIXES:
+        raise DataError(f"{path}: save an animation as .gif or .mp4")
+    F = np.asarray(frames)
+    if F.ndim != 4 or F.shape[3] not in (3, 4) or len(F) == 0:
+        raise DataError(f"an animation needs (N, H, W, 3) frames, got {F.shape}")
+    F = np.ascontiguousarray(F[..., :3], dtype=np.uint8)
+    fps = float(fps)
+    if not fps > 0:
+        raise DataError(f"frames per second must be positive, got {fps}")
+    with atomic_path(path) as tmp:
+        if suffix == ".gif":
+            iio.imwrite(tmp, F, extension=".gif", duration=int(round(1000.0 / fps)), loop=0)
+        else:
+            # even sizes for the usual yuv420p encoders
+            F = F[:, : F.shape[1] - F.shape[1] % 2, : F.shape[2] - F.shape[2] % 2]
+            try:
+                iio.imwrite(tmp, F, extension=".mp4", fps=fps)
+            except (ImportError, ValueError, RuntimeError, OSError) as exc:
+                why = ("no video plugin for imageio is installed (pip install imageio-ffmpeg)"
+                       if "backend" in str(exc) else str(exc))
+                raise DataError(f"{path.name}: cannot write MP4: {why}; save a GIF instead") from None
+    return path
 
 
 # --------------------------------------------------------------------------- projections
@@ -280,5 +346,5 @@ def pose_change(A, B, weights, parents=None) -> PoseChange:
 
 
 __all__ = ["class_centers", "labeled_mean", "class_direction", "morph_path", "interpolate", "steps",
-           "decode_codes", "CodeDecoder", "inverse_at", "nearest_codes", "joint_positions",
+           "decode_codes", "CodeDecoder", "save_animation", "save_mesh_sequence", "sequence_paths", "inverse_at", "nearest_codes", "joint_positions",
            "bone_pairs", "PoseChange", "pose_change"]

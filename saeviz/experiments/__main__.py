@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.list or args.experiment is None:
+        if not args.list:
+            parser.print_usage(sys.stderr)
         for name, module in EXPERIMENTS.items():
-            print(f"{name:12s} {module.DESCRIPTION}")
+            print(f"{name:12s} {module.DESCRIPTION}", file=sys.stdout if args.list else sys.stderr)
         return 0 if args.list else 2
     import torch
 

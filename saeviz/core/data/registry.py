@@ -2,12 +2,17 @@
 
 A spec is either
 
-* a string or path: ``"digits"`` (A/B/C), ``"digits10"`` (ten digits), an ``.npz`` file,
-  a folder with MNIST-style IDX files, a folder of images (or class subfolders of images),
-  or a folder of mesh files when the mesh loader is installed (a demo name wins over a
-  file or folder of the same name: write ``./digits`` for the folder); or
+* a string or path: ``"digits"`` (A/B/C), ``"digits10"`` (ten digits), ``"bodies"`` (the
+  generated 3D bodies, see below), an ``.npz`` file, a folder with MNIST-style IDX files, a
+  folder of images (or class subfolders of images), or a folder of mesh files when the mesh
+  loader is installed (a demo name wins over a file or folder of the same name: write
+  ``./digits`` for the folder); or
 * a dict ``{"loader": name, **options}``, the form stored in ``Dataset.source``. A
   ``"path"`` option is passed as the loader's first argument.
+
+``"bodies"`` is 6,000 bodies at full resolution, seed 0; ``"bodies:COUNT"``,
+``"bodies:RESOLUTION"`` and ``"bodies:COUNT:RESOLUTION"`` change the count and the resolution
+(``full`` or ``reduced``), e.g. ``"bodies:2000:reduced"``.
 
 Loaders live in ``LOADERS``. Optional loaders (``"meshes"``, ``"bodies"``) sit in their own
 modules and are imported the first time they are asked for (see ``OPTIONAL_LOADERS``);
@@ -49,6 +54,28 @@ _NAMED: dict[str, dict[str, Any]] = {
     "digits": {"loader": "digits", "decomposition": "abc"},
     "digits10": {"loader": "digits", "decomposition": "digits"},
 }
+
+BODY_RESOLUTIONS = ("full", "reduced")
+
+
+def _named_spec(text: str) -> dict[str, Any] | None:
+    """The spec of a demo name (``digits``, ``bodies:2000:reduced``, ...), or None."""
+    if text in _NAMED:
+        return dict(_NAMED[text])
+    name, sep, rest = text.partition(":")
+    if name != "bodies":
+        return None
+    spec: dict[str, Any] = {"loader": "bodies"}
+    for part in rest.split(":") if sep else ():
+        if part in BODY_RESOLUTIONS and "resolution" not in spec:
+            spec["resolution"] = part
+        elif part.isdigit() and "count" not in spec and "resolution" not in spec:
+            spec["count"] = int(part)
+        else:
+            raise DataError(f"{text!r}: expected 'bodies', 'bodies:COUNT', 'bodies:RESOLUTION' or "
+                            f"'bodies:COUNT:RESOLUTION' (resolution {' or '.join(BODY_RESOLUTIONS)})")
+    return spec
+
 
 # Suffixes of the mesh files that make a folder a mesh folder.
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off")
@@ -156,8 +183,9 @@ def load_dataset(spec: str | os.PathLike | Mapping[str, Any], **options: Any) ->
         text = os.fspath(spec)
         if isinstance(text, bytes):
             text = os.fsdecode(text)
-        if isinstance(spec, str) and text in _NAMED:
-            spec = dict(_NAMED[text])
+        named = _named_spec(text) if isinstance(spec, str) else None
+        if named is not None:
+            spec = named
         else:
             spec = _spec_from_path(Path(text).expanduser())
     else:
