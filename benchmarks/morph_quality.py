@@ -18,7 +18,10 @@ paper): ``z + t (c_target - c_source)`` for t = 0, 0.1, ..., 1, and reports
   at t = 1: mean joint shift and mean bone-direction change, each also relative to the same
   numbers between random pairs of decoded test bodies (different people in different poses)
   and between random female-male pairs. Joint shifts include the change of body size that a
-  sex change brings; bone directions are nearly free of it.
+  sex change brings; bone directions much less so.
+* twins: 200 new female bodies and their male twins (the same phenotype but the sex, in the
+  same pose) from the body model: the pose measures between twins (what a sex change alone
+  does to them), and between each female's morph (t = 1) and her true male twin.
 
 The body model is read from ``$ANNY_CACHE_DIR`` (else the saeviz cache); datasets come from
 ``load_bodies``'s cache. ``--quick``: 400 bodies, 5 epochs (a smoke run).
@@ -51,14 +54,31 @@ def _load_average() -> str:
         return "n/a"
 
 
-def skinning(root, vertex_count: int):
+def skinning(ops, index):
     """Skinning weights (V, J) of the dataset's vertices and the joint tree of the posed rig."""
-    ops = bodies._load_anny(root, None)
     W = ops.weights.numpy().astype(np.float64)
-    if vertex_count != W.shape[0]:
-        index, _ = bodies.reduced_vertex_index(cache_dir=root)
-        W = W[index]
-    return W, list(ops.parents), list(ops.labels)
+    return (W if index is None else W[index]), list(ops.parents)
+
+
+def same_pose_twins(ops, index, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new female bodies and their male twins: the same phenotype except the sex (anny's
+    gender mirrored), in the same random pose (anatomical angles; no contact check)."""
+    from saeviz.core.data.poses import pose_rotations, sample_pose_angles
+
+    rng = np.random.default_rng(seed)
+    female = ops.sample_shapes(rng, np.zeros(n, np.int64))
+    male = female.copy()
+    g = ops.phenotype_labels.index("gender")
+    male[:, g] = 1.0 - female[:, g]
+    angles = torch.as_tensor(sample_pose_angles(rng, n, 1)[:, 0], dtype=torch.float32)
+    out = []
+    with torch.inference_mode():
+        for shapes in (female, male):
+            state = ops.rest(shapes)
+            rot = pose_rotations(angles, ops.rig, state["heads"])
+            V = ops.vertices(state, rot, ops.transforms(state, rot)).numpy()
+            out.append(np.ascontiguousarray(V if index is None else V[:, index]))
+    return out[0], out[1]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -109,7 +129,9 @@ def main(argv: list[str] | None = None) -> dict:
     test_error = clf.error(z_test, y_test)
     print(f"SVM test error on codes of test bodies: {100 * test_error:.1f}%", flush=True)
 
-    W, parents, _ = skinning(root, ds.X.shape[1])
+    ops = bodies._load_anny(root, None)
+    index = None if ds.X.shape[1] == ops.n_vertices else bodies.reduced_vertex_index(cache_dir=root)[0]
+    W, parents = skinning(ops, index)
     recon = decode_codes(model, z_test)
     rng = np.random.default_rng(args.seed)
     n = len(test)
@@ -121,11 +143,23 @@ def main(argv: list[str] | None = None) -> dict:
     sex_pairs = pose_change(recon[a], recon[b], W, parents)
     recon_vs_data = pose_change(recon, ds.X[test], W, parents)
 
+    # New female bodies with male twins in the same pose: what a pure sex change does to the
+    # pose measures, and how close the morph of each female comes to her male twin.
+    twin_f, twin_m = same_pose_twins(ops, index, 200, args.seed + 12345)
+    twins = pose_change(twin_f, twin_m, W, parents)
+    zf = encode(model, twin_f)
+    twin_morph = decode_codes(model, np.stack([morph_path(z, centers[0], centers[1], 1.0) for z in zf]))
+    twin_recon = decode_codes(model, zf)
+    morph_vs_twin = pose_change(twin_morph, twin_m, W, parents)
+    recon_vs_female = pose_change(twin_recon, twin_f, W, parents)
+
     results: dict = {"count": count, "vertices": int(ds.X.shape[1]), "labels": args.labels,
                      "gamma": args.gamma, "latent": args.latent, "epochs": epochs,
                      "test_error": test_error, "rmse": h["rmse"],
                      "random_pairs": vars(random_pairs), "female_male_pairs": vars(sex_pairs),
-                     "reconstruction_vs_data": vars(recon_vs_data), "directions": {}}
+                     "reconstruction_vs_data": vars(recon_vs_data),
+                     "same_pose_sex_twins": vars(twins), "twin_morph_vs_male_twin": vars(morph_vs_twin),
+                     "twin_reconstruction_vs_female": vars(recon_vs_female), "directions": {}}
     names = ds.class_names
     for source, target in ((0, 1), (1, 0)):
         idx = np.flatnonzero(y_test == source)
@@ -168,6 +202,11 @@ def main(argv: list[str] | None = None) -> dict:
           f"bones {random_pairs.bone_angle:.1f} deg; random female-male pairs: "
           f"{1000 * sex_pairs.joint_shift:.1f} mm, {sex_pairs.bone_angle:.1f} deg; "
           f"reconstruction vs. data: {1000 * recon_vs_data.joint_shift:.1f} mm, {recon_vs_data.bone_angle:.1f} deg")
+    print(f"same person, other sex, same pose (200 new twins): joints {1000 * twins.joint_shift:.1f} mm, "
+          f"bones {twins.bone_angle:.1f} deg (what the sex change alone does to these measures)")
+    print(f"their female morphed to male (t = 1) vs. the true male twin: joints "
+          f"{1000 * morph_vs_twin.joint_shift:.1f} mm, bones {morph_vs_twin.bone_angle:.1f} deg; the female's "
+          f"reconstruction vs. herself: {1000 * recon_vs_female.joint_shift:.1f} mm, {recon_vs_female.bone_angle:.1f} deg")
     print(f"load average at the end: {_load_average()}")
     if args.json:
         from saeviz.core.fileio import atomic_write_text

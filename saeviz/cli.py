@@ -361,21 +361,26 @@ def _eval(args) -> int:
 
 
 def _bodies(args) -> int:
-    from .core.data.bodies import generate_bodies
+    from tqdm import tqdm
+
     from .core.data.arrays import save_npz
+    from .core.data.bodies import load_bodies
 
     if args.count < 2:
         raise ValueError("--count must be at least 2")
-    from tqdm import tqdm
     bar = tqdm(total=args.count, unit="body", file=sys.stderr, dynamic_ncols=True)
+    last_message = [None]
 
-    def progress(done, total):
+    def progress(done, total, message=None):
+        if message and message != last_message[0]:
+            last_message[0] = message
+            bar.set_description_str(message[:60])
         bar.total = total
         bar.n = done
         bar.refresh()
 
-    ds = generate_bodies(count=args.count, seed=args.seed, model=args.model, resolution=args.resolution,
-                         progress=progress)
+    ds = load_bodies(count=args.count, seed=args.seed, model=args.model, resolution=args.resolution,
+                     progress=progress)
     bar.close()
     path = save_npz(args.out, ds)
     print(f"saeviz: {ds.n_samples} bodies ({ds.sample_shape[0]} vertices) written to {path}", file=sys.stderr)

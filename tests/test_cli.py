@@ -58,3 +58,22 @@ def test_experiment_command_lists_and_explains(capsys):
     with pytest.raises(SystemExit):
         main(["experiment", "guided"])  # --out is required
     assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bodies_command_writes_a_loadable_dataset_and_caches(tmp_path, anny_cache, monkeypatch, capsys):
+    from saeviz.core.data.arrays import load_npz
+    monkeypatch.setenv("SAEVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "b.npz"
+    assert main(["bodies", "--count", "6", "--seed", "3", "--resolution", "full", "--out", str(out)]) == 0
+    ds = load_npz(out)
+    assert ds.kind == "mesh" and ds.n_samples == 6 and np.bincount(ds.y).tolist() == [3, 3]
+    from saeviz.core.data import bodies
+
+    def no_generation(*a, **k):
+        raise AssertionError("the second call must be served from the cache")
+
+    monkeypatch.setattr(bodies, "generate_bodies", no_generation)
+    assert main(["bodies", "--count", "6", "--seed", "3", "--out", str(tmp_path / "c.npz")]) == 0
+    assert np.array_equal(load_npz(tmp_path / "c.npz").X, ds.X)
+    assert "from the cache" in capsys.readouterr().err

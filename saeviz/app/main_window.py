@@ -573,6 +573,13 @@ class MainWindow(QMainWindow):
         from .labeling import attach_labeling
 
         self.labeling = attach_labeling(self)  # paint tools, classes, distances, undo, projects
+        from .guided_setup import attach_guided
+
+        self.guided = attach_guided(self)  # candidates, labeling queue, classifier metrics, rounds
+        from .morph_panel import attach_mesh_tools
+
+        # mesh viewport, class transitions, decoding any point of a linear projection
+        self.mesh_tools = attach_mesh_tools(self, projection=lambda: self.latent._live)
         self.resize(1400, 880)
         self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [330, 420], Qt.Horizontal)
         self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [640, 430], Qt.Vertical)

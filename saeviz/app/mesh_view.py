@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -293,7 +293,11 @@ class MeshView(QWidget):
             return
         v = np.asarray(vertices, np.float32)
         self._first_mesh(v)
-        self.meshes["morph"].update(v, normals)
+        live = self.meshes["morph"]
+        first = not live.has_data
+        live.update(v, normals)
+        if first:
+            self._update_visibility()
         if self._mode == "morph":
             self.request_render()
 
@@ -521,4 +525,73 @@ class MeshView(QWidget):
         super().closeEvent(event)
 
 
-__all__ = ["MeshView", "LiveMesh", "guess_frame", "MODES", "PRESETS"]
+def reconstruct_sample(model, x: np.ndarray) -> np.ndarray:
+    """The reconstruction of one raw sample by ``model`` (runs on a worker thread)."""
+    from ..core.training import decode, encode
+
+    return decode(model, encode(model, x[None], batch_size=1, device="cpu"), batch_size=1, device="cpu")[0]
+
+
+class SampleFeed(QObject):
+    """Keeps a ``MeshView`` showing the session's selected sample and its reconstruction.
+
+    The reconstruction is computed off the UI thread with the session's frozen weights; a
+    newer selection or newer weights drop an older request.
+    """
+
+    def __init__(self, session, view: MeshView, parent: QObject | None = None):
+        super().__init__(parent if parent is not None else view)
+        from .workers import TaskRunner
+
+        self.session = session
+        self.view = view
+        self.runner = TaskRunner(self, max_threads=1)
+        self._shown: tuple | None = None  # (position, model) of the reconstruction on screen
+        session.dataset_changed.connect(self.dataset_changed)
+        session.selection_changed.connect(lambda _pos: self.refresh())
+        session.model_changed.connect(self.refresh)
+        self.dataset_changed()
+
+    def dataset_changed(self) -> None:
+        self.runner.invalidate()
+        self._shown = None
+        ds = self.session.dataset
+        if ds is None or ds.kind != "mesh":
+            self.view.clear()
+            return
+        self.view.set_topology(ds.faces, ds.X.shape[1])
+        self.refresh()
+
+    def refresh(self) -> None:
+        s = self.session
+        if s.dataset is None or s.dataset.kind != "mesh" or not self.view.meshes:
+            return
+        pos = s.selected
+        if pos < 0:
+            self.view.set_sample(None)
+            return
+        x = np.array(s.X[pos], np.float32)
+        model = s.model
+        if model is None:
+            self._shown = None
+            self.view.set_sample(x, None)
+            return
+        if self._shown == (pos, model):
+            return
+        if self._shown is None or self._shown[0] != pos:
+            self.view.set_sample(x, None)  # the sample now, its reconstruction when ready
+        self.runner.submit("reconstruction", reconstruct_sample, model, x, latest_only=True,
+                           on_result=lambda r, pos=pos, model=model, x=x: self._ready(pos, model, x, r),
+                           on_error=lambda exc: self.view.info.setText(f"Cannot reconstruct: {exc}"))
+
+    def _ready(self, pos: int, model, x: np.ndarray, recon: np.ndarray) -> None:
+        if pos != self.session.selected or model is not self.session.model:
+            return
+        self._shown = (pos, model)
+        self.view.set_sample(x, recon)
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+
+__all__ = ["MeshView", "LiveMesh", "SampleFeed", "guess_frame", "reconstruct_sample", "MODES", "PRESETS"]

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox,
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from ..core.classify import LatentClassifier
@@ -793,4 +793,116 @@ class MorphPanel(QWidget):
         self._files.shutdown()
 
 
-__all__ = ["MorphPanel", "MorphFrame", "DecodeContext", "decode_frame", "image_frame", "T_MIN", "T_MAX"]
+# -------------------------------------------------------------------------------- the main window
+DOCKS = (("mesh", "Mesh"), ("morph", "Morph"), ("decode", "Decode point"))
+
+
+def attach_mesh_tools(window, projection) -> "MeshTools":
+    """Add the mesh viewport, the morph panel and decode-anywhere to ``window`` (a
+    ``MainWindow``): docks, menu entries and the latent view's markers. ``projection()``
+    returns the latent view's current linear projection (a ``LiveProjection``) or None."""
+    return MeshTools(window, projection)
+
+
+class MeshTools(QObject):
+    """The mesh viewport, morph and decode-anywhere docks of one main window.
+
+    The mesh dock is shown whenever the open dataset is made of meshes (and hidden
+    otherwise); the morph and decode docks serve every dataset kind.
+    """
+
+    def __init__(self, window, projection):
+        super().__init__(window)
+        from .decode_anywhere import DecodeAnywhere
+        from .mesh_view import MeshView, SampleFeed
+
+        self.window = window
+        self.session = window.session
+        view = window.latent.view
+        self.mesh_view = MeshView()
+        self.feed = SampleFeed(self.session, self.mesh_view, self)
+        self.morph_markers = LatentMarkers(view, projection, self)
+        self.morph = MorphPanel(self.session, mesh_view=self.mesh_view, markers=self.morph_markers)
+        self.decode = DecodeAnywhere(self.session, view, projection, mesh_view=self.mesh_view)
+        self.docks: dict[str, QDockWidget] = {}
+        widgets = {"mesh": self.mesh_view, "morph": self.morph, "decode": self.decode}
+        for key, title in DOCKS:
+            dock = QDockWidget(title, window)
+            dock.setObjectName(f"{key}Dock")
+            dock.setWidget(widgets[key])
+            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                             | QDockWidget.DockWidgetClosable)
+            self.docks[key] = dock
+        self.place_docks()
+        reset = getattr(window, "actions", {}).get("reset_layout")
+        if reset is not None:
+            reset.triggered.connect(self.place_docks)
+        self._add_to_panels_menu()
+        self.morph.status.setText("Select a sample to morph it.")
+        self.session.dataset_changed.connect(self._dataset_changed)
+        window.installEventFilter(self)
+        self._closed = False
+        from PySide6.QtCore import QCoreApplication
+
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._dataset_changed()
+
+    def place_docks(self) -> None:
+        """The mesh viewport beside the latent view, the morph and decode panels below it."""
+        w = self.window
+        d = self.docks
+        for dock in d.values():
+            dock.setFloating(False)
+            w.addDockWidget(Qt.RightDockWidgetArea, dock)
+        existing = getattr(w, "docks", {})
+        inspector = existing.get("inspector") if isinstance(existing, dict) else None
+        if inspector is not None:
+            w.splitDockWidget(inspector, d["mesh"], Qt.Horizontal)
+            w.splitDockWidget(d["mesh"], d["morph"], Qt.Vertical)
+        else:
+            w.splitDockWidget(d["mesh"], d["morph"], Qt.Vertical)
+        w.tabifyDockWidget(d["morph"], d["decode"])
+        d["morph"].raise_()
+        self._dataset_changed()
+
+    def _add_to_panels_menu(self) -> None:
+        for act in self.window.menuBar().actions():
+            menu = act.menu()
+            if menu is None or act.text().replace("&", "") != "View":
+                continue
+            for sub in menu.actions():
+                if sub.menu() is not None and sub.text().replace("&", "") == "Panels":
+                    for dock in self.docks.values():
+                        sub.menu().addAction(dock.toggleViewAction())
+
+    def _dataset_changed(self) -> None:
+        ds = self.session.dataset
+        mesh = ds is not None and ds.kind == "mesh"
+        self.docks["mesh"].setVisible(mesh)
+        if mesh:
+            self.docks["mesh"].raise_()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if obj is self.window and event.type() == QEvent.Type.Close:
+            QTimer.singleShot(0, self._after_close)  # once every other close handler had its say
+        return False
+
+    def _after_close(self) -> None:
+        if not self.window.isVisible():  # not refused (e.g. by an unsaved-project question)
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the workers and release the render window (the window is closing)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.morph.shutdown()
+        self.decode.shutdown()
+        self.feed.shutdown()
+        self.mesh_view.shutdown()
+
+
+__all__ = ["MorphPanel", "MorphFrame", "MeshTools", "DecodeContext", "attach_mesh_tools", "decode_frame",
+           "image_frame", "T_MIN", "T_MAX"]

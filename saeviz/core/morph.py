@@ -18,6 +18,7 @@ code whose other components are those of a chosen reference (e.g. the labeled me
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,7 +219,9 @@ def save_animation(path, frames, fps: float = 20.0) -> Path:
             # even sizes for the usual yuv420p encoders
             F = F[:, : F.shape[1] - F.shape[1] % 2, : F.shape[2] - F.shape[2] % 2]
             try:
-                iio.imwrite(tmp, F, extension=".mp4", fps=fps)
+                with warnings.catch_warnings():  # imageio warns about plugins it tries on the way
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    iio.imwrite(tmp, F, extension=".mp4", fps=fps)
             except (ImportError, ValueError, RuntimeError, OSError) as exc:
                 why = ("no video plugin for imageio is installed (pip install imageio-ffmpeg)"
                        if "backend" in str(exc) else str(exc))

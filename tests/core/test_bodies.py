@@ -20,18 +20,6 @@ from saeviz.core.errors import DataError
 
 
 @pytest.fixture(scope="session")
-def anny_cache(request, tmp_path_factory):
-    if os.environ.get("ANNY_CACHE_DIR"):
-        yield os.environ["ANNY_CACHE_DIR"]
-        return
-    cache = getattr(request.config, "cache", None)
-    folder = cache.mkdir("saeviz-anny-model") if cache is not None else tmp_path_factory.mktemp("anny-model")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ANNY_CACHE_DIR", str(folder))
-        yield str(folder)
-
-
-@pytest.fixture(scope="session")
 def ops(anny_cache, tmp_path_factory):
     return bodies._load_anny(tmp_path_factory.mktemp("model"), None)
 

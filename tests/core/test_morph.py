@@ -93,11 +93,15 @@ def test_class_transition_of_a_trained_sae_reaches_the_target_class(digits):
 
     train, test = digits.train_idx, digits.test_idx
     labels = reveal_labels(digits.y[train], np.arange(len(train)), 0.2, 0)
-    cfg = ModelConfig(architecture="mlp", hidden=(128, 64), latent_dim=8)
-    tcfg = TrainConfig(gamma=0.5, epochs=12, batch_size=64, device="cpu", seed=0)
-    torch.manual_seed(0)
+    cfg = ModelConfig(architecture="mlp", hidden=(64, 32), latent_dim=8)
+    tcfg = TrainConfig(gamma=0.5, epochs=6, batch_size=64, device="cpu", seed=0)
     trainer = Trainer(digits.X[train], cfg, tcfg, supervision=LabelStore(len(train), digits.class_names, labels=labels))
-    trainer.fit()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches: one thread is fastest, and steady on busy machines
+    try:
+        trainer.fit()
+    finally:
+        torch.set_num_threads(threads)
     model = trainer.model.eval()
     codes = trainer.latent_codes()
     C = class_centers(codes, labels, 3)
@@ -107,7 +111,7 @@ def test_class_transition_of_a_trained_sae_reaches_the_target_class(digits):
     again = encode(model, decode(model, moved))
     before = np.mean(clf.predict(encode(model, decode(model, z))) == 1)
     after = np.mean(clf.predict(again) == 1)
-    assert before < 0.2 and after > 0.6, (before, after)
+    assert before < 0.3 and after > 0.7, (before, after)
 
 
 # ----------------------------------------------------------------------------- projections

@@ -1,0 +1,329 @@
+"""The morph panel, the latent markers and decode-anywhere, on a small trained SAE.
+
+Meshes: 40 reduced-resolution bodies, a "basis" SAE trained for a few epochs (the body model
+is built once into pytest's cache folder, or read from ``$ANNY_CACHE_DIR``). Images: the
+digits demo. Runs under Xvfb with Mesa's software OpenGL. A screenshot of the viewport in
+the middle of a morph is kept as ``build/test-artifacts/morph-mid.png``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyvistaqt")
+
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.morph import morph_path  # noqa: E402
+from saeviz.core.session import Session, SessionDefaults, frozen_model  # noqa: E402
+from saeviz.core.training import Trainer, decode  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+MODEL = ModelConfig(architecture="basis", hidden=(64, 32), latent_dim=8, basis_size=32)
+TRAIN = TrainConfig(gamma=0.5, epochs=4, batch_size=16, device="cpu", seed=0)
+DEFAULTS = SessionDefaults(label_fraction=0.25, model=MODEL, train=TRAIN)
+ATOL = 1e-5  # float32 rounding of a reordered sum (bodies are about 1.7 m tall)
+
+
+@pytest.fixture(scope="module")
+def bodies40(request, tmp_path_factory):
+    from saeviz.core.data.bodies import load_bodies
+
+    cache = getattr(request.config, "cache", None)
+    anny = os.environ.get("ANNY_CACHE_DIR") or str(
+        cache.mkdir("saeviz-anny-model") if cache is not None else tmp_path_factory.mktemp("anny"))
+    data = cache.mkdir("saeviz-bodies") if cache is not None else tmp_path_factory.mktemp("bodies")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANNY_CACHE_DIR", anny)
+        return load_bodies(count=40, seed=7, resolution="reduced", cache_dir=data)
+
+
+def _train(dataset, model_cfg=MODEL, train_cfg=TRAIN):
+    s = Session(SessionDefaults(label_fraction=0.25, model=model_cfg, train=train_cfg))
+    s.set_dataset(dataset)
+    trainer = Trainer(s.X, model_cfg, train_cfg, supervision=s.labels)
+    trainer.fit()
+    return frozen_model(trainer.model), trainer.latent_codes()
+
+
+@pytest.fixture(scope="module")
+def trained(bodies40):
+    return _train(bodies40)
+
+
+def make_session(dataset, trained_result, defaults=DEFAULTS):
+    model, codes = trained_result
+    s = Session(defaults)
+    s.set_dataset(dataset)  # the same revealed labels as in training (fixed seed)
+    s.accept_model(model, defaults.model)
+    s.accept_codes(codes)
+    return s
+
+
+@pytest.fixture
+def rig(qtbot, bodies40, trained):
+    """A session, a mesh viewport, a latent view with a PCA projection, and the morph panel."""
+    from saeviz.app.decode_anywhere import LatentMarkers
+    from saeviz.app.latent_view import LatentView
+    from saeviz.app.mesh_view import MeshView
+    from saeviz.app.morph_panel import MorphPanel
+    from saeviz.core.projection import LiveProjection, make_projector
+
+    s = make_session(bodies40, trained)
+    mv = MeshView()
+    mv.resize(420, 520)
+    lv = LatentView()
+    lv.resize(420, 360)
+    live = LiveProjection(make_projector("pca", 2))
+    lv.set_points(live.update(s.codes, np.array(s.labels.labels)))
+    markers = LatentMarkers(lv, lambda: live)
+    panel = MorphPanel(s, mesh_view=mv, markers=markers)
+    for w in (mv, lv, panel):
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+    mv.set_topology(bodies40.faces, bodies40.X.shape[1])
+    yield dict(session=s, mesh=mv, latent=lv, live=live, markers=markers, panel=panel)
+    panel.shutdown()
+    mv.shutdown()
+
+
+def labeled(s, cls):
+    return int(np.flatnonzero(np.asarray(s.labels.labels) == cls)[0])
+
+
+def centers01(s):
+    """Mean codes of the labeled samples of classes 0 and 1, computed here from scratch."""
+    labels = np.asarray(s.labels.labels)
+    codes = np.asarray(s.codes, np.float64)
+    return codes[labels == 0].mean(axis=0), codes[labels == 1].mean(axis=0)
+
+
+def wait_frame(qtbot, panel, t):
+    qtbot.waitUntil(lambda: panel.last_frame is not None and abs(panel.last_frame.t - t) < 1e-9, timeout=10000)
+    QtWidgets.QApplication.processEvents()
+
+
+def test_the_viewport_shows_the_decoded_path(qtbot, rig):
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    pos = labeled(s, 0)
+    s.select(pos)
+    assert (panel.source_class, panel.target_class) == (0, 1)  # own class, then the other one
+    z = np.asarray(s.codes[pos], np.float64)
+    c0, c1 = centers01(s)
+    np.testing.assert_allclose(panel.centers[[0, 1]], [c0, c1], rtol=1e-12)
+    for t in (0.0, 1.0, 0.5, -0.5, 1.5):
+        panel.set_t(t)
+        wait_frame(qtbot, panel, t)
+        expected = decode(s.model, (z + t * (c1 - c0))[None].astype(np.float32))[0]
+        np.testing.assert_allclose(mv.morph_points(), expected, atol=ATOL, err_msg=f"t = {t}")
+    assert mv.mode == "morph" and mv.meshes["morph"].actor.visibility
+    assert "SVM" in panel.info.text()
+    # a male sample goes the other way by default
+    s.select(labeled(s, 1))
+    assert (panel.source_class, panel.target_class) == (1, 0)
+
+
+def test_moving_the_slider_rewrites_the_same_actor(qtbot, rig):
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    s.select(labeled(s, 0))
+    panel.slider.setValue(0)
+    wait_frame(qtbot, panel, 0.0)
+    actor = mv.meshes["morph"].actor
+    n_actors = len(mv.plotter.renderer.actors)
+    before = mv.morph_points()
+    renders = mv.render_count
+    for value in (20, 40, 60, 80, 100):
+        panel.slider.setValue(value)
+        wait_frame(qtbot, panel, value / 100)
+        qtbot.waitUntil(lambda: mv.render_count > renders, timeout=5000)
+        renders = mv.render_count
+    after = mv.morph_points()
+    assert np.abs(after - before).max() > 1e-3
+    assert mv.meshes["morph"].actor is actor
+    assert len(mv.plotter.renderer.actors) == n_actors
+    assert panel.spin.value() == pytest.approx(1.0)
+
+
+def test_a_fast_drag_is_coalesced(qtbot, rig):
+    s, panel = rig["session"], rig["panel"]
+    s.select(labeled(s, 0))
+    panel.set_t(0.0)
+    wait_frame(qtbot, panel, 0.0)
+    shown = []
+    panel.frameShown.connect(lambda f: shown.append(f.t))
+    for value in range(1, 121):  # a drag faster than any decode: no event loop in between
+        panel.slider.setValue(value)
+    wait_frame(qtbot, panel, 1.2)
+    qtbot.wait(100)
+    assert shown[-1] == pytest.approx(1.2)
+    assert len(shown) <= 3, shown  # the one running when the drag began, then the newest
+
+
+def test_interpolation_between_two_samples(qtbot, rig):
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    end, start = labeled(s, 1), labeled(s, 0)
+    s.select(end)
+    panel.use_selection_as_end()
+    s.select(start)
+    assert panel.path_kind == "between"
+    for t in (1.0, 0.25):
+        panel.set_t(t)
+        wait_frame(qtbot, panel, t)
+        z = (1 - t) * np.asarray(s.codes[start]) + t * np.asarray(s.codes[end])
+        np.testing.assert_allclose(mv.morph_points(), decode(s.model, z[None].astype(np.float32))[0], atol=ATOL)
+
+
+def test_play_goes_back_and_forth(qtbot, rig):
+    s, panel = rig["session"], rig["panel"]
+    s.select(labeled(s, 0))
+    seen = []
+    panel.frameShown.connect(lambda f: seen.append(f.t))
+    panel.play_button.click()
+    assert panel.playing
+    qtbot.waitUntil(lambda: len(seen) >= 6, timeout=10000)
+    panel.play_button.click()
+    assert not panel.playing
+    assert all(0.0 <= t <= 1.0 for t in seen) and len(set(np.round(seen, 2))) >= 4
+
+
+def test_markers_show_the_centers_and_the_moving_code(qtbot, rig):
+    s, panel, live, markers = rig["session"], rig["panel"], rig["live"], rig["markers"]
+    s.select(labeled(s, 0))
+    panel.set_t(0.75)
+    wait_frame(qtbot, panel, 0.75)
+    np.testing.assert_allclose(markers.coords["centers"], live.transform(panel.centers[[0, 1]]))
+    np.testing.assert_allclose(markers.coords["moving"][0], live.transform(panel.last_frame.code[None])[0])
+    np.testing.assert_allclose(markers.coords["path"], live.transform(np.stack([panel.path_code(-0.5),
+                                                                               panel.path_code(1.5)])))
+    # a refitted projection moves them along
+    live.update(np.asarray(s.codes) * 2.0, np.asarray(s.labels.labels))
+    qtbot.waitUntil(lambda: np.allclose(markers.coords["centers"], live.transform(panel.centers[[0, 1]])),
+                    timeout=3000)
+
+
+def test_export_gif_and_mesh_sequence(qtbot, rig, tmp_path):
+    import imageio.v3 as iio
+    import trimesh
+
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    pos = labeled(s, 0)
+    s.select(pos)
+    panel.set_t(0.3)
+    wait_frame(qtbot, panel, 0.3)
+    with qtbot.waitSignal(panel.exportFinished, timeout=60000) as sig:
+        assert panel.export(tmp_path / "morph.gif", n_frames=6, t_from=0.0, t_to=1.0)
+    assert sig.args[0] == tmp_path / "morph.gif"
+    frames = iio.imread(tmp_path / "morph.gif", index=None)
+    assert frames.shape[0] == 6 and frames.shape[-1] == 3
+    assert frames.shape[1:3] == mv.grab_rgb().shape[:2]
+    with qtbot.waitSignal(panel.exportFinished, timeout=60000) as sig:
+        assert panel.export(tmp_path / "seq" / "morph.ply", n_frames=4, t_from=-0.5, t_to=1.5)
+    paths = sig.args[0]
+    assert [p.name for p in paths] == [f"morph_{i:03d}.ply" for i in range(4)]
+    assert sorted(p.name for p in (tmp_path / "seq").iterdir()) == [p.name for p in paths]
+    c0, c1 = centers01(s)
+    for p, t in zip(paths, (-0.5, 1 / 6, 5 / 6, 1.5)):
+        mesh = trimesh.load(p, process=False, maintain_order=True)
+        z = morph_path(np.asarray(s.codes[pos]), c0, c1, t)
+        np.testing.assert_allclose(mesh.vertices, decode(s.model, z[None].astype(np.float32))[0], atol=ATOL)
+        np.testing.assert_array_equal(mesh.faces, s.dataset.faces)
+    # the viewport is back on the slider's frame, the controls are enabled again
+    wait_frame(qtbot, panel, 0.3)
+    assert panel.slider.isEnabled() and not panel.exporting
+    assert not panel.export(tmp_path / "morph.png")
+
+
+def test_screenshot_in_the_middle_of_a_morph(qtbot, rig):
+    from PIL import Image
+
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    s.select(labeled(s, 0))
+    panel.set_t(0.5)
+    wait_frame(qtbot, panel, 0.5)
+    mv.camera_preset("front")
+    path = mv.save_screenshot(ARTIFACTS / "morph-mid.png")
+    img = np.asarray(Image.open(path).convert("RGB")).astype(float)
+    h, w, _ = img.shape
+    body = np.any(img < 235, axis=2)
+    body[int(0.9 * h):, : int(0.3 * w)] = False  # the "t = 0.50" caption
+    ys, xs = np.nonzero(body)
+    assert 0.03 < body.mean() < 0.6
+    assert abs(xs.mean() / w - 0.5) < 0.1 and abs(ys.mean() / h - 0.5) < 0.15
+    assert img[body].mean(axis=1).std() > 8  # lit: shades of the surface, not a silhouette
+
+
+def test_decode_anywhere_with_ctrl_click(qtbot, rig):
+    from saeviz.app.decode_anywhere import DecodeAnywhere
+    from saeviz.core.morph import labeled_mean
+
+    s, lv, live, mv = rig["session"], rig["latent"], rig["live"], rig["mesh"]
+    da = DecodeAnywhere(s, lv, lambda: live, mesh_view=mv)
+    qtbot.addWidget(da)
+    lv.auto_range()
+    QtWidgets.QApplication.processEvents()
+    coords = live.coords
+    target = coords.min(axis=0) - 0.15 * (coords.max(axis=0) - coords.min(axis=0))  # empty space
+    lv.view_box.setRange(xRange=(target[0] - 1, coords[:, 0].max()), yRange=(target[1] - 1, coords[:, 1].max()))
+    QtWidgets.QApplication.processEvents()
+    scene = lv.view_box.mapViewToScene(QtCore.QPointF(*target))
+    pixel = lv.plot_widget.mapFromScene(scene)
+    assert lv.pick(pixel) < 0
+    clicked = []
+    lv.pointClicked.connect(clicked.append)
+    QTest.mouseClick(lv.plot_widget.viewport(), QtCore.Qt.LeftButton, QtCore.Qt.ControlModifier, pixel)
+    qtbot.waitUntil(lambda: da.last is not None, timeout=10000)
+    QtWidgets.QApplication.processEvents()
+    at = np.asarray(lv.data_position(pixel))
+    np.testing.assert_allclose(live.transform(da.last.code[None])[0], at, atol=1e-9)
+    ref = labeled_mean(s.codes, np.asarray(s.labels.labels))
+    C = live.projector.components
+    np.testing.assert_allclose((da.last.code - ref) - (da.last.code - ref) @ C.T @ C, 0.0, atol=1e-9)
+    np.testing.assert_allclose(mv.morph_points(), decode(s.model, da.last.code[None].astype(np.float32))[0],
+                               atol=ATOL)
+    assert da.nearest_list.count() == 5 and clicked == []
+    d = np.linalg.norm(np.asarray(s.codes) - da.last.code, axis=1)
+    assert da.last.nearest.tolist() == np.argsort(d)[:5].tolist()
+    # double-clicking a listed sample selects it
+    da._nearest_picked(da.nearest_list.item(0))
+    assert s.selected == int(da.last.nearest[0])
+    # Ctrl+click on a point is left to the view: it picks the point
+    first = lv.plot_widget.mapFromScene(lv.view_box.mapViewToScene(QtCore.QPointF(*coords[3])))
+    da.last = None
+    QTest.mouseClick(lv.plot_widget.viewport(), QtCore.Qt.LeftButton, QtCore.Qt.ControlModifier, first)
+    QtWidgets.QApplication.processEvents()
+    assert clicked == [lv.pick(first)] and da.last is None
+    da.shutdown()
+
+
+@pytest.fixture(scope="module")
+def digits_trained(digits):
+    return _train(digits, ModelConfig(architecture="mlp", hidden=(64, 32), latent_dim=6),
+                  TrainConfig(gamma=0.5, epochs=2, batch_size=64, device="cpu", seed=0))
+
+
+def test_images_show_the_decoded_image_and_a_strip(qtbot, digits, digits_trained):
+    from saeviz.app.morph_panel import STRIP_STEPS, MorphPanel
+
+    defaults = SessionDefaults(label_fraction=0.25, model=ModelConfig(architecture="mlp", hidden=(64, 32), latent_dim=6))
+    s = make_session(digits, digits_trained, defaults)
+    panel = MorphPanel(s)
+    qtbot.addWidget(panel)
+    panel.show()
+    s.select(labeled(s, 2))
+    assert (panel.source_class, panel.target_class)[0] == 2 and panel.target_class != 2
+    panel.set_t(1.0)
+    wait_frame(qtbot, panel, 1.0)
+    assert panel.image.has_image() and panel.last_frame.sample.shape == (8, 8)
+    qtbot.waitUntil(lambda: all(p.has_image() for p in panel.strip_panes), timeout=10000)
+    assert len(panel.strip_panes) == STRIP_STEPS
+    assert not panel.export("x.ply")  # no mesh sequences of images
+    panel.shutdown()

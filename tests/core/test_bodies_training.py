@@ -1,0 +1,93 @@
+"""Training on the generated bodies: the SAE separates the sexes in the codes of held-out
+bodies where a plain autoencoder does not, and the ``bodies`` dataset names load."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import silhouette_score
+
+from saeviz.core.config import ModelConfig, TrainConfig
+from saeviz.core.data import load_dataset, reveal_labels
+from saeviz.core.data.bodies import load_bodies
+from saeviz.core.errors import DataError
+from saeviz.core.evaluate import heldout_error, rmse
+from saeviz.core.labels import Supervision, default_color, equal_distances
+from saeviz.core.training import Trainer, encode
+
+
+@pytest.fixture(scope="module")
+def small_bodies(anny_cache, tmp_path_factory):
+    return load_bodies(600, seed=0, resolution="reduced", cache_dir=tmp_path_factory.mktemp("bodies"))
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: threads only add overhead
+    yield
+    torch.set_num_threads(before)
+
+
+def _train(ds, labels, gamma):
+    X = ds.X[ds.train_idx]
+    sup = Supervision(labels, ds.class_names, (default_color(0), default_color(1)), equal_distances(2), 0)
+    model = ModelConfig(architecture="basis", basis_size=128, hidden=(256, 64), latent_dim=30)
+    trainer = Trainer(X, model, TrainConfig(gamma=gamma, epochs=40, batch_size=32, seed=0), sup)
+    trainer.fit()
+    codes_test = encode(trainer.model, ds.X[ds.test_idx])
+    return trainer, codes_test
+
+
+@pytest.mark.slow
+def test_sae_separates_the_sexes_of_held_out_bodies(small_bodies, one_thread):
+    """600 bodies (480 for training, a quarter of them labeled): the pose hides the sex from a
+    plain autoencoder; the SAE's codes of the 120 held-out bodies cluster by sex."""
+    ds = small_bodies
+    y_train, y_test = ds.y[ds.train_idx], ds.y[ds.test_idx]
+    labels = reveal_labels(y_train, np.arange(len(y_train)), 0.25, seed=0)
+    results = {}
+    for gamma in (0.0, 0.1):
+        trainer, codes_test = _train(ds, labels, gamma)
+        results[gamma] = {
+            "silhouette": silhouette_score(codes_test, y_test),
+            "error": heldout_error(trainer.latent_codes(), labels, codes_test, y_test),
+            "rmse": rmse(trainer.model, ds.X[ds.test_idx], codes_test),
+        }
+    plain, sae = results[0.0], results[0.1]
+    assert plain["silhouette"] < 0.1, results
+    assert sae["silhouette"] > plain["silhouette"] + 0.15, results
+    assert sae["error"] < 0.5 * plain["error"], results
+    assert sae["rmse"] < 2.0 * plain["rmse"] and sae["rmse"] < 0.06, results  # metres
+
+
+@pytest.mark.slow
+def test_bodies_names_load_the_generated_bodies(anny_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAEVIZ_CACHE_DIR", str(tmp_path))
+    ds = load_dataset("bodies:6:reduced")
+    assert ds.source == {"loader": "bodies", "count": 6, "seed": 0, "model": "anny", "resolution": "reduced"}
+    assert np.array_equal(ds.X, load_bodies(6, 0, resolution="reduced").X)
+    assert load_dataset("bodies:4").source["resolution"] == "full"
+
+
+@pytest.mark.parametrize("name", ["bodies:", "bodies:reduced:60", "bodies:60:coarse", "bodies:-3",
+                                  "bodies:60:full:1"])
+def test_malformed_bodies_names_are_refused(name, monkeypatch):
+    from saeviz.core.data import registry
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a malformed name must not reach the loader")
+
+    monkeypatch.setitem(registry.LOADERS, "bodies", no_loading)
+    with pytest.raises(DataError, match="bodies:COUNT"):
+        load_dataset(name)
+
+
+def test_bodies_names_pass_count_and_resolution(monkeypatch):
+    from saeviz.core.data import registry
+
+    calls = []
+    monkeypatch.setitem(registry.LOADERS, "bodies", lambda **kw: calls.append(kw))
+    for name in ("bodies", "bodies:2000", "bodies:reduced", "bodies:2000:reduced"):
+        load_dataset(name)
+    assert calls == [{}, {"count": 2000}, {"resolution": "reduced"}, {"count": 2000, "resolution": "reduced"}]
