@@ -586,7 +586,7 @@ def swatch(color: str, size: int = 10) -> QIcon:
     return QIcon(pix)
 
 
-COLUMNS = ("#", "sample", "class", "or", "margin", "confidence", "score")
+COLUMNS = ("#", "sample", "class", "or", "margin", "conf.", "score")
 
 
 class CandidateModel(QAbstractTableModel):

@@ -2,10 +2,11 @@
 
 ``attach_guided(window)`` adds, and returns as ``window.guided``:
 
-* docks: *Candidates* (the most uncertain unlabeled samples, ringed in the latent view),
-  *Labeling queue* (one candidate at a time, labeled with the keys 1-9), *Classifier metrics*
-  (held-out error over epochs, confidence histogram, reliability diagram with its ECE) and
-  *Rounds* (what each batch of new labels changed once it trained in);
+* docks: *Candidates* (the most uncertain unlabeled samples, ringed in the latent view; a tab
+  beside the data and model settings), *Labeling queue* (one candidate at a time, labeled with
+  the keys 1-9; a tab beside the inspector), *Classifier metrics* (held-out error over epochs,
+  confidence histogram, reliability diagram with its ECE) and *Rounds* (what each batch of new
+  labels changed once it trained in), both beside the loss curves;
 * a *Guided labeling* menu: open the queue (Ctrl+G), refresh the candidates (Ctrl+Shift+R),
   the ranking strategy, the rings in the latent view (Ctrl+Shift+H), and the panels;
 * the strategy, the number of candidates and the rings are remembered in the window's settings.
@@ -88,32 +89,28 @@ class GuidedLabeling(QObject):
             reset.triggered.connect(self.place_docks)
 
     def place_docks(self) -> None:
-        """The default places: the queue beside the inspector, the candidates beside the classes,
+        """The default places: the candidates with the data and model settings (the tallest
+        column; a list to pick samples from, left of the view), the queue beside the inspector,
         the metrics and rounds with the loss curves."""
         w = self.window
         existing = getattr(w, "docks", {})
         existing = existing if isinstance(existing, dict) else {}
-        labeling = getattr(getattr(w, "labeling", None), "docks", {}) or {}
         d = self.docks
-        for dock in d.values():
+        settings, inspector, loss = existing.get("settings"), existing.get("inspector"), existing.get("loss")
+        for key, dock in d.items():
             dock.setFloating(False)
-            w.addDockWidget(Qt.RightDockWidgetArea, dock)
+            w.addDockWidget(Qt.LeftDockWidgetArea if key == "candidates" else Qt.RightDockWidgetArea, dock)
             dock.show()
-        inspector = existing.get("inspector")
-        classes = labeling.get("classes")
-        loss = existing.get("loss")
+        if settings is not None:
+            w.tabifyDockWidget(settings, d["candidates"])
         if inspector is not None:
             w.tabifyDockWidget(inspector, d["queue"])
-        if classes is not None:
-            w.tabifyDockWidget(classes, d["candidates"])
-        elif inspector is not None:
-            w.splitDockWidget(inspector, d["candidates"], Qt.Vertical)
         if loss is not None:
             w.tabifyDockWidget(loss, d["metrics"])
             w.tabifyDockWidget(loss, d["rounds"])
         else:
             w.tabifyDockWidget(d["metrics"], d["rounds"])
-        for dock in (inspector, classes, loss):
+        for dock in (settings, inspector, loss):
             if dock is not None:
                 dock.raise_()
 
@@ -221,9 +218,9 @@ class GuidedLabeling(QObject):
     # -- commands ----------------------------------------------------------------------------------------
     def open_queue(self) -> None:
         """Show the queue with the newest candidates and give it the keyboard."""
-        dock = self.docks["queue"]
-        dock.show()
-        dock.raise_()
+        for key in ("candidates", "queue"):
+            self.docks[key].show()
+            self.docks[key].raise_()
         self._update_active()
         if not self.queue.load() and self.controller.result is None and self.session.codes is not None:
             self.queue.refresh()

@@ -201,8 +201,8 @@ class QueuePanel(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.image = ImagePane("no candidate")
-        self.image.setMinimumSize(160, 160)
         self.curve = CurvePane()
+        self.curve.setMinimumHeight(96)
         self.curve.setFocusPolicy(Qt.NoFocus)
         self.views = QStackedWidget()
         self.views.addWidget(self.image)
@@ -214,6 +214,7 @@ class QueuePanel(QWidget):
         self.state_label = QLabel()
         self.state_label.setObjectName("queueState")
         self.state_label.setTextFormat(Qt.RichText)
+        self.state_label.setToolTip("Keys: 1-9 give a class, S skips, Backspace goes back, Ctrl+Z undoes")
 
         self.class_box = QWidget()
         self.class_grid = QGridLayout(self.class_box)
@@ -229,38 +230,33 @@ class QueuePanel(QWidget):
         self.back_button.setObjectName("queueBack")
         self.skip_button.setObjectName("queueSkip")
         self.refresh_button.setObjectName("queueRefresh")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("queueProgress")
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
         moves = QHBoxLayout()
         moves.setContentsMargins(0, 0, 0, 0)
         moves.addWidget(self.back_button)
         moves.addWidget(self.skip_button)
-        moves.addStretch(1)
+        moves.addWidget(self.progress, 1)
         moves.addWidget(self.refresh_button)
-
-        self.progress = QProgressBar()
-        self.progress.setObjectName("queueProgress")
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("%v of %m labeled")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.note = QLabel()
         self.note.setObjectName("queueNote")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #8a5a00")
-        self.keys_label = QLabel("Keys: 1–9 class · S skip · Backspace back · Ctrl+Z undo")
-        self.keys_label.setStyleSheet("color: #666666")
+        self.note.hide()
 
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.setSpacing(4)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(3)
         lay.addWidget(self.title)
         lay.addWidget(self.views, 1)
         lay.addWidget(self.hint)
         lay.addWidget(self.state_label)
         lay.addWidget(self.class_box)
         lay.addLayout(moves)
-        lay.addWidget(self.progress)
         lay.addWidget(self.note)
-        lay.addWidget(self.keys_label)
 
         controller.changed.connect(self.refresh_view)
         controller.waitingChanged.connect(lambda _on: self.refresh_view())
@@ -330,7 +326,7 @@ class QueuePanel(QWidget):
         store = self._store
         if store is None:
             return
-        columns = 3 if store.n_classes > 4 else max(1, store.n_classes)
+        columns = min(store.n_classes, 5)
         for i, (name, color) in enumerate(zip(store.class_names, store.colors)):
             b = QPushButton(f"{i + 1}  {name}" if i < 9 else name)
             b.setObjectName(f"queueClass{i}")
@@ -393,7 +389,8 @@ class QueuePanel(QWidget):
         elif state == "skipped":
             self.state_label.setText("Skipped: a key labels it now.")
         else:
-            self.state_label.setText("Which class is it?")
+            self.state_label.setText("Which class is it? <span style='color:#666666'>(keys 1–9 · S skips · "
+                                     "Backspace goes back)</span>")
         for i, b in enumerate(self.class_buttons):
             f = b.font()
             f.setBold(i in (best, second))

@@ -26,9 +26,20 @@ RELI_COLOR = "#E69F00"
 KIND_TEXT = (("top_label", "predicted class"), ("per_class", "every class"))
 
 
+def epoch_step(span: float, ticks: int = 8) -> float:
+    """A whole tick step (1, 2, 5, 10, 20, ...) giving at most about ``ticks`` ticks over ``span``."""
+    step = 1.0
+    while span / step > ticks:
+        for f in (2.0, 2.5, 2.0):
+            step *= f
+            if span / step <= ticks:
+                break
+    return step
+
+
 def _plot(title: str, x: str, y: str) -> pg.PlotWidget:
     w = pg.PlotWidget(background="w")
-    w.setMinimumSize(150, 120)
+    w.setMinimumSize(120, 80)
     w.setMenuEnabled(False)
     item = w.getPlotItem()
     item.setTitle(title, size="9pt", color="#333333")
@@ -68,12 +79,12 @@ class MetricsPanel(QWidget):
                                                 symbolSize=5, symbolBrush=ERROR_COLOR, symbolPen=None)
         self._mark_lines: list[pg.InfiniteLine] = []
 
-        self.hist_plot = _plot("confidence of all samples", "normalised confidence", "samples")
+        self.hist_plot = _plot("all samples", "confidence", "samples")
         self.hist_bars = pg.BarGraphItem(x=[], height=[], width=0.05, brush=HIST_COLOR, pen=pg.mkPen("#3b8dbf"))
         self.hist_plot.addItem(self.hist_bars)
         self.hist_plot.setXRange(0, 1, padding=0.02)
 
-        self.reli_plot = _plot("reliability (held-out)", "confidence", "precision")
+        self.reli_plot = _plot("held-out reliability", "confidence", "precision")
         diag = pg.PlotDataItem([0, 1], [0, 1], pen=pg.mkPen("#999999", width=1, style=Qt.DashLine))
         self.reli_plot.addItem(diag)
         self.reli_bars = pg.BarGraphItem(x=[], height=[], width=0.1, brush=pg.mkBrush(230, 159, 0, 110),
@@ -170,6 +181,8 @@ class MetricsPanel(QWidget):
         if len(x):
             lo, hi = float(x.min()), float(x.max())
             self.error_plot.setXRange(lo - 0.5, max(hi, lo + 1) + 0.5, padding=0)
+            step = epoch_step(hi - lo)
+            self.error_plot.getPlotItem().getAxis("bottom").setTickSpacing(step, step)
             top = float(np.max(100.0 * y))
             self.error_plot.setYRange(0, max(1.0, top * 1.15), padding=0)
 
@@ -197,14 +210,14 @@ class MetricsPanel(QWidget):
         if rd is None:
             self.reli_bars.setOpts(x=[], height=[])
             self.reli_curve.setData([], [])
-            item.setTitle("reliability (held-out)", size="9pt", color="#333333")
+            item.setTitle("held-out reliability", size="9pt", color="#333333")
             return
         filled = np.asarray(rd.counts) > 0
         centers = rd.centers
         acc = np.nan_to_num(np.asarray(rd.accuracy, float))
         self.reli_bars.setOpts(x=centers[filled], height=acc[filled], width=float(rd.edges[1] - rd.edges[0]))
         self.reli_curve.setData(np.asarray(rd.confidence)[filled], acc[filled])
-        item.setTitle(f"reliability (held-out) · ECE {rd.ece:.3f}", size="9pt", color="#333333")
+        item.setTitle(f"reliability · ECE {rd.ece:.3f}", size="9pt", color="#333333")
         self._update_summary()
 
     def _update_summary(self) -> None:

@@ -220,25 +220,12 @@ def _read_csv(path: Path, class_names: Sequence[str]):
 
 
 def _read_npz(path: Path, class_names: Sequence[str]):
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            missing = {"index", "label"} - keys
-            if missing:
-                raise DataError(f"{path}: an NPZ label file holds arrays 'index' and 'label'; "
-                                f"missing {', '.join(sorted(missing))} (found {', '.join(sorted(keys)) or 'none'})")
-            index = data["index"]
-            labels = data["label"]
-            file_names = data["class_names"] if "class_names" in keys else None
-    except DataError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise DataError(f"{path}: holds Python objects, which are never loaded (pickle); "
-                            "store integer arrays") from None
-        raise DataError(f"{path}: not a readable NPZ file: {exc}") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable NPZ file: {exc}") from None
+    from .data.arrays import read_npz_arrays
+
+    data = read_npz_arrays(path, {"index": "iu", "label": "iu", "class_names": "US"},
+                           required=("index", "label"))
+    index, labels = data["index"], data["label"]
+    file_names = data.get("class_names")
     for name, arr in (("index", index), ("label", labels)):
         if arr.ndim != 1:
             raise DataError(f"{path}: array '{name}' must be one-dimensional, got shape {arr.shape}")

@@ -21,9 +21,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import guided
+from . import confidence, gamma, guided, sparse_labels, structure
 
 EXPERIMENTS: dict[str, ModuleType] = {
+    "structure": structure,
+    "sparse_labels": sparse_labels,
+    "gamma": gamma,
+    "confidence": confidence,
     "guided": guided,
 }
 

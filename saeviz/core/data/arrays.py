@@ -53,7 +53,7 @@ _KINDS_BY_KEY = {
 _KIND_WORDS = {"biuf": "real numbers", "iu": "integers", "US": "strings"}
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path) -> np.ndarray:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path, allowed: str) -> np.ndarray:
     where = f"{path}: array {key!r}"
     with zf.open(info) as f:
         try:
@@ -69,7 +69,6 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Pat
         if dtype.hasobject:
             raise DataError(f"{where} holds Python objects (dtype {dtype}); they are refused because "
                             "reading them would run pickled code. Save numeric or string arrays")
-        allowed = _KINDS_BY_KEY[key]
         if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in allowed:
             raise DataError(f"{where} must hold {_KIND_WORDS[allowed]}, got dtype {dtype}")
         payload = dtype.itemsize * math.prod(shape)
@@ -98,6 +97,15 @@ def _fill(f: BinaryIO, array: np.ndarray, where: str) -> None:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    return read_npz_arrays(path, _KINDS_BY_KEY, required=("X",))
+
+
+def read_npz_arrays(path, kinds: dict[str, str], required=()) -> dict[str, np.ndarray]:
+    """The arrays named in ``kinds`` (name -> accepted dtype kinds, e.g. ``"iu"``) of an
+    ``.npz`` archive, each header checked (dtype, declared size against the archive entry)
+    before any data is read; object arrays are refused, never unpickled. Missing ``required``
+    arrays, corrupt archives and bad headers raise ``DataError`` naming the file."""
+    path = Path(path)
     try:
         with open(path, "rb") as f:
             head = f.read(len(_NPY_MAGIC))
@@ -111,12 +119,14 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         with zipfile.ZipFile(path) as zf:
             members = {info.filename[:-4]: info for info in zf.infolist()
                        if info.filename.endswith(".npy")}
-            if "X" not in members:
+            missing = [key for key in required if key not in members]
+            if missing:
                 found = ", ".join(sorted(members)) or "no arrays"
-                raise DataError(f"{path}: no array named 'X' (found: {found})")
-            for key in _KINDS_BY_KEY:
+                names = ", ".join(repr(k) for k in missing)
+                raise DataError(f"{path}: no array named {names} (found: {found})")
+            for key, allowed in kinds.items():
                 if key in members:
-                    arrays[key] = _read_member(zf, members[key], key, path)
+                    arrays[key] = _read_member(zf, members[key], key, path, allowed)
     except DataError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
@@ -264,4 +274,4 @@ def save_npz(path: str | os.PathLike, dataset: Dataset) -> Path:
     return path
 
 
-__all__ = ["load_npz", "save_npz", "MAX_NPZ_ARRAY_BYTES"]
+__all__ = ["load_npz", "save_npz", "read_npz_arrays", "MAX_NPZ_ARRAY_BYTES"]
