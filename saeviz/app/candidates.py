@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView,
-                               QLabel, QSpinBox, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QHBoxLayout,
+                               QHeaderView, QLabel, QSpinBox, QStyle, QStyledItemDelegate,
+                               QStyleOptionViewItem, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.calibration import (ConfidenceHistogram, ReliabilityDiagram, confidence_histogram,
                                 outcome_pairs, reliability_diagram)
@@ -586,7 +587,51 @@ def swatch(color: str, size: int = 10) -> QIcon:
     return QIcon(pix)
 
 
-COLUMNS = ("#", "sample", "class", "or", "margin", "conf.", "score")
+COLUMNS = ("#", "sample", "classes", "margin", "conf.", "score")
+SCORE_COLUMN = 5
+CLASSES_ROLE = Qt.UserRole + 1  # ((name, colour), (name, colour)) of the predicted and runner-up class
+
+
+class ClassPairDelegate(QStyledItemDelegate):
+    """Draws the predicted class over the runner-up ("or ..."), each with its colour swatch."""
+
+    def paint(self, painter, option, index) -> None:
+        pair = index.data(CLASSES_ROLE)
+        if not pair:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.CE_ItemViewItem, opt, painter, opt.widget)
+        selected = bool(option.state & QStyle.State_Selected)
+        pal = option.palette
+        fm = option.fontMetrics
+        line = fm.height()
+        r = option.rect.adjusted(4, 0, -2, 0)
+        top = r.center().y() - line
+        box = max(6, fm.ascent() - 3)
+        painter.save()
+        for i, (name, color) in enumerate(pair):
+            y = top + i * line
+            painter.fillRect(r.left(), y + (line - box) // 2, box, box, QColor(color))
+            text = name if i == 0 else f"or {name}"
+            pen = pal.highlightedText().color() if selected else (
+                pal.text().color() if i == 0 else pal.placeholderText().color())
+            painter.setPen(pen)
+            tr = r.adjusted(box + 5, 0, 0, 0)
+            painter.drawText(tr.left(), y, tr.width(), line, int(Qt.AlignLeft | Qt.AlignVCenter),
+                             fm.elidedText(text, Qt.ElideRight, tr.width()))
+        painter.restore()
+
+    def sizeHint(self, option, index):  # noqa: N802 - Qt override
+        pair = index.data(CLASSES_ROLE)
+        if not pair:
+            return super().sizeHint(option, index)
+        fm = option.fontMetrics
+        width = max(fm.horizontalAdvance(pair[0][0]), fm.horizontalAdvance(f"or {pair[1][0]}"))
+        return QSize(width + fm.ascent() + 12, 2 * fm.height() + 4)
 
 
 class CandidateModel(QAbstractTableModel):
@@ -600,7 +645,6 @@ class CandidateModel(QAbstractTableModel):
         self._pixmaps: dict[int, QPixmap] = {}
         self._names: tuple[str, ...] = ()
         self._colors: tuple[str, ...] = ()
-        self._swatches: dict[str, QIcon] = {}
         self._index_of = None
         self.thumb_edge = THUMB
 
@@ -635,7 +679,7 @@ class CandidateModel(QAbstractTableModel):
             return COLUMNS[section]
         if orientation == Qt.Horizontal and role == Qt.ToolTipRole:
             return ("rank (most worth labeling first)", "the sample and its index in the dataset",
-                    "the class the classifier predicts", "the runner-up class",
+                    "the class the classifier predicts, over the runner-up",
                     "best minus second-best SVM score: small means undecided",
                     "normalised confidence of the predicted class (0 to 1)",
                     "the strategy's score")[section]
@@ -644,14 +688,8 @@ class CandidateModel(QAbstractTableModel):
     def _name(self, k: int) -> str:
         return self._names[k] if 0 <= k < len(self._names) else str(k)
 
-    def _swatch(self, k: int) -> QIcon | None:
-        if not 0 <= k < len(self._colors):
-            return None
-        color = self._colors[k]
-        icon = self._swatches.get(color)
-        if icon is None:
-            icon = self._swatches[color] = swatch(color)
-        return icon
+    def _color(self, k: int) -> str:
+        return self._colors[k] if 0 <= k < len(self._colors) else "#808080"
 
     def data(self, index, role=Qt.DisplayRole):
         c = self._c
@@ -665,27 +703,24 @@ class CandidateModel(QAbstractTableModel):
             if col == 1:
                 return str(self._index_of(pos)) if self._index_of is not None else str(pos)
             if col == 2:
-                return self._name(int(c.best[r]))
+                return f"{self._name(int(c.best[r]))} or {self._name(int(c.second[r]))}"
             if col == 3:
-                return self._name(int(c.second[r]))
-            if col == 4:
                 return f"{float(c.margin[r]):.3f}"
-            if col == 5:
+            if col == 4:
                 return f"{float(c.confidence[r]):.2f}"
-            if col == 6:
+            if col == 5:
                 return f"{float(c.scores[r]):.3f}"
+        elif role == CLASSES_ROLE and col == 2:
+            b, s2 = int(c.best[r]), int(c.second[r])
+            return ((self._name(b), self._color(b)), (self._name(s2), self._color(s2)))
         elif role == Qt.DecorationRole:
             if col == 1 and r < len(self._thumbs):
                 pix = self._pixmaps.get(r)
                 if pix is None:
                     pix = self._pixmaps[r] = gray_pixmap(self._thumbs[r], self.thumb_edge)
                 return pix
-            if col == 2:
-                return self._swatch(int(c.best[r]))
-            if col == 3:
-                return self._swatch(int(c.second[r]))
         elif role == Qt.TextAlignmentRole:
-            if col in (0, 4, 5, 6):
+            if col in (0, 3, 4, 5):
                 return int(Qt.AlignRight | Qt.AlignVCenter)
             return int(Qt.AlignLeft | Qt.AlignVCenter)
         elif role == Qt.ToolTipRole:
@@ -761,7 +796,8 @@ class CandidatesPanel(QWidget):
         head.setHighlightSections(False)
         head.setSectionResizeMode(QHeaderView.ResizeToContents)
         head.setStretchLastSection(True)
-        self.table.setColumnHidden(6, controller.strategy == "margin")
+        self.table.setItemDelegateForColumn(2, ClassPairDelegate(self.table))
+        self.table.setColumnHidden(SCORE_COLUMN, controller.strategy == "margin")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -793,7 +829,7 @@ class CandidatesPanel(QWidget):
             self.strategy_combo.setCurrentIndex(self.strategy_combo.findData(ctl.strategy))
         with QSignalBlocker(self.highlight_check):
             self.highlight_check.setChecked(ctl.highlight_enabled)
-        self.table.setColumnHidden(6, ctl.strategy == "margin")
+        self.table.setColumnHidden(SCORE_COLUMN, ctl.strategy == "margin")
 
     # -- reactions ------------------------------------------------------------------------------------
     def _reload(self) -> None:
@@ -820,8 +856,7 @@ class CandidatesPanel(QWidget):
         busy = " · ranking…" if ctl.busy else ""
         labeled = len(res.candidates) - len(c)
         extra = f", {labeled} labeled since" if labeled else ""
-        self.status.setText(f"epoch {res.epoch} · {len(c)} of {res.candidates.n_pool:,} unlabeled{extra} · "
-                            f"{STRATEGY_TEXT[c.strategy]}{busy}")
+        self.status.setText(f"epoch {res.epoch} · {len(c)} of {res.candidates.n_pool:,} unlabeled{extra}{busy}")
 
     def _busy(self, _on: bool) -> None:
         self._update_status()

@@ -164,7 +164,7 @@ class QueueController(QObject):
         if self.editor.stroke_active:
             self.editor.commit_stroke()
         name = store.class_names[int(label)]
-        text = f"Label sample {self.session.dataset_index(index)} as {name} (queue)"
+        text = f"Queue: {self.session.dataset_index(index)} as {name}"
         self.editor.stack.push(AssignCommand(q, index, int(label), text))
         return True
 

@@ -313,6 +313,7 @@ class Trainer:
         n_batches = len(batches)
         good_state = copy.deepcopy(self.model.state_dict())
         good_opt = copy.deepcopy(self.optimizer.state_dict())
+        self._epoch_start = (good_state, good_opt)
         self.model.train()
         t0 = time.perf_counter()
         sums = [0, 0.0, 0, 0.0]
@@ -395,6 +396,24 @@ class Trainer:
         except Cancelled:
             self.model.eval()
             return
+        except (MemoryError, torch.OutOfMemoryError, RuntimeError) as exc:
+            text = str(exc).lower()
+            if isinstance(exc, RuntimeError) and not isinstance(exc, torch.OutOfMemoryError) \
+                    and "out of memory" not in text and "allocate memory" not in text:
+                raise
+            self._restore_epoch_start()
+            raise TrainingError(
+                f"out of memory in epoch {self.epoch + 1} ({exc.__class__.__name__}); the weights of "
+                "the last completed epoch were kept. Try a smaller batch size, a smaller network or "
+                "latent size, the reduced mesh resolution, or another device") from None
+
+    def _restore_epoch_start(self) -> None:
+        state = getattr(self, "_epoch_start", None)
+        if state is not None:
+            self.model.load_state_dict(state[0])
+            self.optimizer.load_state_dict(state[1])
+        self._codes = None
+        self.model.eval()
 
     def fit(self, epochs: int | None = None, callback: Callable[[Snapshot], None] | None = None) -> "Trainer":
         for snap in self.iter_epochs(epochs):

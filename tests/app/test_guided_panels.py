@@ -20,8 +20,8 @@ from PySide6.QtGui import QImage, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from saeviz.app.candidates import (GuidedRequest, heldout_cv, mesh_silhouette, score_job,  # noqa: E402
-                                   vector_sparkline)
+from saeviz.app.candidates import (CLASSES_ROLE, SCORE_COLUMN, GuidedRequest, heldout_cv,  # noqa: E402
+                                   mesh_silhouette, score_job, vector_sparkline)
 from saeviz.app.main_window import MainWindow  # noqa: E402
 from saeviz.app.rounds import RoundTracker  # noqa: E402
 from saeviz.core.calibration import reliability_diagram  # noqa: E402
@@ -114,9 +114,9 @@ def test_candidates_are_the_core_ranking_of_the_same_codes(win):
     assert np.all(labels(w)[shown] == -1)  # labeled samples never appear
     names = w.session.labels.class_names
     for row in (0, 57, 99):
-        assert cell(panel, row, 2) == names[int(ref.best[row])]
-        assert cell(panel, row, 3) == names[int(ref.second[row])]
-        assert cell(panel, row, 4) == f"{float(ref.margin[row]):.3f}"
+        pair = cell(panel, row, 2, CLASSES_ROLE)
+        assert [name for name, _color in pair] == [names[int(ref.best[row])], names[int(ref.second[row])]]
+        assert cell(panel, row, 3) == f"{float(ref.margin[row]):.3f}"
         assert cell(panel, row, 1) == str(w.session.dataset_index(int(ref.indices[row])))
     assert np.all(np.diff(ref.margin) >= 0)  # most uncertain first
     thumb = cell(panel, 0, 1, Qt.DecorationRole)
@@ -134,7 +134,7 @@ def test_strategy_and_count_rerank_off_the_ui_thread(win):
     wait_until(lambda: ranking_settled(w, epoch) and g.controller.result.candidates.strategy == "entropy")
     ref = reference(g.controller.result, 100, "entropy")
     assert np.array_equal(panel.shown_indices, ref.indices)
-    assert not panel.table.isColumnHidden(6)  # the strategy's own score is listed
+    assert not panel.table.isColumnHidden(SCORE_COLUMN)  # the strategy's own score is listed
     assert g.strategy_actions["entropy"].isChecked()
     panel.k_spin.setValue(20)
     wait_until(lambda: ranking_settled(w, epoch) and len(g.controller.candidates) == 20)
@@ -147,7 +147,7 @@ def test_strategy_and_count_rerank_off_the_ui_thread(win):
     wait_until(lambda: ranking_settled(w, epoch) and g.controller.result.candidates.strategy == "margin"
                and len(g.controller.candidates) == 100)
     assert np.array_equal(panel.shown_indices, reference(g.controller.result, 100, "margin").indices)
-    assert panel.table.isColumnHidden(6)
+    assert panel.table.isColumnHidden(SCORE_COLUMN)
     assert w.settings.value("guided/strategy") == "margin" and int(w.settings.value("guided/k")) == 100
 
 
@@ -159,7 +159,7 @@ def test_clicking_a_candidate_selects_the_sample(win):
     QApplication.processEvents()
     table = panel.table
     table.scrollTo(panel.model.index(3, 0))
-    rect = table.visualRect(panel.model.index(3, 2))
+    rect = table.visualRect(panel.model.index(3, 3))
     QTest.mouseClick(table.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center())
     pos = int(panel.shown_indices[3])
     assert w.session.selected == pos
@@ -187,7 +187,7 @@ def test_queue_labels_skips_goes_back_and_undoes(win):
     assert labels(w)[first] == 1
     assert qp.current == second and w.session.selected == second  # moved on by itself
     assert qp.progress.text() == "1 of 100 labeled"
-    assert stack.count() == n_steps + 1 and "queue" in stack.text(stack.count() - 1)
+    assert stack.count() == n_steps + 1 and stack.text(stack.count() - 1).startswith("Queue:")
     assert w.labeling.paint.current_class == paint_class  # the window's "paint class 2" did not fire
     assert first not in g.candidates_panel.shown_indices  # labeled samples leave the list
 

@@ -191,3 +191,25 @@ def test_basis_models_train_in_coefficients_with_the_full_loss_and_gradients():
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-6)
     tr.fit(2)
     assert np.allclose(tr.latent_codes(), tr.encode(X), atol=1e-5)
+
+
+def test_out_of_memory_gives_advice_and_keeps_the_last_good_weights(monkeypatch):
+    X, y = data()
+    tr = Trainer(X, SMALL, TrainConfig(batch_size=20), store_for(y))
+    tr.fit(1)
+    good = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    calls = []
+    real = tr.optimizer.step
+
+    def step_then_fail(*a, **k):
+        real(*a, **k)
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 10 GB")
+
+    monkeypatch.setattr(tr.optimizer, "step", step_then_fail)
+    with pytest.raises(TrainingError, match="out of memory.*smaller batch size"):
+        tr.fit(1)
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, good[k])
+    assert tr.epoch == 1
