@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     bo.add_argument("--resolution", choices=("full", "reduced"), default="full")
     bo.add_argument("--model", default="anny", help="'anny', or an SMPL model (.npz) for real SMPL bodies")
     bo.add_argument("--out", required=True, help="output .npz")
+    sm = sub.add_parser("smpl-convert", help="convert an official SMPL .pkl model once to the .npz format",
+                        description="Reads the licensed SMPL .pkl release with a restricted reader that only "
+                                    "rebuilds arrays (any other class in the file is refused, never run) and "
+                                    "writes plain arrays. Convert the female and the male model into one "
+                                    "folder as female.npz and male.npz, then: saeviz bodies --model FOLDER.")
+    sm.add_argument("pkl", help="e.g. basicModel_f_lbs_10_207_0_v1.0.0.pkl")
+    sm.add_argument("out", help="output .npz, e.g. smpl/female.npz")
     return parser
 
 
@@ -144,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "smpl-convert":
+            from .core.data.smpl import convert_smpl_pkl
+            out = convert_smpl_pkl(args.pkl, args.out)
+            print(f"saeviz: SMPL model written to {out}", file=sys.stderr)
+            return 0
         if args.command == "bodies":
             return _bodies(args)
     except SaevizError as exc:

@@ -271,3 +271,19 @@ def test_smpl_folder_errors(tmp_path):
         bodies.generate_bodies(count=2, model=str(tmp_path), cache_dir=tmp_path / "c")
     with pytest.raises(DataError, match="'anny' or a folder"):
         bodies.generate_bodies(count=2, model=str(tmp_path / "nowhere"), cache_dir=tmp_path / "c")
+
+
+def test_command_line_conversion_refuses_a_malicious_file(tmp_path, capsys):
+    from saeviz.cli import main
+    marker = tmp_path / "ran"
+    pkl = tmp_path / "evil.pkl"
+    pkl.write_bytes(pickle.dumps({"v_template": np.zeros((3, 3)), "evil": _Evil(f"touch {marker}")}, protocol=2))
+    assert main(["smpl-convert", str(pkl), str(tmp_path / "female.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "refused to load the class" in err and "Traceback" not in err
+    assert not marker.exists() and not (tmp_path / "female.npz").exists()
+    good = tmp_path / "model.pkl"
+    good.write_bytes(pickle.dumps(synthetic_smpl(), protocol=2))
+    assert main(["smpl-convert", str(good), str(tmp_path / "female.npz")]) == 0
+    verts = SMPLModel.from_npz(tmp_path / "female.npz").forward(np.zeros(10), np.zeros(72))
+    np.testing.assert_allclose(verts.reshape(-1, 3).numpy(), synthetic_smpl()["v_template"], atol=1e-5)

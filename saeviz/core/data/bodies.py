@@ -555,7 +555,7 @@ def _smpl_files(folder: Path) -> tuple[Path, Path]:
     missing = [p.name for p in (female, male) if not p.is_file()]
     if missing:
         raise DataError(f"{folder}: the SMPL folder lacks {' and '.join(missing)} (convert the "
-                        "official .pkl files with saeviz.core.data.smpl.convert_smpl_pkl)")
+                        "official .pkl files with 'saeviz smpl-convert')")
     return female, male
 
 
