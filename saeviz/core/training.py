@@ -300,12 +300,13 @@ class Trainer:
         self.last_targets = st
         n = len(self.X)
         d = self.model.latent_dim
-        target_of = torch.zeros((n, d), dtype=torch.float32)
-        has_target = torch.zeros(n, dtype=torch.bool)
-        if st is not None:
-            target_of[t_idx] = torch.from_numpy(np.asarray(t_vals, np.float32))
-            has_target[t_idx] = True
         gamma = self._gamma
+        structured = st is not None
+        target_of = torch.zeros((n, d), dtype=torch.float32, device=self.device)
+        has_target = torch.zeros(n, dtype=torch.float32, device=self.device)  # 1 for labeled samples
+        if structured:
+            target_of[t_idx] = torch.from_numpy(np.asarray(t_vals, np.float32)).to(self.device)
+            has_target[t_idx] = 1.0
         n_features = int(np.prod(self.model.sample_shape))
         bs = int(self.config.batch_size)
         order = torch.from_numpy(self._rng.permutation(n))
@@ -330,16 +331,12 @@ class Trainer:
                 x = self.X[idx].to(self.device, non_blocking=True)
                 z, rec = self._net(x, normalized=True)
                 rec_each = ((rec - self.model.normalize(x)) ** 2).flatten(1).mean(1)
-            lab = has_target[idx].to(self.device)
-            weight = torch.where(lab, 1.0 - gamma, 1.0)
-            loss_each = weight * rec_each
-            n_lab = int(lab.sum())
-            st_loss = torch.zeros((), device=self.device)
-            if n_lab:
-                tz = target_of[idx].to(self.device)
-                st_each = ((z - tz) ** 2).mean(1)
-                loss_each = loss_each + gamma * torch.where(lab, st_each, torch.zeros_like(st_each))
-                st_loss = (st_each * lab).sum() / n_lab
+            if structured:  # per sample: gamma * structural + (1 - gamma) * reconstruction if labeled
+                on = has_target[idx]
+                st_each = ((z - target_of[idx]) ** 2).mean(1)
+                loss_each = rec_each + gamma * on * (st_each - rec_each)
+            else:
+                loss_each = rec_each
             loss = self.dist.batch_loss(loss_each, n_global)
             if not self.dist.all_finite(loss):
                 self.model.load_state_dict(good_state)
@@ -354,13 +351,14 @@ class Trainer:
             self.optimizer.step()
             if len(idx):  # a rank's share of the last global batch may be empty
                 self._codes[idx.numpy()] = z.detach().cpu().numpy()
-                rec_mean = float(rec_each.detach().mean())
+                with torch.no_grad():
+                    rec_sum, st_sum, n_lab = (torch.stack([rec_each.sum(), (on * st_each).sum(), on.sum()]).tolist()
+                                              if structured else (float(rec_each.sum()), 0.0, 0.0))
                 sums[0] += len(idx)
-                sums[1] += rec_mean * len(idx)
-                if n_lab:
-                    sums[2] += n_lab
-                    sums[3] += float(st_loss.detach()) * n_lab
-                batch_losses.append((rec_mean, float(st_loss.detach())))
+                sums[1] += rec_sum
+                sums[2] += int(n_lab)
+                sums[3] += st_sum
+                batch_losses.append((rec_sum / len(idx), st_sum / n_lab if n_lab else 0.0))
             seen += n_global
             if self.progress is not None:
                 self.progress(b + 1, n_batches)
