@@ -3,7 +3,7 @@
 After every epoch (when the window's classifier result for it arrives) and on demand,
 ``GuidedController`` builds an immutable ``GuidedRequest`` on the UI thread (a copy of the
 codes and of the labels, the settings, read-only references to the samples and to the frozen
-weights) and runs ``score_job`` on the window's ``TaskRunner``. The job fits the latent SVM on
+weights) and runs ``score_job`` on its own ``TaskRunner`` thread. The job fits the latent SVM on
 the labeled codes, scores every sample (``score_samples``), ranks the unlabeled ones by the
 chosen strategy (``rank_scores``), measures the SVM error on held-out samples with the
 calibration of its confidence, and makes the thumbnails. The result comes back to the UI thread;
@@ -38,10 +38,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
 from ..core.calibration import (ConfidenceHistogram, ReliabilityDiagram, confidence_histogram,
                                 outcome_pairs, reliability_diagram)
 from ..core.classify import LatentClassifier
-from ..core.errors import DataError, SaevizError
+from ..core.errors import SaevizError
 from ..core.guided import STRATEGIES, Candidates, Scores, rank_scores, score_samples
 from ..core.labels import UNLABELED
 from ..core.training import encode
+from .workers import TaskRunner
 
 KEY = "guided"               # the TaskRunner key of scoring and ranking jobs
 DEFAULT_K = 100
@@ -334,7 +335,9 @@ class GuidedController(QObject):
         super().__init__(parent if parent is not None else window)
         self.window = window
         self.session = window.session
-        self.runner = window.runner
+        # Its own worker thread: a ranking never delays the window's classifier, projections
+        # or reconstructions, which share the window's runner.
+        self.runner = TaskRunner(self, max_threads=1)
         self.view = window.latent.view
         self.k = DEFAULT_K
         self.strategy = "margin"
@@ -347,7 +350,6 @@ class GuidedController(QObject):
         self.last_error: str | None = None
         self._seq = 0
         self._applied = 0
-        self._pending = 0            # submitted, not yet back
         self._codes_seen = None      # the codes array the newest full scoring used
         self._stale = False
         self._store = None
@@ -387,7 +389,8 @@ class GuidedController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._pending > 0
+        """A scoring or ranking job is queued or running."""
+        return self.runner.busy(KEY)
 
     # -- requests ----------------------------------------------------------------------------------
     def completed_epochs(self) -> int:
@@ -445,18 +448,12 @@ class GuidedController(QObject):
         self._submit(rerank_job, res, self._seq, sup.labels, sup.version, self.k, self.strategy, self.seed)
 
     def _submit(self, fn, *args) -> None:
-        self._pending += 1
-        if self._pending == 1:
-            self.busyChanged.emit(True)
+        # A newer submission replaces a queued older one (TaskRunner), so only the newest waits.
         self.runner.submit(KEY, fn, *args, on_result=self._apply, on_error=self._failed)
-
-    def _done_one(self) -> None:
-        self._pending = max(0, self._pending - 1)
-        if self._pending == 0:
-            self.busyChanged.emit(False)
+        self.busyChanged.emit(True)
 
     def _failed(self, exc: BaseException) -> None:
-        self._done_one()
+        self.busyChanged.emit(self.busy)
         self.last_error = str(exc)
         if isinstance(exc, SaevizError):
             self._say(str(exc))
@@ -464,7 +461,7 @@ class GuidedController(QObject):
             self._say(f"Ranking failed: {type(exc).__name__}: {exc}")
 
     def _apply(self, result: GuidedResult) -> None:
-        self._done_one()
+        self.busyChanged.emit(self.busy)
         s = self.session
         req = result.request
         if req.seq <= self._applied or s.labels is None or req.n != s.n_samples:
@@ -501,11 +498,12 @@ class GuidedController(QObject):
     def _classes_changed(self) -> None:
         res = self.result
         store = self.session.labels
-        if res is not None and store is not None and tuple(res.request.class_names) != store.class_names:
+        outdated = res is not None and store is not None and tuple(res.request.class_names) != store.class_names
+        if outdated:  # class numbers may mean other classes now: never show them
             self._clear(emit=False)
             self.candidatesChanged.emit()
-            if self.session.codes is not None and not self.session.training:
-                self.refresh()
+        if (outdated or self.busy) and self.session.codes is not None and not self.session.training:
+            self.refresh()  # (while training, the next epoch ranks again)
 
     def _push_highlight(self) -> None:
         idx = self.candidates.indices if (self.highlight_enabled and self.candidates is not None) else None
@@ -523,9 +521,6 @@ class GuidedController(QObject):
     # -- session -------------------------------------------------------------------------------------
     def _clear(self, emit: bool = True) -> None:
         self.runner.invalidate(KEY)
-        if self._pending:
-            self._pending = 0
-            self.busyChanged.emit(False)
         self._applied = self._seq
         self.result = None
         self._codes_seen = None
@@ -551,8 +546,8 @@ class GuidedController(QObject):
 
     def _model_changed(self) -> None:
         s = self.session
-        if s.model is None and s.trainer is None and not s.training and s.codes is None and self.result is not None:
-            self._clear()  # the model was reset
+        if s.codes is None and not s.training and self.result is not None:
+            self._clear()  # the model was reset or replaced by a loaded one
 
     def _classifier_changed(self) -> None:
         s = self.session
@@ -565,6 +560,11 @@ class GuidedController(QObject):
 
     def _say(self, text: str) -> None:
         self.message.emit(text)
+
+    def shutdown(self) -> None:
+        """Drop queued work and wait for the running job (the window is closing)."""
+        self._highlight_timer.stop()
+        self.runner.shutdown()
 
 
 # -- the panel ------------------------------------------------------------------------------------------------

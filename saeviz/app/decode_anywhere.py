@@ -30,6 +30,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QLabel, QListWidget, QListWidgetItem, QStackedWidget,
                                QVBoxLayout, QWidget)
 
+from ..core.errors import SaevizError
 from ..core.morph import CodeDecoder, inverse_at, labeled_mean, nearest_codes
 from .workers import TaskRunner
 
@@ -263,8 +264,10 @@ class DecodeAnywhere(QWidget):
         self._dragging = False
         self.last: DecodedPoint | None = None
 
-        self.enabled_check = QCheckBox("Ctrl+click or drag in empty space decodes that point")
+        self.enabled_check = QCheckBox("Decode on Ctrl+click / drag")
         self.enabled_check.setObjectName("decodeAnywhereCheck")
+        self.enabled_check.setToolTip("Ctrl+click or Ctrl+drag in empty space of the 2D latent view decodes "
+                                      "that point (linear projections: PCA, LDA, latent axes)")
         self.enabled_check.setChecked(True)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -360,7 +363,14 @@ class DecodeAnywhere(QWidget):
         """Decode the place ``coords`` (view coordinates) of the latent view."""
         if not self._ready(report=True):
             return
-        code = self.code_at(coords)
+        try:
+            code = self.code_at(coords)
+        except SaevizError as exc:  # e.g. the projection belongs to codes of another model
+            self.status.setText(f"Cannot decode here: {exc}")
+            return
+        if len(code) != int(self.session.model.latent_dim):
+            self.status.setText("The view shows codes of another model; train an epoch first.")
+            return
         self.markers.set_moving(code)
         s = self.session
         self.runner.submit("decode", decode_point, self._cache, s.model, code,

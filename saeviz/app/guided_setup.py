@@ -4,9 +4,9 @@
 
 * docks: *Candidates* (the most uncertain unlabeled samples, ringed in the latent view; a tab
   beside the data and model settings), *Labeling queue* (one candidate at a time, labeled with
-  the keys 1-9; a tab beside the inspector), *Classifier metrics* (held-out error over epochs,
-  confidence histogram, reliability diagram with its ECE) and *Rounds* (what each batch of new
-  labels changed once it trained in), both beside the loss curves;
+  the keys 1-9; a tab beside the inspector), *Metrics* of the classifier (held-out error over
+  epochs, confidence histogram, reliability diagram with its ECE) and *Rounds* (what each batch
+  of new labels changed once it trained in), both beside the loss curves;
 * a *Guided labeling* menu: open the queue (Ctrl+G), refresh the candidates (Ctrl+Shift+R),
   the ranking strategy, the rings in the latent view (Ctrl+Shift+H), and the panels;
 * the strategy, the number of candidates and the rings are remembered in the window's settings.
@@ -15,7 +15,7 @@ The ranking is computed after every epoch while one of these panels is open.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
@@ -28,7 +28,7 @@ from .rounds import RoundsController, RoundsPanel
 SETTINGS_K = "guided/k"
 SETTINGS_STRATEGY = "guided/strategy"
 SETTINGS_HIGHLIGHT = "guided/highlight"
-DOCKS = (("candidates", "Candidates"), ("queue", "Labeling queue"), ("metrics", "Classifier metrics"),
+DOCKS = (("candidates", "Candidates"), ("queue", "Labeling queue"), ("metrics", "Metrics"),
          ("rounds", "Rounds"))
 
 
@@ -68,6 +68,11 @@ class GuidedLabeling(QObject):
         for dock in self.docks.values():
             dock.visibilityChanged.connect(lambda _v: self._update_active())
         QTimer.singleShot(0, self._update_active)
+        self._closed = False
+        window.installEventFilter(self)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
 
     # -- construction -----------------------------------------------------------------------------
     def _make_docks(self) -> None:
@@ -225,6 +230,9 @@ class GuidedLabeling(QObject):
         if not self.queue.load() and self.controller.result is None and self.session.codes is not None:
             self.queue.refresh()
         self.queue_panel.refresh_view()
+        cur = self.queue_panel.current
+        if cur is not None:
+            self.session.select(cur)
         self.queue_panel.setFocus(Qt.ShortcutFocusReason)
 
     def show_candidates(self) -> None:
@@ -271,6 +279,22 @@ class GuidedLabeling(QObject):
     def _status(self, text: str) -> None:
         if text:
             self.window.statusBar().showMessage(text, 6000)
+
+    # -- closing ------------------------------------------------------------------------------------------
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if obj is self.window and event.type() == QEvent.Type.Close:
+            QTimer.singleShot(0, self._after_close)  # once every other close handler had its say
+        return False
+
+    def _after_close(self) -> None:
+        if not self.window.isVisible():  # not refused (e.g. by an unsaved-project question)
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the ranking worker (the window is closing)."""
+        if not self._closed:
+            self._closed = True
+            self.controller.shutdown()
 
 
 __all__ = ["attach_guided", "GuidedLabeling"]

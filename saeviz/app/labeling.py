@@ -230,8 +230,20 @@ class LabelingController(QObject):
         bar.addWidget(QLabel(" Class "))
         bar.addWidget(self.palette)
         bar.addSeparator()
-        bar.addAction(self.actions["undo"])
-        bar.addAction(self.actions["redo"])
+        # fixed texts in the tool bar (the menu's Undo/Redo name the step, which changes the width)
+        stack = self.editor.stack
+        for key, text, can, can_changed, slot, step in (
+                ("undo", "Undo", stack.canUndo, stack.canUndoChanged, stack.undo, stack.undoText),
+                ("redo", "Redo", stack.canRedo, stack.canRedoChanged, stack.redo, stack.redoText)):
+            act = QAction(text, bar)
+            act.setObjectName(f"{key}ToolAction")
+            act.setEnabled(can())
+            act.triggered.connect(slot)
+            can_changed.connect(act.setEnabled)
+            bar.addAction(act)
+            self.actions[f"{key}_tool"] = act
+        stack.indexChanged.connect(self._update_undo_tips)
+        self._update_undo_tips()
         self.toolbar = bar
         self.window.addToolBar(Qt.TopToolBarArea, bar)
 
@@ -262,6 +274,12 @@ class LabelingController(QObject):
         reset = getattr(w, "actions", {}).get("reset_layout")
         if reset is not None:  # "Reset layout" shows every panel again, ours too
             reset.triggered.connect(lambda: [d.show() for d in self.docks.values()])
+
+    def _update_undo_tips(self, *_args) -> None:
+        stack = self.editor.stack
+        self.actions["undo_tool"].setToolTip(f"Undo {stack.undoText()} (Ctrl+Z)" if stack.canUndo() else "Undo (Ctrl+Z)")
+        self.actions["redo_tool"].setToolTip(f"Redo {stack.redoText()} (Ctrl+Shift+Z)" if stack.canRedo()
+                                             else "Redo (Ctrl+Shift+Z)")
 
     def _menu(self, title: str) -> QMenu | None:
         for act in self.window.menuBar().actions():
@@ -619,8 +637,9 @@ class LabelingController(QObject):
         if self.window.controller.is_running:
             self.window.stop_training()
         self._status(f"Opening project {folder}…", 0)
+        recovery_dir = self.recovery_dir
         self.window.runner.submit(
-            "project", Project.open, str(folder), recovery_dir=self.recovery_dir,
+            "project", lambda: Project.open(str(folder), recovery_dir=recovery_dir),
             on_result=lambda res: self._project_loaded(*res),
             on_error=lambda exc: self._error("Cannot open the project", str(exc)))
 

@@ -2,9 +2,9 @@
 
 ``QueuePanel`` walks through the newest ranking (``GuidedController.candidates``) with a
 ``saeviz.core.guided.LabelingQueue``: keys 1-9 give the shown sample a class, S skips it,
-Backspace goes back; after a label or a skip the next open candidate follows by itself. The
-sample is also selected in the session, so the inspector (and, for meshes, the mesh viewport)
-shows it.
+Backspace goes back; after a label or a skip the next open candidate follows by itself. While
+the queue has the keyboard focus, its sample is also the session's selection, so the inspector
+(and, for meshes, the mesh viewport) shows it; a queue nobody works in never moves the selection.
 
 Every label is one step on the labeling undo stack (``window.labeling.editor``): an
 ``AssignCommand`` whose first ``redo`` asks the queue to assign, whose ``undo`` and later
@@ -273,7 +273,7 @@ class QueuePanel(QWidget):
         b.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         b.setToolTip(tip)
         b.setFocusPolicy(Qt.NoFocus)
-        b.clicked.connect(lambda _=False: (slot(), self.setFocus()))
+        b.clicked.connect(lambda _=False: (self.setFocus(), slot()))
         return b
 
     # -- keys ---------------------------------------------------------------------------------------
@@ -302,6 +302,17 @@ class QueuePanel(QWidget):
         else:
             self.controller.assign(int(key) - int(Qt.Key_1))
         ev.accept()
+
+    def focusInEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().focusInEvent(ev)
+        self.refresh_view()
+        cur = self.current
+        if cur is not None and self.session.selected != cur:
+            self.session.select(cur)  # the inspector (and the mesh viewport) show the queue's sample
+
+    def focusOutEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().focusOutEvent(ev)
+        self.refresh_view()
 
     # -- classes ------------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
@@ -334,7 +345,7 @@ class QueuePanel(QWidget):
             b.setFocusPolicy(Qt.NoFocus)
             b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
             b.setToolTip(f"Label this sample {name}" + (f" ({i + 1})" if i < 9 else ""))
-            b.clicked.connect(lambda _=False, i=i: (self.controller.assign(i), self.setFocus()))
+            b.clicked.connect(lambda _=False, i=i: (self.setFocus(), self.controller.assign(i)))
             self.class_grid.addWidget(b, i // columns, i % columns)
             self.class_buttons.append(b)
         self.refresh_view()
@@ -389,15 +400,16 @@ class QueuePanel(QWidget):
         elif state == "skipped":
             self.state_label.setText("Skipped: a key labels it now.")
         else:
-            self.state_label.setText("Which class is it? <span style='color:#666666'>(keys 1–9 · S skips · "
-                                     "Backspace goes back)</span>")
+            keys = ("keys 1–9 · S skips · Backspace goes back" if self.hasFocus()
+                    else "click here to use the keys 1–9, S and Backspace")
+            self.state_label.setText(f"Which class is it? <span style='color:#666666'>({keys})</span>")
         for i, b in enumerate(self.class_buttons):
             f = b.font()
             f.setBold(i in (best, second))
             b.setFont(f)
-        if s.selected != cur:
+        moved, self._shown = cur != self._shown, cur
+        if moved and self.hasFocus():  # working in the queue: show the item everywhere
             s.select(cur)
-        self._shown = cur
 
     def _cls(self, k: int) -> str:
         store = self.session.labels
@@ -421,7 +433,7 @@ class QueuePanel(QWidget):
                               "train at least one epoch.")
         else:
             self.title.setText("No candidates")
-            self.hint.setText("Every sample is labeled, or Refresh has not run yet.")
+            self.hint.setText("The newest ranking has no unlabeled samples left. Refresh ranks again.")
 
     def _show_sample(self, pos: int) -> None:
         s = self.session

@@ -212,12 +212,13 @@ class MorphPanel(QWidget):
 
         self.info = QLabel("")
         self.info.setObjectName("morphInfo")
+        self.info.setWordWrap(True)
         self.image = ImagePane("decoded")
         self.curve = CurvePane()
         self.mesh_note = QLabel("The morph is shown in the mesh viewport.")
         self.mesh_note.setWordWrap(True)
         self.display = QStackedWidget()
-        for w in (self.image, self.curve, self.mesh_note):
+        for w in (self.image, self.curve):
             self.display.addWidget(w)
         self.strip = QWidget()
         srow = QHBoxLayout(self.strip)
@@ -267,10 +268,12 @@ class MorphPanel(QWidget):
         lay.addLayout(form)
         lay.addLayout(trow)
         lay.addWidget(self.info)
+        lay.addWidget(self.mesh_note)
         lay.addWidget(self.display, 1)
         lay.addWidget(self.strip)
         lay.addLayout(grid)
         lay.addWidget(self.status)
+        lay.addStretch(1)
 
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(PLAY_INTERVAL_MS)
@@ -380,7 +383,9 @@ class MorphPanel(QWidget):
         self._fill_class_combos()
         ds = s.dataset
         kind = ds.kind if ds is not None else "image"
-        self.display.setCurrentIndex({"image": 0, "vector": 1, "mesh": 2}[kind])
+        self.display.setCurrentIndex(1 if kind == "vector" else 0)
+        self.display.setVisible(kind != "mesh")
+        self.mesh_note.setVisible(kind == "mesh")
         self.strip.setVisible(kind == "image")
         self.image.set_array(None)
         self.curve.set_arrays(None, None)
@@ -694,8 +699,9 @@ class MorphPanel(QWidget):
         if suffix in MESH_SEQUENCE_SUFFIXES and kind != "mesh":
             self.status.setText("PLY and OBJ sequences are for mesh datasets; export a GIF.")
             return False
-        if suffix in ANIMATION_SUFFIXES and kind == "mesh" and self.mesh_view is None:
-            self.status.setText("There is no mesh viewport to record.")
+        if suffix in ANIMATION_SUFFIXES and kind == "mesh" and (
+                self.mesh_view is None or not self.mesh_view.isVisible()):
+            self.status.setText("Show the mesh viewport: the animation records it.")
             return False
         if suffix in ANIMATION_SUFFIXES and kind == "vector":
             self.status.setText("Animations are made of mesh or image samples.")
@@ -807,8 +813,8 @@ def attach_mesh_tools(window, projection) -> "MeshTools":
 class MeshTools(QObject):
     """The mesh viewport, morph and decode-anywhere docks of one main window.
 
-    The mesh dock is shown whenever the open dataset is made of meshes (and hidden
-    otherwise); the morph and decode docks serve every dataset kind.
+    The mesh dock is shown (and raised, with the morph panel) whenever the open dataset is
+    made of meshes, and hidden otherwise; the morph and decode docks serve every dataset kind.
     """
 
     def __init__(self, window, projection):
@@ -850,21 +856,25 @@ class MeshTools(QObject):
         self._dataset_changed()
 
     def place_docks(self) -> None:
-        """The mesh viewport beside the latent view, the morph and decode panels below it."""
+        """The mesh viewport as a tab beside the inspector (raised for mesh datasets, hidden
+        for others), the morph and decode panels as tabs beside the loss curves: the window
+        needs no room beyond what its other panels take."""
         w = self.window
         d = self.docks
+        existing = getattr(w, "docks", {})
+        existing = existing if isinstance(existing, dict) else {}
         for dock in d.values():
             dock.setFloating(False)
-            w.addDockWidget(Qt.RightDockWidgetArea, dock)
-        existing = getattr(w, "docks", {})
-        inspector = existing.get("inspector") if isinstance(existing, dict) else None
-        if inspector is not None:
-            w.splitDockWidget(inspector, d["mesh"], Qt.Horizontal)
-            w.splitDockWidget(d["mesh"], d["morph"], Qt.Vertical)
-        else:
-            w.splitDockWidget(d["mesh"], d["morph"], Qt.Vertical)
-        w.tabifyDockWidget(d["morph"], d["decode"])
-        d["morph"].raise_()
+        for key, anchor in (("mesh", existing.get("inspector")), ("morph", existing.get("loss")),
+                            ("decode", existing.get("loss"))):
+            if anchor is not None:
+                w.tabifyDockWidget(anchor, d[key])
+            else:
+                w.addDockWidget(Qt.RightDockWidgetArea, d[key])
+        if existing.get("loss") is None:
+            w.tabifyDockWidget(d["morph"], d["decode"])
+        d["morph"].show()
+        d["decode"].show()
         self._dataset_changed()
 
     def _add_to_panels_menu(self) -> None:
@@ -883,6 +893,7 @@ class MeshTools(QObject):
         self.docks["mesh"].setVisible(mesh)
         if mesh:
             self.docks["mesh"].raise_()
+            self.docks["morph"].raise_()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
         if obj is self.window and event.type() == QEvent.Type.Close:

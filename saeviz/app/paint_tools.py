@@ -276,16 +276,22 @@ class _Tool:
         self.paint._gesture_ended()
         return True
 
-    # what subclasses fill in
-    def start(self, ev) -> None: ...
+    # The gesture's steps; each tool overrides those it needs (a click has no drag, only the
+    # brush shows itself while hovering).
+    def start(self, ev) -> None:
+        """The button went down on the view."""
 
-    def drag(self, ev) -> None: ...
+    def drag(self, ev) -> None:
+        """The pointer moved with the button down."""
 
-    def finish(self, ev) -> None: ...
+    def finish(self, ev) -> None:
+        """The button came up: apply the gesture."""
 
-    def abort(self) -> None: ...
+    def abort(self) -> None:
+        """Escape: drop the gesture and undo what it did so far."""
 
-    def hover(self, ev) -> None: ...
+    def hover(self, ev) -> None:
+        """The pointer moved with no button down."""
 
 
 class ClickTool(_Tool):

@@ -255,6 +255,11 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
         raise _fail(path, f"the described model cannot be built: {exc}") from None
     present = {k: v for k, v in infos.items() if k.startswith(MODEL_PREFIX)}
     missing, extra = set(expected) - set(present), set(present) - set(expected)
+    # basis models written before their MLPs had a coefficient scale: they ran without one
+    unscaled = {MODEL_PREFIX + "encoder.coef_scale", MODEL_PREFIX + "decoder.coef_scale"}
+    if model_config.architecture == "basis" and missing == unscaled:
+        expected = {k: v for k, v in expected.items() if k not in unscaled}
+        missing = set()
     if missing or extra:
         raise _fail(path, f"weights do not match the described model (missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})")
     for key, shape in expected.items():
@@ -272,6 +277,8 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             state = {k[len(MODEL_PREFIX):]: fh.get_tensor(k) for k in expected}
+            for key in unscaled - set(expected) if model_config.architecture == "basis" else ():
+                state[key[len(MODEL_PREFIX):]] = torch.ones(())
             labels = fh.get_tensor(LABELS_KEY).numpy() if "classes" in doc else None
             opt_tensors = {k: fh.get_tensor(k) for k in opt_keys}
     except Exception as exc:

@@ -16,13 +16,45 @@ from torch import nn
 from .config import ModelConfig
 
 
-def _mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
+def _layers(sizes: list[int], last_activation: bool = False) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 or last_activation:
             layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return layers
+
+
+def _mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
+    return nn.Sequential(*_layers(sizes, last_activation))
+
+
+class CoefficientMLP(nn.Sequential):
+    """The MLP of a ``basis`` model on one side of the fixed basis, with a fixed scalar
+    ``coef_scale``: basis coordinates per network unit. The encoder's MLP divides its input
+    (basis coordinates) by it and the decoder's multiplies its output (basis coordinates) by
+    it, so the layers see values of about unit size whatever the number of features.
+
+    ``build_autoencoder`` sets it to ``sqrt(D / k)``, the RMS of the coordinates of normalised
+    data in a basis that holds all of their variance. Without it the coordinates have that
+    size (13 for a 41,154-value body and 256 components), and the codes of a plain
+    autoencoder grow with it (RMS norm 142 at full resolution against 55 at 6,018 values):
+    the structural targets then sit far inside the codes' natural spread and pulling the
+    codes onto them costs much more reconstruction (measured on 6,000 full-resolution bodies, 10% labels, gamma 0.1, 30 epochs:
+    held-out RMSE 1.47 times the plain autoencoder's without the scale, 1.09 times with it).
+    """
+
+    def __init__(self, sizes: list[int], side: str, coef_scale: float = 1.0):
+        if side not in ("encoder", "decoder"):
+            raise ValueError(f"side must be 'encoder' or 'decoder', got {side!r}")
+        super().__init__(*_layers(sizes))
+        self.side = side
+        self.register_buffer("coef_scale", torch.tensor(float(coef_scale), dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.side == "encoder":
+            return super().forward(x / self.coef_scale)
+        return super().forward(x) * self.coef_scale
 
 
 class ConvEncoder(nn.Module):
@@ -75,8 +107,10 @@ class Autoencoder(nn.Module):
     """``encode`` raw samples to codes and ``decode`` codes back to raw samples."""
 
     def __init__(self, config: ModelConfig, sample_shape, mean: np.ndarray | None = None,
-                 scale: float = 1.0, basis: np.ndarray | None = None):
-        """``mean``/``basis`` of None give zero buffers of the right shape (to be loaded)."""
+                 scale: float = 1.0, basis: np.ndarray | None = None, coef_scale: float = 1.0):
+        """``mean``/``basis`` of None give zero buffers of the right shape (to be loaded);
+        ``coef_scale`` is the basis coordinates per network unit (``basis`` only, see
+        ``CoefficientMLP``)."""
         super().__init__()
         self.config = config
         self.sample_shape = tuple(int(s) for s in sample_shape)
@@ -93,7 +127,6 @@ class Autoencoder(nn.Module):
             self.decoder = ConvDecoder(self.encoder, config.conv_channels, latent)
             self.register_buffer("basis", None)
         else:
-            width = n_features
             if config.architecture == "basis":
                 k = int(config.basis_size) if basis is None else np.shape(basis)[1]
                 if basis is None:
@@ -104,11 +137,12 @@ class Autoencoder(nn.Module):
                         raise ValueError(f"basis must have shape ({n_features}, k), got {basis.shape}")
                     basis_t = torch.as_tensor(basis)
                 self.register_buffer("basis", basis_t)
-                width = k
+                self.encoder = CoefficientMLP([k, *hidden, latent], "encoder", coef_scale)
+                self.decoder = CoefficientMLP([latent, *hidden[::-1], k], "decoder", coef_scale)
             else:
                 self.register_buffer("basis", None)
-            self.encoder = _mlp([width, *hidden, latent])
-            self.decoder = _mlp([latent, *hidden[::-1], width])
+                self.encoder = _mlp([n_features, *hidden, latent])
+                self.decoder = _mlp([latent, *hidden[::-1], n_features])
 
     @property
     def latent_dim(self) -> int:
@@ -163,12 +197,21 @@ class Autoencoder(nn.Module):
         return coef, residual
 
 
-def normalization(X: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per-feature mean and one global scale (the RMS of the centred data)."""
-    X = np.asarray(X, np.float64)
-    mean = X.mean(axis=0)
-    scale = float(np.sqrt(np.mean((X - mean) ** 2)))
-    return mean.astype(np.float32), (scale if scale > 0 else 1.0)
+def normalization(X: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, float]:
+    """Per-feature mean and one global scale (the RMS of the centred data), accumulated in
+    float64 over chunks of ``chunk`` samples (no float64 copy of ``X``)."""
+    X = np.asarray(X)
+    n = len(X)
+    flat = X.reshape(n, -1)
+    total = np.zeros(flat.shape[1], np.float64)
+    for start in range(0, n, chunk):
+        total += flat[start:start + chunk].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = 0.0
+    for start in range(0, n, chunk):
+        squares += float(np.sum((flat[start:start + chunk] - mean) ** 2))
+    scale = float(np.sqrt(squares / flat.size))
+    return mean.reshape(X.shape[1:]).astype(np.float32), (scale if scale > 0 else 1.0)
 
 
 def fit_basis(X: np.ndarray, mean: np.ndarray, scale: float, k: int, seed: int = 0,
@@ -192,10 +235,14 @@ def build_autoencoder(config: ModelConfig, X: np.ndarray, seed: int = 0) -> Auto
     """A freshly initialised autoencoder whose normalisation (and basis) come from ``X``."""
     X = np.asarray(X, np.float32)
     mean, scale = normalization(X)
-    basis = None
+    basis, coef_scale = None, 1.0
     if config.architecture == "basis":
         basis = fit_basis(X, mean, scale, config.basis_size, seed)
         config = config.replace(basis_size=basis.shape[1])  # fewer samples than components
+        # normalised samples have a mean squared norm of D, so their coordinates in k
+        # orthonormal directions have an RMS of at most sqrt(D / k), reached when the basis
+        # holds all of the variance (nearly so for the bodies with 256 components)
+        coef_scale = math.sqrt(basis.shape[0] / basis.shape[1])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Autoencoder(config, X.shape[1:], mean, scale, basis)
+        return Autoencoder(config, X.shape[1:], mean, scale, basis, coef_scale)

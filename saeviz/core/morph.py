@@ -117,15 +117,20 @@ class CodeDecoder:
     """Decodes single codes of one (frozen, CPU) model as fast as the model allows.
 
     For the ``basis`` architecture the output is ``mean + h @ (scale * basis.T)``, with ``h``
-    the decoder MLP's output and the scaled, transposed basis kept as one contiguous (k, D)
-    matrix: multiplying a row vector by it streams through memory once (about 1 ms for a
-    41,154-value body on one core), while the model's own ``h @ basis.T`` reads the (D, k)
-    basis across its rows (several times slower). Results equal ``decode`` up to float32
-    rounding. Other architectures use the model's ``decode``.
+    the decoder MLP's output and the scaled, transposed basis kept contiguous, (k, D): a row
+    vector times it streams through memory once, while the model's own ``h @ basis.T`` reads
+    the (D, k) basis across its rows (measured on a 41,154-value body, one core: 1.1 ms
+    against 3.5 ms). The product runs in column blocks of ``BLOCK`` values, which the BLAS
+    computes on the calling thread; as one call it is split over torch's threads, and on a
+    busy machine those wait for each other (measured on 2 busy cores: 22 ms wall against
+    1.3 ms). Results equal ``decode`` up to float32 rounding. Other architectures use the
+    model's ``decode``.
 
     ``decode(z, out=None)`` returns one sample; ``out`` (an array of the sample's shape,
     float32, C-contiguous) is filled in place. Use one instance per thread.
     """
+
+    BLOCK = 8192
 
     def __init__(self, model):
         self.model = model
@@ -137,8 +142,11 @@ class CodeDecoder:
         if self._fast:
             with torch.no_grad():
                 scale = model.scale.detach().to("cpu", torch.float32)
-                self._bt = (basis.detach().to("cpu", torch.float32).T * scale).contiguous()
-                self._mean = model.mean.detach().to("cpu", torch.float32).reshape(1, -1).contiguous()
+                bt = basis.detach().to("cpu", torch.float32).T * scale
+                mean = model.mean.detach().to("cpu", torch.float32).reshape(1, -1)
+                D = bt.shape[1]
+                self._blocks = [(a, min(D, a + self.BLOCK), bt[:, a:a + self.BLOCK].contiguous(),
+                                 mean[:, a:a + self.BLOCK].contiguous()) for a in range(0, D, self.BLOCK)]
             self._mlp = model.decoder
         self._z = torch.empty(1, self.latent_dim, dtype=torch.float32)
 
@@ -154,7 +162,9 @@ class CodeDecoder:
         with torch.inference_mode():
             if self._fast:
                 h = self._mlp(self._z)
-                torch.addmm(self._mean, h, self._bt, out=torch.from_numpy(out).view(1, -1))
+                flat = torch.from_numpy(out).view(1, -1)
+                for a, b, bt, mean in self._blocks:
+                    torch.addmm(mean, h, bt, out=flat[:, a:b])
             else:
                 was = self.model.training
                 self.model.eval()

@@ -53,19 +53,23 @@ class Settings:
 
 
 FULL = Settings()
-QUICK = Settings(fractions=(0.05, 0.2, 1.0), epochs=2, seeds=(0, 1), max_train=400)
+QUICK = Settings(fractions=(0.1, 1.0), epochs=2, seeds=(0,), max_train=300)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=tuple(B.SETUPS), default=None, help="digits (default) or bodies")
     parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {FULL.epochs})")
+    parser.add_argument("--first-seed", type=int, default=None,
+                        help="first seed (default 0); with --seeds N the run covers seeds FIRST to FIRST+N-1, "
+                             "so several processes can share the seeds")
 
 
-def settings_for(quick=False, seeds=None, dataset=None, epochs=None) -> Settings:
+def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=None) -> Settings:
     s = QUICK if quick else FULL
     changes = {}
-    if seeds is not None:
-        changes["seeds"] = tuple(range(int(seeds)))
+    if seeds is not None or first_seed is not None:
+        first = int(first_seed or 0)
+        changes["seeds"] = tuple(range(first, first + (len(s.seeds) if seeds is None else int(seeds))))
     if dataset is not None:
         changes["dataset"] = dataset
     if epochs is not None:
@@ -122,9 +126,9 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
 
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print,
-        dataset: str | None = None, epochs: int | None = None) -> dict:
+        dataset: str | None = None, epochs: int | None = None, first_seed: int | None = None) -> dict:
     common.require_matplotlib()
-    settings = settings_for(quick, seeds, dataset, epochs)
+    settings = settings_for(quick, seeds, dataset, epochs, first_seed)
     if "umap" in settings.methods:
         B.require_umap()
     setup = B.SETUPS[settings.dataset]
@@ -228,8 +232,7 @@ def write_report(out: Path, results: dict) -> Path:
         e = s[str(f)]
         m = min(st["methods"], key=lambda k: e[k]["mean"])
         best.append(f"{100 * f:g}%: {NAMES[m]} ({mean_std(e[m])}%)")
-        best_line = "Lowest mean error per label count: " + "; ".join(best) + "."
-    lines.append(best_line)
+    lines.append("Lowest mean error per label count: " + "; ".join(best) + ".")
     if "aae" in st["methods"]:
         lines.append("The AAE's own prediction (arg-max of its categorical code) reaches "
                      + ", ".join(f"{mean_std(s[str(f)]['aae_argmax'])}%" for f in st["fractions"])
@@ -244,6 +247,8 @@ def write_report(out: Path, results: dict) -> Path:
     rep.table(["seed", "labels"] + [NAMES[m] for m in st["methods"]], rows)
     rep.heading("Reproduce")
     extra = "" if st["dataset"] == FULL.dataset else f" --dataset {st['dataset']}"
+    base = QUICK if results["quick"] else FULL
+    extra += "" if st["epochs"] == base.epochs else f" --epochs {st['epochs']}"
     rep.text(f"`python -m saeviz.experiments sparse_labels{' --quick' if results['quick'] else ''}{extra} "
              f"--out FOLDER` ({results['seconds'] / 60:.1f} minutes here, torch {results['environment']['torch']}, "
              f"{results['environment']['torch_threads']} CPU thread(s), on a shared, loaded 2-core machine).")

@@ -75,7 +75,9 @@ def win(qapp, tmp_path_factory):
     train_epoch(w, 1)
     yield w
     w.labeling.ask_unsaved = lambda: "discard"
-    w.close()
+    assert w.close()
+    QTest.qWait(50)  # the close handlers' follow-ups stop the workers
+    assert w.guided.controller.runner.submit("probe", int) == -1  # closed: takes no more work
     w.deleteLater()
     QApplication.processEvents()
     if old is None:
@@ -123,6 +125,9 @@ def test_candidates_are_the_core_ranking_of_the_same_codes(win):
     assert isinstance(thumb, QPixmap) and (thumb.width(), thumb.height()) == (48, 48)  # 8 x 8 digits, 6x
     # the candidates are ringed in the latent view
     assert np.array_equal(w.latent.view.highlighted(), np.sort(ref.indices))
+    # the queue took the ranking, but a queue nobody works in leaves the selection alone
+    assert np.array_equal(np.array(g.queue.queue.items), ref.indices)
+    assert w.session.selected == -1
 
 
 def test_strategy_and_count_rerank_off_the_ui_thread(win):
@@ -174,8 +179,11 @@ def test_queue_labels_skips_goes_back_and_undoes(win):
     qp = g.queue_panel
     stack = w.labeling.editor.stack
     paint_class = w.labeling.paint.current_class
+    w.activateWindow()  # the window's own 1-9 shortcuts are live only in the active window
+    assert QTest.qWaitForWindowActive(w)
     g.actions["open_queue"].trigger()
     QApplication.processEvents()
+    assert qp.hasFocus() and "keys 1–9 · S skips" in qp.state_label.text()
     items = np.array(g.queue.queue.items)
     assert np.array_equal(items, g.controller.candidates.indices)
     first, second, third = (int(i) for i in items[:3])

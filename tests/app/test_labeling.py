@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 mpath = pytest.importorskip("matplotlib.path")
 
-from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence, QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree  # noqa: E402
 
 from saeviz.app.main_window import MainWindow  # noqa: E402
 from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.label_edits import StrokeAccumulator, label_edit  # noqa: E402
+from saeviz.core.label_edits import label_edit  # noqa: E402
 from saeviz.core.project import read_autosave  # noqa: E402
 from saeviz.core.session import SessionDefaults  # noqa: E402
 
@@ -38,6 +38,8 @@ def make_window(qtbot, settings_path, epochs=1):
     settings = QSettings(str(settings_path), QSettings.IniFormat)
     defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=epochs, batch_size=128, lr=2e-3))
     w = MainWindow(settings=settings, defaults=defaults)
+    # pytest-qt closes the window after the test; unsaved labels must not block it with a question
+    w.labeling.ask_unsaved = lambda: "discard"
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
@@ -68,7 +70,6 @@ def win(qtbot, tmp_path, recovery_dir):
     w = make_window(qtbot, tmp_path / "settings.ini")
     show_codes(qtbot, w)
     yield w
-    w.labeling.ask_unsaved = lambda: "discard"
     w.close()
 
 
@@ -256,6 +257,8 @@ def test_escape_cancels_a_stroke_and_keeps_the_previous_labels(win, qtbot):
 def test_tool_keys_radius_keys_and_class_keys(win, qtbot):
     w = win
     ctl = w.labeling
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)  # window shortcuts need the active window
     for key, name in ((Qt.Key_B, "brush"), (Qt.Key_L, "lasso"), (Qt.Key_R, "rectangle"),
                       (Qt.Key_E, "eraser"), (Qt.Key_C, "click"), (Qt.Key_N, "navigate")):
         QTest.keyClick(w.latent.view.active_view(), key)
@@ -395,8 +398,8 @@ def test_class_manager_adds_renames_merges_and_deletes(win, qtbot):
     # merge the first two remaining classes into the second
     cm.table.clearSelection()
     cm.table.selectRow(0)
-    cm.table.selectionModel().select(cm.table.model().index(1, 0),
-                                     cm.table.selectionModel().Select | cm.table.selectionModel().Rows)
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    cm.table.selectionModel().select(cm.table.model().index(1, 0), flags)
     assert cm.selected_classes() == [0, 1]
     cm.merge_button.click()
     dlg = cm.dialog
@@ -430,15 +433,19 @@ def test_distance_editor_rejects_asymmetric_and_negative_input_with_a_message(wi
     assert store.distances[0, 1] == 2 and store.distances[1, 0] == 2
     assert ed.status_text() == ""
     ed.symmetric.setChecked(True)
-    ed.table.item(2, 0).setText("3.5")
-    assert store.distances[0, 2] == 3.5 and store.distances[2, 0] == 3.5
+    ed.table.item(2, 0).setText("2.5")
+    assert store.distances[0, 2] == 2.5 and store.distances[2, 0] == 2.5
     assert w.labeling.editor.stack.count() == 2
     # the preview: MDS layout of the class targets, achieved distances and stress, fast
     lay = ed.layout_result
     assert lay.achieved.shape == (3, 3)
-    assert np.allclose(lay.achieved, store.distances, atol=1e-3)  # 3 classes embed exactly
-    assert "stress" in ed.preview_info.text()
+    assert np.allclose(lay.achieved, store.distances, atol=1e-3)  # a triangle: achieved exactly
+    assert "every distance is achieved" in ed.preview_info.text()
     assert ed.last_preview_ms < 5.0
+    ed.table.item(2, 0).setText("3.5")  # 3.5 > 2 + 1 breaks the triangle inequality
+    assert store.distances[0, 2] == 3.5
+    lay = ed.layout_result
+    assert lay.stress > 0.01 and "largest mismatch" in ed.preview_info.text()
 
 
 def test_distance_presets_set_up_the_papers_classes(win, qtbot):
@@ -478,7 +485,6 @@ def test_presets_regroup_ten_digit_classes(qtbot, tmp_path, recovery_dir):
         assert np.array_equal(labels(w), expected)
         assert w.session.labels.class_names == DECOMPOSITIONS["abc"].class_names
     finally:
-        w.labeling.ask_unsaved = lambda: "discard"
         w.close()
 
 
@@ -584,7 +590,6 @@ def test_closing_with_unsaved_work_asks(qtbot, tmp_path, recovery_dir):
 def test_labels_are_autosaved_and_offered_again_after_a_crash(qtbot, tmp_path, recovery_dir):
     w = make_window(qtbot, tmp_path / "s.ini")
     ctl = w.labeling
-    acc = StrokeAccumulator()
     store = w.session.labels
     ctl.editor.push(label_edit(store, np.arange(40), 2, "Paint"))
     qtbot.waitUntil(lambda: ctl.project.autosave_path.exists(), timeout=5000)
@@ -598,16 +603,14 @@ def test_labels_are_autosaved_and_offered_again_after_a_crash(qtbot, tmp_path, r
                               capture_output=True, text=True, check=True).stdout)
     orphan = recovery_dir / f"session-{dead}-00112233445566ff.npz"
     ctl.project.autosave_path.rename(orphan)
-    ctl.ask_unsaved = lambda: "discard"
     w.close()
-    del acc
 
     w2 = make_window(qtbot, tmp_path / "s2.ini")
     try:
         ctl2 = w2.labeling
         qtbot.waitUntil(lambda: ctl2.box is not None and ctl2.box.isVisible(), timeout=10000)
         box = ctl2.box
-        assert box.objectName() == "recoveryBox" and "40 labeled" not in box.text() or True
+        assert box.objectName() == "recoveryBox" and "autosaved" in box.text()
         restore = next(b for b in box.buttons() if b.text() == "Restore")
         restore.click()
         qtbot.waitUntil(lambda: np.array_equal(labels(w2), painted), timeout=10000)
@@ -616,30 +619,33 @@ def test_labels_are_autosaved_and_offered_again_after_a_crash(qtbot, tmp_path, r
         ctl2.actions["undo"].trigger()  # the restore is one undo step
         assert not np.array_equal(labels(w2), painted)
     finally:
-        w2.labeling.ask_unsaved = lambda: "discard"
         w2.close()
 
 
 def test_screenshot_with_painted_labels(win, qtbot):
     w = win
     ctl = w.labeling
-    width, height = view_size(w)
+    S = visible_positions(w)
+    (x0, y0), (x1, y1) = np.percentile(S, 10, axis=0), np.percentile(S, 90, axis=0)
+
+    def at(fx, fy):
+        return (x0 + fx * (x1 - x0), y0 + fy * (y1 - y0))
+
     ctl.reveal(0.0)
     ctl.paint.set_tool("lasso")
     ctl.paint.set_current_class(0)
-    drag(w.latent.view, [(0.2 * width, 0.2 * height), (0.5 * width, 0.15 * height),
-                         (0.45 * width, 0.5 * height), (0.15 * width, 0.45 * height)])
+    drag(w.latent.view, [at(0.0, 0.1), at(0.45, 0.0), at(0.4, 0.45), at(0.05, 0.5)])
     ctl.paint.set_tool("brush")
     ctl.paint.set_current_class(1)
-    ctl.paint.set_radius(30)
-    drag(w.latent.view, [(0.6 * width, 0.7 * height), (0.75 * width, 0.6 * height), (0.85 * width, 0.75 * height)])
+    ctl.paint.set_radius(22)
+    drag(w.latent.view, [at(0.5, 0.9), at(0.7, 0.6), at(0.95, 0.85)])
     ctl.paint.set_current_class(2)
-    drag(w.latent.view, [(0.55 * width, 0.25 * height), (0.8 * width, 0.3 * height)])
-    mouse(w.latent.view, "move", (0.5 * width, 0.55 * height))  # the brush circle, hovering
+    drag(w.latent.view, [at(0.6, 0.15), at(0.95, 0.3)])
+    mouse(w.latent.view, "move", at(0.3, 0.75))  # the brush circle, hovering
     qtbot.waitUntil(lambda: not w.latent.dirty, timeout=5000)
     qtbot.wait(100)
     counts = w.session.labels.counts()
-    assert np.all(counts > 0)
+    assert np.all(counts > 0), counts
     path = artifacts_dir() / "labeling.png"
     assert w.grab().save(str(path))
     assert path.stat().st_size > 10_000

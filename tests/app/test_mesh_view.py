@@ -199,3 +199,23 @@ def test_screenshot_shows_a_lit_centred_body(qtbot, view, bodies40, tmp_path):
     assert abs(xs.mean() / w - 0.5) < 0.1 and abs(ys.mean() / h - 0.5) < 0.15
     shade = img[body].mean(axis=1)
     assert shade.std() > 8  # shaded, not a flat silhouette
+
+
+def test_single_key_commands_are_off(qtbot, view, bodies40):
+    from PySide6 import QtCore
+    from PySide6.QtTest import QTest
+
+    view.set_sample(bodies40.X[0], bodies40.X[1])
+    settle(qtbot, view)
+    state = view.camera_state()
+    view.plotter.setFocus()
+    for key in (QtCore.Qt.Key_W, QtCore.Qt.Key_R, QtCore.Qt.Key_Q, QtCore.Qt.Key_E):
+        QTest.keyClick(view.plotter, key)
+        settle(qtbot, view)
+    assert not getattr(view.plotter, "_closed", False) and view.isVisible()
+    assert str(view.meshes["original"].actor.prop.style).lower() == "surface"  # 'w' would wireframe
+    assert view.camera_state() == state  # 'r' would reset the camera
+    before = view.render_count
+    view.set_sample(bodies40.X[2], bodies40.X[3])
+    settle(qtbot, view)
+    assert view.render_count > before

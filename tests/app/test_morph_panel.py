@@ -327,3 +327,39 @@ def test_images_show_the_decoded_image_and_a_strip(qtbot, digits, digits_trained
     assert len(panel.strip_panes) == STRIP_STEPS
     assert not panel.export("x.ply")  # no mesh sequences of images
     panel.shutdown()
+
+
+def test_the_main_window_docks_the_mesh_tools(qtbot, bodies40, trained, digits, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from saeviz.app.main_window import MainWindow
+
+    s = make_session(bodies40, trained)
+    w = MainWindow(session=s, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
+                   defaults=DEFAULTS, open_startup=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    tools = w.mesh_tools
+    assert tools.docks["mesh"].isVisible()
+    qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=10000)
+    pos = labeled(s, 0)
+    s.select(pos)
+    mv = tools.mesh_view
+    qtbot.waitUntil(lambda: mv.meshes["error"].has_data, timeout=10000)  # the reconstruction arrived
+    np.testing.assert_array_equal(mv.meshes["original"].points, s.X[pos])
+    np.testing.assert_allclose(mv.meshes["reconstruction"].points, decode(s.model, s.codes[pos][None])[0],
+                               atol=ATOL)
+    tools.morph.set_t(1.0)
+    wait_frame(qtbot, tools.morph, 1.0)
+    assert mv.mode == "morph"
+    markers = tools.morph_markers
+    live = w.latent._live
+    np.testing.assert_allclose(markers.coords["moving"][0], live.transform(tools.morph.last_frame.code[None])[0])
+    titles = [a.text() for a in w.findChildren(type(tools.docks["mesh"].toggleViewAction()))]
+    assert "Mesh" in titles and "Morph" in titles
+    s.set_dataset(digits)  # images: no mesh viewport, the morph panel shows images
+    assert not tools.docks["mesh"].isVisible()
+    assert tools.morph.display.currentWidget() is tools.morph.image
+    w.close()
+    qtbot.waitUntil(lambda: getattr(mv.plotter, "_closed", False), timeout=5000)

@@ -91,3 +91,47 @@ def test_bodies_names_pass_count_and_resolution(monkeypatch):
     for name in ("bodies", "bodies:2000", "bodies:reduced", "bodies:2000:reduced"):
         load_dataset(name)
     assert calls == [{}, {"count": 2000}, {"resolution": "reduced"}, {"count": 2000, "resolution": "reduced"}]
+
+
+def test_basis_networks_see_coordinates_of_unit_size():
+    """The basis model's MLPs divide and multiply by sqrt(D / k): its layers see basis
+    coordinates of about unit RMS whatever the number of features, and the reconstruction
+    is the same function of the coordinates."""
+    from saeviz.core.models import build_autoencoder
+
+    rng = np.random.default_rng(0)
+    for n_features in (300, 3000):
+        X = (rng.normal(size=(200, 8)) @ rng.normal(size=(8, n_features))).astype(np.float32)
+        model = build_autoencoder(ModelConfig(architecture="basis", hidden=(16,), latent_dim=2, basis_size=8), X)
+        expected = (n_features / 8) ** 0.5
+        assert float(model.encoder.coef_scale) == pytest.approx(expected)
+        assert float(model.decoder.coef_scale) == pytest.approx(expected)
+        coef, _ = model.basis_coefficients(torch.from_numpy(X))
+        assert float(coef.pow(2).mean().sqrt() / model.encoder.coef_scale) == pytest.approx(1.0, rel=1e-3)
+        with torch.no_grad():
+            z = model.encode(torch.from_numpy(X[:5]))
+            inner = torch.nn.Sequential(*model.decoder)(z)  # the MLP's layers alone
+            out = model.decode_normalized(z).reshape(5, -1)
+            assert torch.allclose(out, (inner * model.decoder.coef_scale) @ model.basis.T, atol=1e-5)
+
+
+def test_basis_checkpoints_without_a_coefficient_scale_load_unscaled(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from saeviz.core.checkpoint import load_checkpoint, save_checkpoint
+    from saeviz.core.models import build_autoencoder
+
+    X = np.random.default_rng(1).normal(size=(40, 30)).astype(np.float32)
+    model = build_autoencoder(ModelConfig(architecture="basis", hidden=(8,), latent_dim=2, basis_size=6), X)
+    path = save_checkpoint(tmp_path / "m", model, train_config=TrainConfig())
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys() if not k.endswith("coef_scale")}
+    save_file(tensors, str(path), metadata=meta)
+    loaded = load_checkpoint(path).model
+    assert float(loaded.encoder.coef_scale) == 1.0 and float(loaded.decoder.coef_scale) == 1.0
+    with torch.no_grad():
+        z = loaded.encode(torch.from_numpy(X[:3]))
+        flat = loaded.normalize(torch.from_numpy(X[:3])).flatten(1) @ loaded.basis
+        assert torch.allclose(z, torch.nn.Sequential(*model.encoder)(flat), atol=1e-5)  # unscaled layers

@@ -62,12 +62,13 @@ def test_morph_path_and_interpolation():
 
 
 # ----------------------------------------------------------------------------- decoding
-@pytest.mark.parametrize("architecture", ["basis", "mlp"])
-def test_code_decoder_matches_decode(architecture):
+@pytest.mark.parametrize("architecture, block", [("basis", 8192), ("basis", 64), ("mlp", 8192)])
+def test_code_decoder_matches_decode(architecture, block, monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 50, 3)).astype(np.float32) * 0.3 + 1.0
     cfg = ModelConfig(architecture=architecture, hidden=(32, 16), latent_dim=6, basis_size=20)
     model = build_autoencoder(cfg, X, seed=0).eval()
+    monkeypatch.setattr(CodeDecoder, "BLOCK", block)  # 64: three column blocks of 150 values
     dec = CodeDecoder(model)
     Z = rng.normal(size=(5, 6)).astype(np.float32)
     expected = decode(model, Z)

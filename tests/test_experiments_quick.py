@@ -1,0 +1,125 @@
+"""Every experiment end to end in quick mode: a report with figures and a strict JSON whose
+series are all there and hold finite numbers."""
+import json
+import math
+import re
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="the experiment reports need the 'report' extra")
+pytest.importorskip("umap", reason="the sparse-labels experiment needs umap-learn (the 'report' extra)")
+
+from saeviz.experiments import EXPERIMENTS  # noqa: E402
+from saeviz.experiments import confidence, gamma, sparse_labels, structure  # noqa: E402
+from saeviz.experiments.__main__ import main  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def numbers(obj, path="results"):
+    """Every number in a JSON tree, with where it sits (booleans are not numbers here)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield path, obj
+
+
+def run_quick(name, tmp_path, *extra):
+    out = tmp_path / name
+    assert main([name, "--quick", "--out", str(out), *extra]) == 0
+    results = json.loads((out / "results.json").read_text())
+    found = list(numbers(results))
+    assert found and all(math.isfinite(v) for _, v in found), [p for p, v in found if not math.isfinite(v)]
+    assert results["quick"] is True
+    report = (out / "report.md").read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert figures
+    for fig in figures:
+        assert (out / fig).stat().st_size > 1000
+    assert "Quick run" in report and "Partial run" not in report
+    return results, report
+
+
+def is_summary(s, n):
+    return (isinstance(s, dict) and s["n"] == n and len(s["values"]) == n
+            and all(math.isfinite(v) for v in s["values"]) and s["min"] <= s["mean"] <= s["max"])
+
+
+def test_every_experiment_is_registered_with_a_description():
+    assert set(EXPERIMENTS) >= {"structure", "sparse_labels", "gamma", "confidence", "guided"}
+    assert all(m.DESCRIPTION for m in EXPERIMENTS.values())
+
+
+def test_sparse_labels(tmp_path):
+    results, report = run_quick("sparse_labels", tmp_path)
+    q = sparse_labels.QUICK
+    assert results["complete"] and [r["seed"] for r in results["seeds"]] == list(q.seeds)
+    for f in q.fractions:
+        entry = results["summary"][str(f)]
+        assert entry["n_labeled"] >= 2
+        for m in sparse_labels.METHODS + ("aae_argmax",):
+            assert is_summary(entry[m], len(q.seeds)) and 0.0 <= entry[m]["mean"] <= 1.0, m
+    n = [results["summary"][str(f)]["n_labeled"] for f in q.fractions]
+    assert n == sorted(n) and n[-1] == results["dataset"]["n_train"]
+    for m in sparse_labels.METHODS:
+        assert sparse_labels.NAMES[m] in report
+
+
+def test_gamma(tmp_path):
+    results, _ = run_quick("gamma", tmp_path)
+    q = gamma.QUICK
+    assert results["complete"] and set(results["datasets"]) == set(q.datasets)
+    for d in results["datasets"].values():
+        s = d["summary"]
+        for series in ("error", "rmse", "train_rmse"):
+            assert len(s[series]) == len(q.gammas)
+            assert all(is_summary(x, len(d["seeds"])) for x in s[series])
+        assert all(x["mean"] > 0 for x in s["rmse"])
+        assert [r["gamma"] for r in d["seeds"][0]["rows"]] == list(q.gammas)
+
+
+def test_structure(tmp_path):
+    results, report = run_quick("structure", tmp_path)
+    assert results["complete"]
+    for name, d in results["datasets"].items():
+        for kind in structure.MODELS:
+            for m in ("silhouette", "silhouette_2d", "svm_error"):
+                assert is_summary(d["summary"][kind][m], len(structure.QUICK.seeds))
+            assert -1.0 <= d["summary"][kind]["silhouette"]["mean"] <= 1.0
+        assert f"structure_{name}.png" in report
+
+
+def test_confidence(tmp_path):
+    results, _ = run_quick("confidence", tmp_path)
+    for d in results["datasets"].values():
+        for m in confidence.METHODS:
+            p = d["pooled"][m]
+            for kind in confidence.KINDS:
+                rel = p[kind]
+                assert 0.0 <= rel["ece"] <= 1.0 and sum(rel["counts"]) == rel["n"] > 0
+            k = len(d["classes"])
+            assert p["per_class"]["n"] == k * p["top_label"]["n"]
+            assert sum(p["histogram"]["counts"]) == p["top_label"]["n"]
+            assert is_summary(d["summary"][m]["error"], len(d["seeds"]))
+
+
+def test_guided(tmp_path):
+    results, _ = run_quick("guided", tmp_path)
+    assert set(results["summary"]["arms"]) == set(results["settings"]["arms"])
+
+
+def test_structure_on_bodies(tmp_path, anny_cache):
+    """The networks behind a fixed basis (the bodies' architecture) go through the same path."""
+    results, _ = run_quick("structure", tmp_path, "--dataset", "bodies")
+    d = results["datasets"]["bodies"]
+    assert d["model"]["architecture"] == "basis"
+    assert d["seeds"][0]["models"]["aae"]["code_dim"] == 2 + d["model"]["latent_dim"]
+
+
+def test_bad_settings_are_refused(tmp_path, capsys):
+    assert main(["sparse_labels", "--quick", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "epochs" in capsys.readouterr().err
