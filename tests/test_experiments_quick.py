@@ -120,6 +120,12 @@ def test_structure_on_bodies(tmp_path, anny_cache):
     assert d["seeds"][0]["models"]["aae"]["code_dim"] == 2 + d["model"]["latent_dim"]
 
 
+def test_seeds_can_be_shared_between_processes():
+    assert sparse_labels.settings_for(seeds=2, first_seed=3).seeds == (3, 4)
+    assert sparse_labels.settings_for(first_seed=1).seeds == (1, 2, 3, 4, 5)
+    assert sparse_labels.settings_for().seeds == sparse_labels.FULL.seeds
+
+
 def test_bad_settings_are_refused(tmp_path, capsys):
     assert main(["sparse_labels", "--quick", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
     assert "epochs" in capsys.readouterr().err

@@ -32,3 +32,6 @@ EXPERIMENTS: dict[str, ModuleType] = {
 }
 
 __all__ = ["EXPERIMENTS"]
+
+from . import bodies_study  # noqa: E402
+EXPERIMENTS["bodies"] = bodies_study

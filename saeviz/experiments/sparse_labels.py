@@ -191,6 +191,8 @@ def write_report(out: Path, results: dict) -> Path:
     if not results["complete"]:
         status += (f"**Partial run**: {n_seeds} of {len(st['seeds'])} seeds finished; the numbers cover "
                    "those seeds only. ")
+        if n_seeds == 1:
+            status += "With one seed there is no spread: the ± values below are zero by construction. "
     rep.text("Paper section 3.3 (Fig. 6): the SAE's latent space with a linear SVM against a classification "
              "network of the same encoder architecture, a plain autoencoder, the semi-supervised adversarial "
              "autoencoder, semi-supervised UMAP and the raw inputs, from few to all labels. " + status)
