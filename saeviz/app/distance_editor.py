@@ -13,9 +13,10 @@ preset whose classes differ from the current ones offers to set them up: groupin
 digit or clothing classes (labels move to their group), or replacing the classes.
 
 The preview shows where MDS puts the class targets for these distances
-(``smacof_class_level``, weighted by the label counts, in the latent dimension, shown in
-its two principal directions), the achieved distances and the stress. For K classes it is a
-K-point problem, well under a millisecond for ten classes; ``last_preview_ms`` tells.
+(``smacof_class_level`` with the training's MDS settings, weighted by the label counts, in the
+latent dimension, shown in its two principal directions), the achieved distances and the
+stress. For K classes it is a K-point problem: a few milliseconds at most for twenty
+classes (``python -m benchmarks.bench_labeling``); ``last_preview_ms`` tells.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLineEdit, QMessageBox, QPushButton, QStyledItemDelegate, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ..core.config import MDSConfig
 from ..core.data.digits import BASE_CLASSES, DECOMPOSITIONS
 from ..core.errors import DataError
 from ..core.label_edits import regroup_edit, set_distances_edit
@@ -93,8 +95,11 @@ def _classical_mds(D: np.ndarray, dim: int) -> np.ndarray:
     return X
 
 
-def class_layout(D, counts=None, latent_dim: int = 2) -> Layout:
-    """Where MDS puts the class targets of distances ``D`` in ``latent_dim`` dimensions."""
+def class_layout(D, counts=None, latent_dim: int = 2, max_iter: int = 300, eps: float = 1e-6) -> Layout:
+    """Where MDS puts the class targets of distances ``D`` in ``latent_dim`` dimensions.
+
+    ``max_iter`` and ``eps`` are the SMACOF settings (training's ``MDSConfig`` by default).
+    """
     t0 = time.perf_counter()
     D = np.asarray(D, np.float64)
     k = len(D)
@@ -104,7 +109,7 @@ def class_layout(D, counts=None, latent_dim: int = 2) -> Layout:
         X = np.zeros((1, dim))
         stress = 0.0
     else:
-        res = smacof_class_level(w, D, _classical_mds(D, dim), max_iter=300, eps=1e-9)
+        res = smacof_class_level(w, D, _classical_mds(D, dim), max_iter=max_iter, eps=eps)
         X = np.asarray(res.X, np.float64)
         stress = float(res.stress)
     diff = X[:, None, :] - X[None, :, :]
@@ -144,11 +149,12 @@ class DistanceEditor(QWidget):
     message = Signal(str)
 
     def __init__(self, editor: LabelEditor, latent_dim: Callable[[], int] | None = None,
-                 parent: QWidget | None = None):
+                 mds_config: Callable[[], MDSConfig] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("distanceEditor")
         self.editor = editor
         self.latent_dim = latent_dim or (lambda: 2)
+        self.mds_config = mds_config or MDSConfig
         self._store = None
         self._draft: np.ndarray | None = None
         self._bad: set[tuple[int, int]] = set()
@@ -423,7 +429,8 @@ class DistanceEditor(QWidget):
             return
         D = store.distances
         t0 = time.perf_counter()
-        lay = class_layout(D, store.counts(), self.latent_dim())
+        mds = self.mds_config()
+        lay = class_layout(D, store.counts(), self.latent_dim(), max_iter=mds.max_iter, eps=mds.eps)
         self.last_preview_ms = (time.perf_counter() - t0) * 1000
         self.layout_result = lay
         P = lay.plane

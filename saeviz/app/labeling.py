@@ -119,7 +119,8 @@ class LabelingController(QObject):
         self.autosave_error: str | None = None
 
         self.class_manager = ClassManager(self.editor, self.paint)
-        self.distance_editor = DistanceEditor(self.editor, lambda: int(self.session.model_config.latent_dim))
+        self.distance_editor = DistanceEditor(self.editor, lambda: int(self.session.model_config.latent_dim),
+                                              lambda: self.session.train_config.mds)
         self.history = HistoryPanel(self.editor.stack)
         self.palette = ClassPalette(self.paint)
 
@@ -141,6 +142,7 @@ class LabelingController(QObject):
         self.paint.radiusChanged.connect(self._radius_changed)
         self.class_manager.message.connect(lambda text: self._status(text))
         self.session.dataset_changed.connect(self._dataset_changed)
+        self.session.config_changed.connect(self.distance_editor.update_preview)  # latent size, MDS settings
         controller = getattr(window, "controller", None)
         if controller is not None:
             controller.stateChanged.connect(self._training_state_changed)
@@ -232,9 +234,9 @@ class LabelingController(QObject):
         bar.addSeparator()
         # fixed texts in the tool bar (the menu's Undo/Redo name the step, which changes the width)
         stack = self.editor.stack
-        for key, text, can, can_changed, slot, step in (
-                ("undo", "Undo", stack.canUndo, stack.canUndoChanged, stack.undo, stack.undoText),
-                ("redo", "Redo", stack.canRedo, stack.canRedoChanged, stack.redo, stack.redoText)):
+        for key, text, can, can_changed, slot in (
+                ("undo", "Undo", stack.canUndo, stack.canUndoChanged, stack.undo),
+                ("redo", "Redo", stack.canRedo, stack.canRedoChanged, stack.redo)):
             act = QAction(text, bar)
             act.setObjectName(f"{key}ToolAction")
             act.setEnabled(can())

@@ -28,3 +28,20 @@ def isolated_qsettings(tmp_path_factory):
     QtCore.QCoreApplication.setApplicationName("saeviz-tests")
     yield path
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_recovery(tmp_path_factory):
+    """Autosaves of the windows under test go to a temporary folder, never the user's."""
+    path = tmp_path_factory.mktemp("recovery")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SAEVIZ_RECOVERY_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def unsaved_changes_are_discarded_on_teardown(monkeypatch):
+    """Closing a window with unsaved labels asks a blocking question; tests that check the
+    question replace ``ask_unsaved`` on their own controller, every other window discards."""
+    labeling = pytest.importorskip("saeviz.app.labeling")
+    monkeypatch.setattr(labeling.LabelingController, "ask_unsaved", lambda self: "discard")

@@ -128,20 +128,22 @@ def test_a_stroke_with_no_change_gives_no_edit():
 
 def test_ten_thousand_points_in_one_stroke_are_instant():
     n = 60_000
-    store = LabelStore(n, ["a", "b", "c"])
     rng = np.random.default_rng(0)
     moves = [rng.choice(n, 400, replace=False) for _ in range(50)]  # ~10,000 distinct points
-    acc = StrokeAccumulator()
-    t0 = time.perf_counter()
-    acc.begin(store, 1, "Brush")
-    for idx in moves:
-        acc.add(idx)
-    edit = acc.commit()
-    edit.undo(store)
-    edit.do(store)
-    seconds = time.perf_counter() - t0
+    times = []
+    for _ in range(3):  # best of three: the machine may be shared
+        store = LabelStore(n, ["a", "b", "c"])
+        acc = StrokeAccumulator()
+        t0 = time.perf_counter()
+        acc.begin(store, 1, "Brush")
+        for idx in moves:
+            acc.add(idx)
+        edit = acc.commit()
+        edit.undo(store)
+        edit.do(store)
+        times.append(time.perf_counter() - t0)
     assert edit.n_changed == len(np.unique(np.concatenate(moves))) > 9000
-    assert seconds < 0.2, f"{seconds * 1000:.1f} ms"
+    assert min(times) < 0.05, f"{min(times) * 1000:.1f} ms"
 
 
 # -- class-table edits --------------------------------------------------------------------------------
