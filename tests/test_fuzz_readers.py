@@ -163,3 +163,52 @@ def test_torch_pickles_are_never_loaded(tmp_path):
     with pytest.raises(SaevizError):
         load_npz(tmp_path / "evil.npz")
     assert not marker.exists()
+
+
+def _project(tmp: Path):
+    from saeviz.core.project import ProjectState, save_project
+    X = np.random.default_rng(0).random((20, 5)).astype(np.float32)
+    model = build_autoencoder(ModelConfig(hidden=(4,), latent_dim=2), X)
+    state = ProjectState(dataset_source={"loader": "digits"}, labels=np.array([0, 1] + [-1] * 18),
+                         class_names=("a", "b"), colors=("#f00", "#0f0"), distances=np.array([[0, 1.0], [1.0, 0]]))
+    folder = tmp / "proj"
+    save_project(folder, state, model=model)
+    return folder
+
+
+@FUZZ
+@given(data=st.data())
+def test_project_reader(tmp_path_factory, data):
+    from saeviz.core.project import load_project
+    folder = _project(tmp_path_factory.mktemp("project"))
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    target = data.draw(st.sampled_from(files))
+    target.write_bytes(data.draw(corruptions(target.read_bytes())))
+    try:
+        load_project(folder)
+    except SaevizError as exc:
+        assert folder.name in str(exc) or target.name in str(exc), str(exc)
+
+
+def test_a_malicious_project_runs_nothing(tmp_path):
+    import json
+    from saeviz.core.project import load_project
+    folder = _project(tmp_path)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.write_text, (marker, "x"))
+
+    manifest = json.loads((folder / "project.json").read_text())
+    for p in folder.iterdir():  # every data file replaced by a pickle payload of the same name
+        if p.is_file() and p.name != "project.json":
+            torch.save({"x": Payload()}, p)
+    (folder / "project.json").write_text(json.dumps(manifest))
+    with pytest.raises(SaevizError):
+        load_project(folder)
+    huge = dict(manifest)
+    (folder / "project.json").write_text(json.dumps(huge).replace('"labels"', '"labels_"', 1) + "\n")
+    with pytest.raises(SaevizError):
+        load_project(folder)
+    assert not marker.exists()

@@ -55,10 +55,11 @@ def test_sae_separates_the_sexes_of_held_out_bodies(small_bodies, one_thread):
             "rmse": rmse(trainer.model, ds.X[ds.test_idx], codes_test),
         }
     plain, sae = results[0.0], results[0.1]
+    # measured: silhouette 0.02 and 0.37, error 0.19 and 0.075, RMSE 26.6 and 28.1 mm
     assert plain["silhouette"] < 0.1, results
-    assert sae["silhouette"] > plain["silhouette"] + 0.15, results
+    assert sae["silhouette"] > 0.25 and sae["silhouette"] > plain["silhouette"] + 0.2, results
     assert sae["error"] < 0.5 * plain["error"], results
-    assert sae["rmse"] < 2.0 * plain["rmse"] and sae["rmse"] < 0.06, results  # metres
+    assert sae["rmse"] < 1.3 * plain["rmse"] and sae["rmse"] < 0.04, results  # metres
 
 
 @pytest.mark.slow
