@@ -50,11 +50,13 @@ def main(argv=None) -> None:
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
 
+        from saeviz.app.launch import collect_garbage_on_ui_thread
         from saeviz.app.main_window import MainWindow
         from saeviz.core.config import ModelConfig, TrainConfig
         from saeviz.core.session import SessionDefaults
 
         app = QApplication.instance() or QApplication([])
+        collect_garbage_on_ui_thread()  # as the app does
         defaults = SessionDefaults(model=ModelConfig(hidden=(64,), latent_dim=6),
                                    train=TrainConfig(epochs=1000, batch_size=32))
         with tempfile.TemporaryDirectory() as tmp:

@@ -51,6 +51,15 @@ def synthetic(n: int = 20000, d: int = 784, k: int = 3, seed: int = 0):
                    source={"loader": "synthetic", "n": n, "d": d})
 
 
+def run_event_loop(seconds: float) -> None:
+    """The application's own event loop (as ``app.exec()`` runs it), for ``seconds``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(1000 * seconds), loop.quit)
+    loop.exec()
+
+
 def idle_baseline(app, seconds: float) -> dict:
     """The same probe with nothing else running: what this machine gives right now."""
     from PySide6.QtCore import Qt, QTimer
@@ -61,10 +70,7 @@ def idle_baseline(app, seconds: float) -> dict:
     probe.setInterval(10)
     probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
     probe.start()
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.001)
+    run_event_loop(seconds)
     probe.stop()
     intervals = np.diff(np.asarray(ticks)) * 1000.0
     return {"p50": float(np.percentile(intervals, 50)), "p99": float(np.percentile(intervals, 99)),
@@ -81,16 +87,22 @@ def measure(app, window, seconds: float) -> dict:
     probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
     proj_times: list[float] = []
     frames0 = window.frames_rendered
+    last_frames = [frames0]
+
+    def sample_projection():
+        if window.frames_rendered != last_frames[0]:
+            last_frames[0] = window.frames_rendered
+            proj_times.append(window.latent.last_projection_seconds)
+
+    sampler = QTimer()
+    sampler.setInterval(20)
+    sampler.timeout.connect(sample_projection)
     window.train(100000)
     t0 = time.perf_counter()
     probe.start()
-    last_frames = frames0
-    while time.perf_counter() - t0 < seconds:
-        app.processEvents()
-        if window.frames_rendered != last_frames:
-            last_frames = window.frames_rendered
-            proj_times.append(window.latent.last_projection_seconds)
-        time.sleep(0.001)
+    sampler.start()
+    run_event_loop(seconds)
+    sampler.stop()
     probe.stop()
     snap = window.session.snapshot
     window.stop_training()
@@ -146,13 +158,14 @@ def main(argv=None) -> None:
     try:
         from PySide6.QtWidgets import QApplication
 
-        from saeviz.app.launch import configure_threads, warm_up
+        from saeviz.app.launch import collect_garbage_on_ui_thread, configure_threads, warm_up
         from saeviz.core.data.registry import load_dataset
 
         threads = configure_threads()  # as the app does at start-up
         warm_up()
 
         app = QApplication.instance() or QApplication([sys.argv[0]])
+        collect_garbage_on_ui_thread()  # as the app does
         cases = [("digits (1,438 x 8x8)", load_dataset("digits")),
                  ("synthetic (20,000 x 784)", synthetic())]
         print(f"UI tick interval while training ({seconds:g} s per case, {threads} torch threads on "

@@ -69,6 +69,25 @@ def test_sparse_labels(tmp_path):
         assert sparse_labels.NAMES[m] in report
 
 
+def test_sparse_labels_resume_runs_only_the_missing_seeds(tmp_path):
+    out = tmp_path / "sl"
+    assert main(["sparse_labels", "--quick", "--seeds", "1", "--out", str(out)]) == 0
+    first = json.loads((out / "results.json").read_text())
+    assert [r["seed"] for r in first["seeds"]] == [0]
+
+    lines = []
+    resumed = sparse_labels.run(out, quick=True, seeds=2, resume=True, log=lines.append)
+    assert [r["seed"] for r in resumed["seeds"]] == [0, 1] and resumed["complete"]
+    assert resumed["seeds"][0] == first["seeds"][0]  # kept as it was, not run again
+    assert any("resuming: seeds [0]" in line for line in lines)
+    assert sum("seed 0" in line for line in lines) == 0 and any("seed 1" in line for line in lines)
+    assert resumed["seconds"] > first["seconds"]
+    assert is_summary(resumed["summary"]["1.0"]["sae"], 2)
+
+    with pytest.raises(ValueError, match="epochs"):  # other settings: nothing is mixed
+        sparse_labels.run(out, quick=True, seeds=3, epochs=1, resume=True, log=lines.append)
+
+
 def test_gamma(tmp_path):
     results, _ = run_quick("gamma", tmp_path)
     q = gamma.QUICK
@@ -118,6 +137,35 @@ def test_structure_on_bodies(tmp_path, anny_cache):
     d = results["datasets"]["bodies"]
     assert d["model"]["architecture"] == "basis"
     assert d["seeds"][0]["models"]["aae"]["code_dim"] == 2 + d["model"]["latent_dim"]
+
+
+def test_bodies_study_reports_sae_against_plain_and_raw_vertices(tmp_path, anny_cache):
+    from saeviz.experiments import bodies_study
+
+    out = tmp_path / "bodies"
+    assert main(["bodies", "--quick", "--count", "240", "--epochs", "3", "--gammas", "0", "0.5",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    found = list(numbers(results))
+    assert found and all(math.isfinite(v) for _, v in found)
+    assert results["data"]["n_train"] + results["data"]["n_test"] == 240
+    table = results["summary"]["gammas"]
+    assert set(table) == {"0.0", "0.5"}
+    for row in table.values():
+        assert is_summary(row["accuracy"], 1) and 0.0 <= row["accuracy"]["mean"] <= 1.0
+        assert is_summary(row["rmse"], 1) and row["rmse"]["mean"] > 0
+    assert table["0.0"]["rmse_ratio"]["mean"] == pytest.approx(1.0)
+    assert is_summary(results["summary"]["raw_vertices"]["accuracy"], 1)
+
+    report = (out / "report.md").read_text()
+    assert "plain autoencoder (gamma 0)" in report and "SAE, gamma 0.5" in report and "raw vertices" in report
+    assert (out / bodies_study.FIGURE).stat().st_size > 1000
+    command = f"python -m saeviz.experiments bodies --quick --count 240 --epochs 3 --gammas 0 0.5 --out {out}"
+    assert f"`{command}`" in report
+    # the report is a function of results.json alone: rewriting it gives the same text
+    (out / "report.md").unlink()
+    bodies_study.write_report(out, results)
+    assert (out / "report.md").read_text() == report
 
 
 def test_seeds_can_be_shared_between_processes():

@@ -51,6 +51,8 @@ CV_FOLDS = 5
 HIST_BINS = 20
 RELIABILITY_BINS = 10
 THUMB = 48                   # thumbnail edge in pixels (images: the nearest whole multiple)
+TRAINING_REFRESH_S = 1.0     # while training, rank again at most this often (epochs can be 10/s)
+SIZE_ROWS = 12               # rows the table's column widths are measured on
 SPARK = 48                   # edge of the silhouettes of meshes and the curves of vectors
 STRATEGY_TEXT = {
     "margin": "margin (paper)",
@@ -357,6 +359,12 @@ class GuidedController(QObject):
         self._highlight_timer.setSingleShot(True)
         self._highlight_timer.setInterval(150)
         self._highlight_timer.timeout.connect(self._push_highlight)
+        # While training, epochs may end faster than a ranking is worth redrawing: the newest
+        # codes wait here until TRAINING_REFRESH_S has passed since the last ranking started.
+        self._last_refresh = -math.inf
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self._deferred_refresh)
 
         s = self.session
         s.dataset_changed.connect(self._dataset_changed)
@@ -427,6 +435,8 @@ class GuidedController(QObject):
     def refresh(self) -> bool:
         """Score and rank from the latest codes and labels (off the UI thread)."""
         self._stale = False
+        self._refresh_timer.stop()
+        self._last_refresh = time.monotonic()
         req = self.build_request()
         if req is None:
             return False
@@ -527,6 +537,7 @@ class GuidedController(QObject):
         self.candidates = None
         self.thumbnails = ()
         self._highlight_timer.stop()
+        self._refresh_timer.stop()
         if self.view.points() is not None:
             self.view.set_highlight(None)
         if emit:
@@ -556,7 +567,17 @@ class GuidedController(QObject):
         if not self.active:
             self._stale = True
             return
+        wait = self._last_refresh + TRAINING_REFRESH_S - time.monotonic()
+        if s.training and wait > 0:
+            if not self._refresh_timer.isActive():
+                self._refresh_timer.start(max(1, int(1000 * wait)))
+            return
         self.refresh()
+
+    def _deferred_refresh(self) -> None:
+        s = self.session
+        if self.active and s.classifier is not None and s.codes is not None and s.codes is not self._codes_seen:
+            self.refresh()
 
     def _say(self, text: str) -> None:
         self.message.emit(text)
@@ -564,6 +585,7 @@ class GuidedController(QObject):
     def shutdown(self) -> None:
         """Drop queued work and wait for the running job (the window is closing)."""
         self._highlight_timer.stop()
+        self._refresh_timer.stop()
         self.runner.shutdown()
 
 
@@ -795,6 +817,9 @@ class CandidatesPanel(QWidget):
         head = self.table.horizontalHeader()
         head.setHighlightSections(False)
         head.setSectionResizeMode(QHeaderView.ResizeToContents)
+        # Column widths from the first rows only: measuring every row calls the model (and makes
+        # every thumbnail) on each new ranking, a stall of the UI thread at 100 rows.
+        head.setResizeContentsPrecision(SIZE_ROWS)
         head.setStretchLastSection(True)
         self.table.setItemDelegateForColumn(2, ClassPairDelegate(self.table))
         self.table.setColumnHidden(SCORE_COLUMN, controller.strategy == "margin")

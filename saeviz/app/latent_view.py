@@ -185,6 +185,7 @@ class LatentView(QtWidgets.QWidget):
         self._fitted_sphere = None  # 3D: the (centre, radius) the camera was last fitted to
         self._cloud_sphere = None  # 3D: bounding sphere of the current points
         self._legend_visible = True
+        self._axis_labels: list[str] | None = None  # the titles last set on the 2D axes
 
         self._stack = QtWidgets.QStackedWidget(self)
         layout = QtWidgets.QVBoxLayout(self)
@@ -318,7 +319,10 @@ class LatentView(QtWidgets.QWidget):
 
     def set_axis_labels(self, labels: Sequence[str]) -> None:
         """Axis titles of the 2D plot (e.g. ``projector.axis_labels()``)."""
-        labels = list(labels) + ["", ""]
+        labels = (list(labels) + ["", ""])[:2]
+        if labels == self._axis_labels:
+            return  # a new title redraws the axis (about 4 ms each): not on every live frame
+        self._axis_labels = labels
         self.plot_item.setLabel("bottom", labels[0])
         self.plot_item.setLabel("left", labels[1])
 

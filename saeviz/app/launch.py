@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -46,6 +47,30 @@ def warm_up() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
+_collector = None
+
+
+def collect_garbage_on_ui_thread(interval: float = 1.0):
+    """Collect reference cycles on the UI thread only, from a timer (a QApplication must exist).
+
+    Python's automatic collection runs in whichever thread happens to allocate. When a
+    training or task thread collects a cycle that holds Qt objects of the UI thread, Qt
+    destroys them there: the worker then waits for the interpreter lock inside a Qt lock the
+    UI thread needs, and both wait for ever. pyqtgraph's ``GarbageCollector`` turns the
+    automatic collection off and collects on a UI timer instead. The objects alive now (the
+    imported libraries) are frozen first, so that a full collection later has little to visit.
+    Idempotent; returns the collector.
+    """
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        gc.collect()
+        gc.freeze()
+        _collector = GarbageCollector(interval=interval)
+    return _collector
+
+
 def main(argv: list[str] | None = None) -> int:
     """Create the QApplication, show the main window and run the event loop."""
     args = _parse(sys.argv[1:] if argv is None else list(argv))
@@ -65,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_threads()
     warm_up()
+    collect_garbage_on_ui_thread()
 
     icon = app_icon()
     if not icon.isNull():

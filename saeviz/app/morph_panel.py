@@ -42,6 +42,7 @@ from ..core.morph import (ANIMATION_SUFFIXES, MESH_SEQUENCE_SUFFIXES, CodeDecode
                           decode_codes, interpolate, morph_path, save_animation,
                           save_mesh_sequence, steps)
 from .decode_anywhere import LatentMarkers
+from .live_gate import LiveGate
 from .workers import TaskRunner
 
 T_MIN, T_MAX = -0.5, 1.5
@@ -291,6 +292,7 @@ class MorphPanel(QWidget):
         self.from_spin.valueChanged.connect(lambda _v: self._request_strip())
         self.to_spin.valueChanged.connect(lambda _v: self._request_strip())
 
+        self._gate = LiveGate(self, self._follow, lambda: session.training)
         session.dataset_changed.connect(self._dataset_changed)
         session.snapshot_changed.connect(self._snapshot_changed)
         session.model_changed.connect(self._model_changed)
@@ -366,6 +368,7 @@ class MorphPanel(QWidget):
     def _dataset_changed(self) -> None:
         s = self.session
         self.set_playing(False)
+        self._gate.cancel()
         self._frames.invalidate()
         self._files.invalidate()
         self._export = None
@@ -415,21 +418,31 @@ class MorphPanel(QWidget):
         s = self.session
         snap = s.snapshot
         if s.codes is None:
+            self._gate.cancel()
             self._codes = None
             self._centers = None
             self._classifier = None
+            self._path_changed()
         elif snap is None or snap.final:
-            if self._codes is s.codes:
-                return
-            self._codes = np.asarray(s.codes)
-            self._update_centers()
-            return
-        else:
-            return  # codes inside an epoch: the centers follow at its end
-        self._path_changed()
+            if self._codes is not s.codes:
+                self._gate.request()
+        # (codes inside an epoch: the centers follow at its end)
 
     def _model_changed(self) -> None:
-        self._path_changed()
+        if self.session.model is None:
+            self._path_changed()
+        else:
+            self._gate.request()
+
+    def _follow(self) -> None:
+        """The newest codes and model (through the gate: while training, at most twice a second,
+        and not while the panel is hidden)."""
+        s = self.session
+        if s.codes is not None and self._codes is not s.codes:
+            self._codes = np.asarray(s.codes)
+            self._update_centers()
+        else:
+            self._path_changed()
 
     def _labels_changed(self, *_args) -> None:
         if self._codes is not None:

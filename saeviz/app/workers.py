@@ -12,11 +12,16 @@ are thread-safe and take effect at the next batch (pause, cancel) or epoch (gamm
 decoding, dataset loading) and hands results back on the UI thread. Submissions with the
 same key run one at a time; a newer submission replaces a queued older one, and results of
 invalidated (or, if asked, superseded) submissions are dropped.
+
+Both run their threads at a lower scheduling priority than the UI thread
+(``background_priority``): on a machine with two cores, training and a classifier fit
+would otherwise take the processor from the UI thread for a scheduler slice at a time.
 """
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import traceback
 from dataclasses import dataclass
@@ -37,6 +42,31 @@ from ..core.training import Cancelled, ControlToken, Trainer, decode, encode
 log = logging.getLogger(__name__)
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
+BACKGROUND_NICENESS = 10   # added to a worker thread's niceness (Linux: per thread; 19 is the lowest)
+
+_lowered = threading.local()
+
+
+def background_priority() -> bool:
+    """Lower the calling thread's scheduling priority, once per thread; True if it was lowered.
+
+    On Linux a thread has its own niceness, which the threads it starts inherit (torch's
+    intra-op threads among them), so the UI thread keeps the processor when the cores are
+    busy. Elsewhere (or when the system refuses) nothing changes: this is a courtesy, not a
+    requirement.
+    """
+    if getattr(_lowered, "done", False):
+        return True
+    _lowered.done = True
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + BACKGROUND_NICENESS))
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -139,6 +169,7 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         trainer = None
+        background_priority()
         try:
             trainer = self._build()
             self.trainer = trainer
@@ -303,6 +334,7 @@ class _Task(QRunnable):
         self._relay, self._key, self._gen, self._fn, self._args = relay, key, gen, fn, args
 
     def run(self) -> None:
+        background_priority()
         try:
             value, ok = self._fn(*self._args), True
         except BaseException as exc:  # handed to the submitter's error callback

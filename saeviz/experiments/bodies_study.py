@@ -39,7 +39,7 @@ class Settings:
     count: int = 6000
     resolution: str = "full"
     labeled_fraction: float = 0.1
-    gammas: tuple[float, ...] = (0.0, 0.03, 0.1)
+    gammas: tuple[float, ...] = (0.0, 0.03, 0.1, 0.5)
     epochs: int = 30
     basis: int = 256
     hidden: tuple[int, ...] = (2048, 256)
@@ -156,7 +156,7 @@ def _projection(train_codes, labels, test_codes) -> np.ndarray:
     return np.stack([centred @ u, centred @ v], axis=1)
 
 
-def _figure(split: Split, raw: dict, gammas, report: Report) -> None:
+def _figure(split: Split, raw: dict, gammas, out: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -174,9 +174,76 @@ def _figure(split: Split, raw: dict, gammas, report: Report) -> None:
         ax.set_yticks([])
     np.atleast_1d(axes)[0].legend(markerscale=3)
     fig.tight_layout()
-    report.figure(fig, "codes.png", "Held-out codes (first seed): the direction between the labeled class "
-                  "means against the first principal direction orthogonal to it.")
+    path = Path(out) / FIGURE
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+    return path
+
+
+FIGURE = "codes.png"
+
+
+def command(settings: Settings, out: Path, threads: int = 1, quick: bool = False) -> str:
+    """The command line that runs ``settings`` on ``threads`` torch threads: ``--quick`` or
+    not, then the options that differ from those defaults."""
+    parts = ["python -m saeviz.experiments bodies"]
+    base = QUICK if quick else FULL
+    if quick:
+        parts.append("--quick")
+    if settings.seeds != base.seeds:
+        parts.append(f"--seeds {len(settings.seeds)}")
+    for name in ("count", "resolution", "epochs"):
+        if getattr(settings, name) != getattr(base, name):
+            parts.append(f"--{name} {getattr(settings, name)}")
+    if settings.gammas != base.gammas:
+        parts.append("--gammas " + " ".join(f"{g:g}" for g in settings.gammas))
+    if threads != 1:
+        parts.append(f"--threads {threads}")
+    parts.append(f"--out {out}")
+    return " ".join(parts)
+
+
+def write_report(out: Path, results: dict) -> Path:
+    """``report.md`` in ``out`` from the numbers of ``run`` (and its figure when present)."""
+    out = Path(out)
+    settings = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in results["settings"].items()})
+    table, baseline = results["summary"]["gammas"], results["summary"]["raw_vertices"]
+    data = results["data"]
+    report = Report(out, "SAE on the 3D bodies: female and male from sparse labels")
+    report.text(f"{settings.count:,} bodies at {settings.resolution} resolution ({data['n_features']:,} "
+                f"values), {data['n_train']:,} for training of which {100 * settings.labeled_fraction:g}% "
+                f"labeled, {data['n_test']:,} held out; basis network ({settings.basis} components, hidden "
+                f"{settings.hidden}, latent {settings.latent}), {settings.epochs} epochs, batch 64, Adam "
+                f"1e-3, default target scale; seeds {list(settings.seeds)} (mean ± standard deviation). "
+                f"Accuracy: linear SVM fitted on the labeled training codes, on the held-out bodies; "
+                f"silhouette: of the held-out codes against the true sex; RMSE: held-out reconstruction.")
+    rows = [[f"raw vertices (PCA {settings.pca}, whitened), linear SVM", mean_std(baseline["accuracy"]),
+             mean_std(baseline["silhouette"], 1, 3), "", ""]]
+    for gamma in settings.gammas:
+        t = table[str(gamma)]
+        rows.append(["plain autoencoder (gamma 0)" if gamma == 0 else f"SAE, gamma {gamma:g}",
+                     mean_std(t["accuracy"]), mean_std(t["silhouette"], 1, 3), mean_std(t["rmse"], 1000),
+                     mean_std(t["rmse_ratio"], 1, 3)])
+    report.table(["codes", "held-out accuracy %", "silhouette", "RMSE mm", "RMSE / plain"], rows)
+    if (out / FIGURE).is_file():
+        report.lines += [f"![held-out codes]({FIGURE})", "",
+                         "*Held-out codes (first seed) on the direction between the labeled class means "
+                         "and the first principal direction orthogonal to it.*", ""]
+    report.heading("Per seed")
+    per_rows = []
+    for r in results["per_seed"]:
+        for gamma in settings.gammas:
+            g = r["gammas"][str(gamma)]
+            per_rows.append([r["seed"], f"{gamma:g}", f"{100 * g['accuracy']:.2f}", f"{g['silhouette']:.3f}",
+                             f"{1000 * g['rmse']:.2f}", f"{g['seconds_per_epoch']:.1f}"])
+        per_rows.append([r["seed"], "raw vertices", f"{100 * r['raw_vertices']['accuracy']:.2f}",
+                         f"{r['raw_vertices']['silhouette']:.3f}", "", ""])
+    report.table(["seed", "gamma", "accuracy %", "silhouette", "RMSE mm", "s/epoch"], per_rows)
+    env = results["environment"]
+    report.text(f"torch {env['torch']} on {env['torch_threads']} thread(s); {results['seconds'] / 60:.0f} "
+                f"minutes in all (wall clock, on a shared machine).",
+                f"Command: `{command(settings, out, int(env['torch_threads']), bool(results.get('quick')))}`")
+    return report.write()
 
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print,
@@ -200,27 +267,16 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         table[str(gamma)]["rmse_ratio"] = summary(r["gammas"][str(gamma)]["rmse"] / r["gammas"]["0.0"]["rmse"]
                                                   for r in per_seed)
     baseline = {k: summary(r["raw_vertices"][k] for r in per_seed) for k in ("accuracy", "silhouette")}
-    results = {"experiment": "bodies", "settings": asdict(settings), "environment": common.environment(),
+    results = {"experiment": "bodies", "quick": bool(quick), "settings": asdict(settings),
+               "environment": common.environment(),
+               "data": {"n_features": split.dataset.n_features, "n_train": len(split.X_train),
+                        "n_test": len(split.X_test)},
                "per_seed": per_seed, "summary": {"gammas": table, "raw_vertices": baseline},
                "seconds": clock.seconds}
     out = Path(out)
-    report = Report(out, "SAE on the 3D bodies: female and male from sparse labels")
-    report.text(f"{settings.count:,} bodies at {settings.resolution} resolution "
-                f"({split.dataset.n_features:,} values), {len(split.X_train)} for training of which "
-                f"{100 * settings.labeled_fraction:g}% labeled, {len(split.X_test)} held out; basis network "
-                f"({settings.basis} components, hidden {settings.hidden}, latent {settings.latent}), "
-                f"{settings.epochs} epochs, default target scale; seeds {list(settings.seeds)} "
-                f"(mean ± standard deviation).")
-    rows = [["raw vertices (PCA-whitened), linear SVM", mean_std(baseline["accuracy"]),
-             mean_std(baseline["silhouette"], 1, 3), "", ""]]
-    for gamma in settings.gammas:
-        t = table[str(gamma)]
-        rows.append(["plain autoencoder (gamma 0)" if gamma == 0 else f"SAE, gamma {gamma}",
-                     mean_std(t["accuracy"]), mean_std(t["silhouette"], 1, 3), mean_std(t["rmse"], 1000),
-                     mean_std(t["rmse_ratio"], 1, 3)])
-    report.table(["codes", "held-out accuracy %", "silhouette", "RMSE mm", "RMSE / plain"], rows)
-    _figure(split, first_raw, settings.gammas, report)
-    report.write()
+    out.mkdir(parents=True, exist_ok=True)
+    _figure(split, first_raw, settings.gammas, out)
     common.write_json(out / "results.json", results)
+    write_report(out, results)
     log(f"report written to {out / 'report.md'} ({clock.seconds:.0f} s)")
     return results

@@ -183,6 +183,13 @@ def _jsonable(obj):
     return obj
 
 
+def read_json(path: Path) -> dict:
+    """A ``results.json`` written by ``write_json`` (strict JSON: no NaN or infinity)."""
+    def reject(name):
+        raise ValueError(f"{path}: {name} is not strict JSON")
+    return json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=reject)
+
+
 def write_json(path: Path, results: dict) -> Path:
     """Strict JSON (no NaN or infinity), written atomically."""
     path = Path(path)

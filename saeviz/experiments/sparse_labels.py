@@ -12,6 +12,7 @@ interrupted run still leaves the seeds it finished.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-seed", type=int, default=None,
                         help="first seed (default 0); with --seeds N the run covers seeds FIRST to FIRST+N-1, "
                              "so several processes can share the seeds")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds already in --out's results.json (same settings otherwise) and "
+                             "run only the missing ones")
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=None) -> Settings:
@@ -125,10 +129,31 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
     return s
 
 
+def finished_seeds(out: Path, settings: Settings, quick: bool) -> tuple[list[dict], float]:
+    """The per-seed results of an earlier run in ``out`` with the same settings (the seeds
+    aside) that the new run may keep, and the seconds that run took; ([], 0) when there is
+    none. A run with other settings is an error: its numbers must not be mixed with these."""
+    path = Path(out) / "results.json"
+    if not path.is_file():
+        return [], 0.0
+    earlier = common.read_json(path)
+    if earlier.get("experiment") != "sparse_labels":
+        raise ValueError(f"{path} holds no sparse_labels results")
+    mine = {k: v for k, v in json.loads(json.dumps(asdict(settings))).items() if k != "seeds"}
+    theirs = {k: v for k, v in earlier.get("settings", {}).items() if k != "seeds"}
+    if mine != theirs or bool(earlier.get("quick")) != bool(quick):
+        changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise ValueError(f"cannot resume from {path}: its settings differ ({', '.join(changed) or 'quick'})")
+    return ([r for r in earlier.get("seeds", []) if r.get("seed") in settings.seeds],
+            float(earlier.get("seconds", 0.0)))
+
+
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print,
-        dataset: str | None = None, epochs: int | None = None, first_seed: int | None = None) -> dict:
+        dataset: str | None = None, epochs: int | None = None, first_seed: int | None = None,
+        resume: bool = False) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs, first_seed)
+    kept, seconds_before = finished_seeds(out, settings, quick) if resume else ([], 0.0)
     if "umap" in settings.methods:
         B.require_umap()
     setup = B.SETUPS[settings.dataset]
@@ -139,11 +164,16 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
     split = B.load_setup(setup, settings.max_train or None)
     log(f"sparse labels on {setup.name}: {len(split.y_train)} training / {len(split.y_test)} test samples, "
         f"fractions {list(settings.fractions)}, {settings.epochs} epochs, seeds {list(settings.seeds)}")
-    per_seed: list[dict] = []
+    per_seed: list[dict] = list(kept)
+    if kept:
+        log(f"resuming: seeds {[r['seed'] for r in kept]} kept from {out / 'results.json'}")
     results: dict = {}
     for seed in settings.seeds:
+        if any(r["seed"] == seed for r in per_seed):
+            continue
         common.seed_everything(seed)
         per_seed.append(run_seed(split, setup, settings, seed, log))
+        per_seed.sort(key=lambda r: r["seed"])
         results = {
             "experiment": "sparse_labels", "quick": bool(quick), "settings": asdict(settings),
             "complete": len(per_seed) == len(settings.seeds),
@@ -151,7 +181,8 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
                         "n_test": int(len(split.y_test)), "classes": list(split.class_names),
                         "description": B.describe(setup, split)},
             "model": setup.model.to_dict(), "training": TrainConfig().to_dict(), "environment": env,
-            "summary": summarise(per_seed, settings), "seeds": per_seed, "seconds": clock.seconds,
+            "summary": summarise(per_seed, settings), "seeds": per_seed,
+            "seconds": seconds_before + clock.seconds,
         }
         common.write_json(out / "results.json", results)
         write_report(out, results)

@@ -30,6 +30,23 @@ def isolated_qsettings(tmp_path_factory):
 
 
 
+@pytest.fixture(autouse=True)
+def garbage_collected_on_the_ui_thread(qapp):
+    """As in the app (``launch.collect_garbage_on_ui_thread``): no automatic collection, which
+    a training thread could start and so destroy Qt objects of the UI thread there (a
+    deadlock); a UI timer collects instead. The windows a test leaves behind go away on the UI
+    thread before the next test, and tests outside the GUI keep the normal collection."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=0.2)
+    yield
+    collector.timer.stop()
+    gc.collect()
+    gc.enable()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_recovery(tmp_path_factory):
     """Autosaves of the windows under test go to a temporary folder, never the user's."""

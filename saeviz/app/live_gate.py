@@ -1,0 +1,85 @@
+"""How often a panel follows the training: at most every so often, and never while hidden.
+
+Epochs of a small model end many times a second. A panel that refits a classifier or decodes
+a strip of frames at each one keeps the processor from the UI thread, and does it for
+nothing while its dock is closed or sits behind another tab. ``LiveGate`` stands between the
+session's signals and such an update: while the panel is hidden the update waits and runs
+once when the panel shows; while training runs it runs at most every ``interval`` seconds
+(the newest state then); otherwise it runs at once.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QWidget
+
+TRAINING_INTERVAL_S = 0.5   # while training, a gated panel updates at most twice a second
+
+
+def shown_in_window(widget: QWidget) -> bool:
+    """Whether ``widget`` shows once its window does: no parent of it, a dock or a tab
+    included, is hidden (the top-level window itself is not asked, so an unshown window's
+    panels count as shown)."""
+    w = widget
+    while w is not None:
+        if w.isHidden() and w.parentWidget() is not None:
+            return False
+        w = w.parentWidget()
+    return True
+
+
+class LiveGate(QObject):
+    """Runs ``update`` for ``widget`` when asked, within the rules of the module docstring.
+
+    ``training`` says whether training runs now (a callable, read at each request).
+    """
+
+    def __init__(self, widget: QWidget, update: Callable[[], None], training: Callable[[], bool],
+                 interval: float = TRAINING_INTERVAL_S):
+        super().__init__(widget)
+        self.widget = widget
+        self._update = update
+        self._training = training
+        self.interval = float(interval)
+        self.pending = False
+        self._last = -math.inf
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._due)
+        widget.installEventFilter(self)
+
+    def request(self) -> None:
+        """Ask for an update: now, later, or when the widget shows."""
+        self.pending = True
+        if not shown_in_window(self.widget):
+            return
+        wait = self._last + self.interval - time.monotonic()
+        if wait > 0 and self._training():
+            if not self._timer.isActive():
+                self._timer.start(max(1, int(1000 * wait)))
+            return
+        self.run()
+
+    def run(self) -> None:
+        """Update now (it also ends any wait)."""
+        self._timer.stop()
+        self.pending = False
+        self._last = time.monotonic()
+        self._update()
+
+    def cancel(self) -> None:
+        """Forget a waiting update (the state it was for is gone)."""
+        self._timer.stop()
+        self.pending = False
+
+    def _due(self) -> None:
+        if self.pending and shown_in_window(self.widget):
+            self.run()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if obj is self.widget and event.type() == QEvent.Show and self.pending:
+            QTimer.singleShot(0, self._due)
+        return False

@@ -1,0 +1,174 @@
+"""Background work yields to the UI thread: gated panel updates, lower-priority worker
+threads, and garbage collected on the UI thread only."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget  # noqa: E402
+
+from saeviz.app.live_gate import LiveGate, shown_in_window  # noqa: E402
+from saeviz.app.workers import BACKGROUND_NICENESS, TaskRunner, background_priority  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+class Counter:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+
+
+def docked(qtbot):
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.setCentralWidget(QLabel("centre"))
+    panel = QLabel("panel")
+    dock = QDockWidget("Panel", window)
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.RightDockWidgetArea, dock)
+    return window, dock, panel
+
+
+def test_a_hidden_panel_waits_and_updates_once_when_shown(qtbot):
+    window, dock, panel = docked(qtbot)
+    window.show()
+    qtbot.waitExposed(window)
+    update = Counter()
+    gate = LiveGate(panel, update, training=lambda: False)
+    gate.request()
+    assert update.calls == 1  # shown, not training: at once
+
+    dock.close()
+    assert not shown_in_window(panel)
+    for _ in range(5):
+        gate.request()
+    qtbot.wait(50)
+    assert update.calls == 1 and gate.pending
+
+    dock.show()
+    qtbot.waitUntil(lambda: update.calls == 2, timeout=2000)
+    qtbot.wait(50)
+    assert update.calls == 2 and not gate.pending
+
+
+def test_a_tab_behind_another_counts_as_hidden(qtbot):
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    front, back = QLabel("front"), QLabel("back")
+    tabs.addTab(front, "front")
+    tabs.addTab(back, "back")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    assert shown_in_window(front) and not shown_in_window(back)
+    update = Counter()
+    gate = LiveGate(back, update, training=lambda: True)
+    gate.request()
+    assert update.calls == 0
+    tabs.setCurrentWidget(back)
+    qtbot.waitUntil(lambda: update.calls == 1, timeout=2000)
+
+
+def test_panels_of_an_unshown_window_count_as_shown(qtbot):
+    window, dock, panel = docked(qtbot)
+    assert shown_in_window(panel)
+    update = Counter()
+    LiveGate(panel, update, training=lambda: False).request()
+    assert update.calls == 1
+
+
+def test_while_training_updates_come_at_most_once_per_interval(qtbot):
+    window, dock, panel = docked(qtbot)
+    training = [True]
+    update = Counter()
+    gate = LiveGate(panel, update, training=lambda: training[0], interval=0.3)
+    t0 = time.monotonic()
+    gate.request()
+    assert update.calls == 1
+    for _ in range(20):  # a burst of epochs: one more update, after the interval
+        gate.request()
+    assert update.calls == 1
+    qtbot.waitUntil(lambda: update.calls == 2, timeout=3000)
+    assert time.monotonic() - t0 >= 0.3 - 0.02
+    qtbot.wait(400)
+    assert update.calls == 2  # nothing asked since
+
+    training[0] = False  # training over: each request at once
+    gate.request()
+    gate.request()
+    assert update.calls == 4
+
+
+def test_cancel_forgets_a_waiting_update(qtbot):
+    window, dock, panel = docked(qtbot)
+    update = Counter()
+    gate = LiveGate(panel, update, training=lambda: True, interval=0.2)
+    gate.request()
+    gate.request()
+    gate.cancel()
+    qtbot.wait(400)
+    assert update.calls == 1 and not gate.pending
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_worker_threads_run_at_a_lower_priority_than_the_ui(qtbot):
+    ui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def probe():
+        first = background_priority()
+        again = background_priority()  # once per thread: no further lowering
+        return first, again, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    runner = TaskRunner()
+    runner.submit("probe", probe, on_result=lambda r: seen.setdefault("r", r))
+    qtbot.waitUntil(lambda: "r" in seen, timeout=5000)
+    first, again, nice = seen["r"]
+    assert first and again
+    assert nice == min(19, ui + BACKGROUND_NICENESS)
+    # the UI thread itself is untouched
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ui
+    runner.shutdown()
+
+
+def test_cycles_are_collected_on_the_ui_thread_even_when_a_worker_allocates(qtbot):
+    import gc
+
+    from saeviz.app import launch
+
+    deleted_in = []
+
+    class Node:
+        def __del__(self):
+            deleted_in.append(threading.current_thread() is threading.main_thread())
+
+    def churn():
+        return [[i] for i in range(200_000)]  # far past the automatic collection threshold
+
+    try:
+        launch.collect_garbage_on_ui_thread(interval=0.05)
+        assert not gc.isenabled()
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        del a, b
+        done = {}
+        runner = TaskRunner()
+        runner.submit("churn", churn, on_result=lambda kept: done.setdefault("n", kept))
+        qtbot.waitUntil(lambda: "n" in done, timeout=10000)
+        qtbot.waitUntil(lambda: len(deleted_in) == 2, timeout=5000)
+        assert deleted_in == [True, True]
+        runner.shutdown()
+    finally:
+        if launch._collector is not None:
+            launch._collector.timer.stop()
+            launch._collector = None
+        gc.enable()
