@@ -207,6 +207,7 @@ def main(argv=None) -> int:
     frames = args.frames or (12 if args.quick else 40)
 
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    rasterisers = os.environ.get("LP_NUM_THREADS", "default")
     with virtual_display():
         import PySide6
         import pyqtgraph as pg
@@ -217,7 +218,7 @@ def main(argv=None) -> int:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"PySide6 {PySide6.__version__}, pyqtgraph {pg.__version__}, {platform.python_implementation()} "
               f"{platform.python_version()}, {os.cpu_count()} CPUs (load {load:.1f}), "
-              f"platform {app.platformName()}, GL: {gl_renderer(app)}")
+              f"platform {app.platformName()}, GL: {gl_renderer(app)}, LP_NUM_THREADS={rasterisers}")
         print(f"latent dim {args.latent_dim}, {frames} frames per case; a frame = PCA refit + alignment + "
               "points, anchors, target lines, selection + paint.\nWall-clock times depend on other load; "
               "CPU ms is this process's CPU time per frame (all its threads, Mesa's included).\n")

@@ -828,23 +828,31 @@ class MeshTools(QObject):
 
     The mesh dock is shown (and raised, with the morph panel) whenever the open dataset is
     made of meshes, and hidden otherwise; the morph and decode docks serve every dataset kind.
+
+    The 3D viewport (``mesh_view``, None until then) is made when the first mesh dataset
+    opens: it is an OpenGL widget, and one in the window makes Qt compose the whole window
+    through OpenGL on every repaint, which without a GPU (Mesa's software renderer) doubled
+    the UI thread's longest stalls while training on images (``benchmarks/bench_ui_stall.py``).
     """
 
     def __init__(self, window, projection):
         super().__init__(window)
         from .decode_anywhere import DecodeAnywhere
-        from .mesh_view import MeshView, SampleFeed
 
         self.window = window
         self.session = window.session
+        self._closed = False
         view = window.latent.view
-        self.mesh_view = MeshView()
-        self.feed = SampleFeed(self.session, self.mesh_view, self)
+        self.mesh_view = None
+        self.feed = None
         self.morph_markers = LatentMarkers(view, projection, self)
-        self.morph = MorphPanel(self.session, mesh_view=self.mesh_view, markers=self.morph_markers)
-        self.decode = DecodeAnywhere(self.session, view, projection, mesh_view=self.mesh_view)
+        self.morph = MorphPanel(self.session, mesh_view=None, markers=self.morph_markers)
+        self.decode = DecodeAnywhere(self.session, view, projection, mesh_view=None)
         self.docks: dict[str, QDockWidget] = {}
-        widgets = {"mesh": self.mesh_view, "morph": self.morph, "decode": self.decode}
+        placeholder = QLabel("The 3D viewport opens with a dataset of meshes (File > Open, or the bodies demo).")
+        placeholder.setWordWrap(True)
+        placeholder.setAlignment(Qt.AlignCenter)
+        widgets = {"mesh": placeholder, "morph": self.morph, "decode": self.decode}
         for key, title in DOCKS:
             dock = QDockWidget(title, window)
             dock.setObjectName(f"{key}Dock")
@@ -860,7 +868,6 @@ class MeshTools(QObject):
         self.morph.status.setText("Select a sample to morph it.")
         self.session.dataset_changed.connect(self._dataset_changed)
         window.installEventFilter(self)
-        self._closed = False
         from PySide6.QtCore import QCoreApplication
 
         app = QCoreApplication.instance()
@@ -903,10 +910,27 @@ class MeshTools(QObject):
     def _dataset_changed(self) -> None:
         ds = self.session.dataset
         mesh = ds is not None and ds.kind == "mesh"
+        if mesh:
+            self.ensure_mesh_view()
         self.docks["mesh"].setVisible(mesh)
         if mesh:
             self.docks["mesh"].raise_()
             self.docks["morph"].raise_()
+
+    def ensure_mesh_view(self):
+        """The 3D viewport, made now if it does not exist yet (see the class docstring)."""
+        if self.mesh_view is None and not self._closed:
+            from .mesh_view import MeshView, SampleFeed
+
+            self.mesh_view = MeshView()
+            old = self.docks["mesh"].widget()
+            self.docks["mesh"].setWidget(self.mesh_view)
+            if old is not None:
+                old.deleteLater()
+            self.morph.mesh_view = self.mesh_view
+            self.decode.mesh_view = self.mesh_view
+            self.feed = SampleFeed(self.session, self.mesh_view, self)
+        return self.mesh_view
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
         if obj is self.window and event.type() == QEvent.Type.Close:
@@ -924,8 +948,10 @@ class MeshTools(QObject):
         self._closed = True
         self.morph.shutdown()
         self.decode.shutdown()
-        self.feed.shutdown()
-        self.mesh_view.shutdown()
+        if self.feed is not None:
+            self.feed.shutdown()
+        if self.mesh_view is not None:
+            self.mesh_view.shutdown()
 
 
 __all__ = ["MorphPanel", "MorphFrame", "MeshTools", "DecodeContext", "attach_mesh_tools", "decode_frame",

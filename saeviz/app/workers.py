@@ -42,12 +42,13 @@ from ..core.training import Cancelled, ControlToken, Trainer, decode, encode
 log = logging.getLogger(__name__)
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
-BACKGROUND_NICENESS = 10   # added to a worker thread's niceness (Linux: per thread; 19 is the lowest)
+BACKGROUND_NICENESS = 10   # added to a task thread's niceness (Linux: per thread; 19 is the lowest)
+TRAINING_NICENESS = 10     # added to the training thread's niceness
 
 _lowered = threading.local()
 
 
-def background_priority() -> bool:
+def background_priority(niceness: int | None = None) -> bool:
     """Lower the calling thread's scheduling priority, once per thread; True if it was lowered.
 
     On Linux a thread has its own niceness, which the threads it starts inherit (torch's
@@ -63,7 +64,8 @@ def background_priority() -> bool:
     tid = threading.get_native_id()
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + BACKGROUND_NICENESS))
+        step = BACKGROUND_NICENESS if niceness is None else int(niceness)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + step))
     except OSError:
         return False
     return True
@@ -169,7 +171,7 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         trainer = None
-        background_priority()
+        background_priority(TRAINING_NICENESS)
         try:
             trainer = self._build()
             self.trainer = trainer

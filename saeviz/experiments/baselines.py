@@ -67,9 +67,10 @@ DIGITS = Setup(
          "B = (4, 6, 8), C = (2, 3, 5, 7); MLP encoder 256-128, latent 10 (the library default; the "
          "paper's conv net needs larger images than 8x8: its three 2x2 poolings leave a 1x1 map)")
 BODIES = Setup(
-    "bodies", "bodies:2000:reduced",
+    "bodies", "bodies:6000:reduced",
     ModelConfig(architecture="basis", hidden=(2048, 256), latent_dim=30, basis_size=256),
-    note="2,000 generated 3D bodies (female/male, random poses; anny body model) at reduced resolution "
+    note="6,000 generated 3D bodies, the paper's count (female/male, random poses; anny body model) at "
+         "reduced resolution "
          "(2,006 vertices, 6,018 coordinates); the paper's dense 2048-256 encoder with a 30-dimensional latent "
          "space, behind a fixed 256-component PCA basis of the training meshes (`basis` architecture)")
 SETUPS = {"digits": DIGITS, "bodies": BODIES}

@@ -46,7 +46,7 @@ class Settings:
             raise ValueError("the labeled fraction must lie in (0, 1], epochs be positive, seeds given")
 
 
-FULL = Settings(max_train={"digits": 0, "bodies": 1000})
+FULL = Settings(max_train={"digits": 0, "bodies": 0})
 QUICK = Settings(datasets=("digits",), epochs=2, max_train={"digits": 300, "bodies": 200})
 
 

@@ -172,3 +172,4 @@ def test_cycles_are_collected_on_the_ui_thread_even_when_a_worker_allocates(qtbo
             launch._collector.timer.stop()
             launch._collector = None
         gc.enable()
+

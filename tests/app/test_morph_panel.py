@@ -329,6 +329,36 @@ def test_images_show_the_decoded_image_and_a_strip(qtbot, digits, digits_trained
     panel.shutdown()
 
 
+def test_the_opengl_mesh_viewport_is_made_only_for_a_mesh_dataset(qtbot, bodies40, digits, tmp_path):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+    from saeviz.app.main_window import MainWindow
+    from saeviz.app.mesh_view import MeshView
+
+    s = Session(DEFAULTS)
+    s.set_dataset(digits)
+    w = MainWindow(session=s, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
+                   defaults=DEFAULTS, open_startup=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    tools = w.mesh_tools
+    # no OpenGL widget in the window: Qt keeps composing it without OpenGL
+    assert tools.mesh_view is None and not w.findChildren(QOpenGLWidget)
+    assert not tools.docks["mesh"].isVisible()
+
+    s.set_dataset(bodies40)
+    mv = tools.mesh_view
+    assert isinstance(mv, MeshView) and tools.docks["mesh"].widget() is mv
+    assert tools.morph.mesh_view is mv and tools.decode.mesh_view is mv
+    assert tools.docks["mesh"].isVisible()
+    qtbot.waitUntil(lambda: "original" in mv.meshes, timeout=10000)
+    s.set_dataset(digits)  # made once, kept (hidden) for the next mesh dataset
+    assert tools.mesh_view is mv and not tools.docks["mesh"].isVisible()
+    w.close()
+
+
 def test_the_main_window_docks_the_mesh_tools(qtbot, bodies40, trained, digits, tmp_path):
     from PySide6.QtCore import QSettings
 
