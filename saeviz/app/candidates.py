@@ -42,6 +42,7 @@ from ..core.errors import SaevizError
 from ..core.guided import STRATEGIES, Candidates, Scores, rank_scores, score_samples
 from ..core.labels import UNLABELED
 from ..core.training import encode
+from .live_gate import LiveGate
 from .workers import TaskRunner
 
 KEY = "guided"               # the TaskRunner key of scoring and ranking jobs
@@ -353,18 +354,16 @@ class GuidedController(QObject):
         self._seq = 0
         self._applied = 0
         self._codes_seen = None      # the codes array the newest full scoring used
-        self._stale = False
         self._store = None
         self._highlight_timer = QTimer(self)
         self._highlight_timer.setSingleShot(True)
         self._highlight_timer.setInterval(150)
         self._highlight_timer.timeout.connect(self._push_highlight)
         # While training, epochs may end faster than a ranking is worth redrawing: the newest
-        # codes wait here until TRAINING_REFRESH_S has passed since the last ranking started.
-        self._last_refresh = -math.inf
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.timeout.connect(self._deferred_refresh)
+        # codes wait until TRAINING_REFRESH_S has passed since the last ranking started, and
+        # while no guided panel is open they only mark the ranking as stale (``pending``).
+        self._gate = LiveGate(None, self._rank, lambda: self.session.training, TRAINING_REFRESH_S,
+                              shown=lambda: self.active, parent=self)
 
         s = self.session
         s.dataset_changed.connect(self._dataset_changed)
@@ -392,8 +391,7 @@ class GuidedController(QObject):
 
     def set_active(self, on: bool) -> None:
         self.active = bool(on)
-        if self.active and self._stale:
-            self.refresh()
+        self._gate.run_pending()
 
     @property
     def busy(self) -> bool:
@@ -433,10 +431,11 @@ class GuidedController(QObject):
             mesh_view=mesh_axes(s.X[0]) if ds.kind == "mesh" else None)
 
     def refresh(self) -> bool:
-        """Score and rank from the latest codes and labels (off the UI thread)."""
-        self._stale = False
-        self._refresh_timer.stop()
-        self._last_refresh = time.monotonic()
+        """Score and rank from the latest codes and labels (off the UI thread); False (with a
+        message) when there is nothing to rank yet."""
+        return self._gate.run()
+
+    def _rank(self) -> bool:
         req = self.build_request()
         if req is None:
             return False
@@ -537,7 +536,7 @@ class GuidedController(QObject):
         self.candidates = None
         self.thumbnails = ()
         self._highlight_timer.stop()
-        self._refresh_timer.stop()
+        self._gate.cancel()
         if self.view.points() is not None:
             self.view.set_highlight(None)
         if emit:
@@ -564,20 +563,7 @@ class GuidedController(QObject):
         s = self.session
         if s.classifier is None or s.codes is None or s.codes is self._codes_seen:
             return  # nothing new to rank: labels-only changes keep the ranking until asked
-        if not self.active:
-            self._stale = True
-            return
-        wait = self._last_refresh + TRAINING_REFRESH_S - time.monotonic()
-        if s.training and wait > 0:
-            if not self._refresh_timer.isActive():
-                self._refresh_timer.start(max(1, int(1000 * wait)))
-            return
-        self.refresh()
-
-    def _deferred_refresh(self) -> None:
-        s = self.session
-        if self.active and s.classifier is not None and s.codes is not None and s.codes is not self._codes_seen:
-            self.refresh()
+        self._gate.request()
 
     def _say(self, text: str) -> None:
         self.message.emit(text)
@@ -585,7 +571,7 @@ class GuidedController(QObject):
     def shutdown(self) -> None:
         """Drop queued work and wait for the running job (the window is closing)."""
         self._highlight_timer.stop()
-        self._refresh_timer.stop()
+        self._gate.cancel()
         self.runner.shutdown()
 
 

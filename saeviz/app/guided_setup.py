@@ -15,7 +15,7 @@ The ranking is computed after every epoch while one of these panels is open.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
@@ -24,6 +24,7 @@ from .candidates import DEFAULT_K, MAX_K, STRATEGY_TEXT, STRATEGY_TIPS, Candidat
 from .labeling_queue import QueueController, QueuePanel
 from .metrics_panel import MetricsPanel
 from .rounds import RoundsController, RoundsPanel
+from .window_close import WhenClosed
 
 SETTINGS_K = "guided/k"
 SETTINGS_STRATEGY = "guided/strategy"
@@ -69,7 +70,7 @@ class GuidedLabeling(QObject):
             dock.visibilityChanged.connect(lambda _v: self._update_active())
         QTimer.singleShot(0, self._update_active)
         self._closed = False
-        window.installEventFilter(self)
+        WhenClosed(window, self.shutdown)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -281,15 +282,6 @@ class GuidedLabeling(QObject):
             self.window.statusBar().showMessage(text, 6000)
 
     # -- closing ------------------------------------------------------------------------------------------
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
-        if obj is self.window and event.type() == QEvent.Type.Close:
-            QTimer.singleShot(0, self._after_close)  # once every other close handler had its say
-        return False
-
-    def _after_close(self) -> None:
-        if not self.window.isVisible():  # not refused (e.g. by an unsaved-project question)
-            self.shutdown()
-
     def shutdown(self) -> None:
         """Stop the ranking worker (the window is closing)."""
         if not self._closed:

@@ -32,29 +32,35 @@ def shown_in_window(widget: QWidget) -> bool:
 
 
 class LiveGate(QObject):
-    """Runs ``update`` for ``widget`` when asked, within the rules of the module docstring.
+    """Runs ``update`` when asked, within the rules of the module docstring.
 
-    ``training`` says whether training runs now (a callable, read at each request).
+    ``training`` says whether training runs now (a callable, read at each request). Whether
+    the update is looked at is ``shown()`` when given, else whether ``widget`` shows in its
+    window; with a widget, a waiting update also runs when the widget shows. Without a widget
+    the owner says when ``shown()`` turns true (``run_pending``); ``parent`` then owns the gate.
     """
 
-    def __init__(self, widget: QWidget, update: Callable[[], None], training: Callable[[], bool],
-                 interval: float = TRAINING_INTERVAL_S):
-        super().__init__(widget)
+    def __init__(self, widget: QWidget | None, update: Callable[[], object], training: Callable[[], bool],
+                 interval: float = TRAINING_INTERVAL_S, *, shown: Callable[[], bool] | None = None,
+                 parent: QObject | None = None):
+        super().__init__(parent if parent is not None else widget)
         self.widget = widget
         self._update = update
         self._training = training
+        self._shown = shown if shown is not None else (lambda: widget is None or shown_in_window(widget))
         self.interval = float(interval)
         self.pending = False
         self._last = -math.inf
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._due)
-        widget.installEventFilter(self)
+        if widget is not None:
+            widget.installEventFilter(self)
 
     def request(self) -> None:
-        """Ask for an update: now, later, or when the widget shows."""
+        """Ask for an update: now, later, or when it is shown."""
         self.pending = True
-        if not shown_in_window(self.widget):
+        if not self._shown():
             return
         wait = self._last + self.interval - time.monotonic()
         if wait > 0 and self._training():
@@ -63,12 +69,16 @@ class LiveGate(QObject):
             return
         self.run()
 
-    def run(self) -> None:
-        """Update now (it also ends any wait)."""
+    def run(self):
+        """Update now (it also ends any wait); returns what the update returns."""
         self._timer.stop()
         self.pending = False
         self._last = time.monotonic()
-        self._update()
+        return self._update()
+
+    def run_pending(self) -> None:
+        """Update now if an update waits and is shown (for owners without a widget)."""
+        self._due()
 
     def cancel(self) -> None:
         """Forget a waiting update (the state it was for is gone)."""
@@ -76,7 +86,7 @@ class LiveGate(QObject):
         self.pending = False
 
     def _due(self) -> None:
-        if self.pending and shown_in_window(self.widget):
+        if self.pending and self._shown():
             self.run()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override

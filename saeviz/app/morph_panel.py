@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
@@ -43,6 +43,7 @@ from ..core.morph import (ANIMATION_SUFFIXES, MESH_SEQUENCE_SUFFIXES, CodeDecode
                           save_mesh_sequence, steps)
 from .decode_anywhere import LatentMarkers
 from .live_gate import LiveGate
+from .window_close import WhenClosed
 from .workers import TaskRunner
 
 T_MIN, T_MAX = -0.5, 1.5
@@ -867,7 +868,7 @@ class MeshTools(QObject):
         self._add_to_panels_menu()
         self.morph.status.setText("Select a sample to morph it.")
         self.session.dataset_changed.connect(self._dataset_changed)
-        window.installEventFilter(self)
+        WhenClosed(window, self.shutdown)
         from PySide6.QtCore import QCoreApplication
 
         app = QCoreApplication.instance()
@@ -931,15 +932,6 @@ class MeshTools(QObject):
             self.decode.mesh_view = self.mesh_view
             self.feed = SampleFeed(self.session, self.mesh_view, self)
         return self.mesh_view
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
-        if obj is self.window and event.type() == QEvent.Type.Close:
-            QTimer.singleShot(0, self._after_close)  # once every other close handler had its say
-        return False
-
-    def _after_close(self) -> None:
-        if not self.window.isVisible():  # not refused (e.g. by an unsaved-project question)
-            self.shutdown()
 
     def shutdown(self) -> None:
         """Stop the workers and release the render window (the window is closing)."""

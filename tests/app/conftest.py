@@ -30,12 +30,12 @@ def isolated_qsettings(tmp_path_factory):
 
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def garbage_collected_on_the_ui_thread(qapp):
     """As in the app (``launch.collect_garbage_on_ui_thread``): no automatic collection, which
     a training thread could start and so destroy Qt objects of the UI thread there (a
-    deadlock); a UI timer collects instead. The windows a test leaves behind go away on the UI
-    thread before the next test, and tests outside the GUI keep the normal collection."""
+    deadlock); a UI timer collects instead. Module-scoped, so that it also covers windows that
+    module-scoped fixtures train; tests outside the GUI keep the normal collection."""
     import gc
 
     from pyqtgraph.util.garbage_collector import GarbageCollector
@@ -45,6 +45,15 @@ def garbage_collected_on_the_ui_thread(qapp):
     collector.timer.stop()
     gc.collect()
     gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collected_after_each_test():
+    """The windows a test leaves behind go away on the UI thread before the next test."""
+    yield
+    import gc
+
+    gc.collect()
 
 
 @pytest.fixture(scope="session", autouse=True)

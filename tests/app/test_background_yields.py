@@ -108,6 +108,26 @@ def test_while_training_updates_come_at_most_once_per_interval(qtbot):
     assert update.calls == 4
 
 
+def test_a_gate_without_widget_asks_its_owner_whether_anyone_looks(qtbot):
+    from PySide6.QtCore import QObject
+
+    owner = QObject()
+    looking = [False]
+    update = Counter()
+    gate = LiveGate(None, lambda: update() or "ranked", training=lambda: False,
+                    shown=lambda: looking[0], parent=owner)
+    gate.request()
+    assert update.calls == 0 and gate.pending  # nobody looks: stale, not updated
+    gate.run_pending()
+    assert update.calls == 0
+    looking[0] = True
+    gate.run_pending()
+    assert update.calls == 1 and not gate.pending
+    gate.run_pending()  # nothing waits any more
+    assert update.calls == 1
+    assert gate.run() == "ranked" and update.calls == 2
+
+
 def test_cancel_forgets_a_waiting_update(qtbot):
     window, dock, panel = docked(qtbot)
     update = Counter()
@@ -154,6 +174,7 @@ def test_cycles_are_collected_on_the_ui_thread_even_when_a_worker_allocates(qtbo
     def churn():
         return [[i] for i in range(200_000)]  # far past the automatic collection threshold
 
+    enabled_before = gc.isenabled()
     try:
         launch.collect_garbage_on_ui_thread(interval=0.05)
         assert not gc.isenabled()
@@ -171,5 +192,6 @@ def test_cycles_are_collected_on_the_ui_thread_even_when_a_worker_allocates(qtbo
         if launch._collector is not None:
             launch._collector.timer.stop()
             launch._collector = None
-        gc.enable()
+        if enabled_before:
+            gc.enable()
 
