@@ -15,6 +15,7 @@ the sample-shuffling generator (``"train_state"``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 from .config import ModelConfig, TrainConfig
-from .errors import CheckpointError
-from .fileio import atomic_write_bytes
+from .budget import check_budget
+from .errors import CheckpointBudgetError, CheckpointError
+from .fileio import atomic_write_bytes, json_safe, load_json
 from .labels import Supervision, validate_distances, validate_labels
 from .models import Autoencoder
+from .validate import check_source, is_int, model_config_from_doc, train_config_from_doc
 
 FORMAT = "saeviz-checkpoint"
 FORMAT_VERSION = 1
@@ -41,6 +44,7 @@ OPTIMIZER_TYPE = "Adam"
 # Adam's per-parameter state: the step count (a scalar) and moments shaped like the parameter.
 _OPTIMIZER_STATE = {"step": "scalar", "exp_avg": "param", "exp_avg_sq": "param", "max_exp_avg_sq": "param"}
 SUFFIX = ".safetensors"
+MAX_SAMPLE_SIDE = 1 << 24
 
 
 @dataclass
@@ -117,19 +121,11 @@ def save_checkpoint(path, model, *, train_config: TrainConfig, supervision: Supe
             "colors": list(supervision.colors),
             "distances": np.asarray(supervision.distances, float).tolist(),
         }
-    data = st_save(tensors, metadata={"saeviz": json.dumps(doc, allow_nan=False, default=_jsonable)})
+    data = st_save(tensors, metadata={"saeviz": json.dumps(json_safe(doc), allow_nan=False)})
     atomic_write_bytes(path, data)
     return path
 
 
-def _jsonable(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _fail(path: Path, problem: str) -> CheckpointError:
@@ -149,6 +145,30 @@ def _is_float32(dtype: str) -> bool:
     return dtype in ("F32", "float32", "torch.float32")
 
 
+def _finite_number(low: float, strict: bool = False):
+    def check(v) -> bool:
+        return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and (v > low if strict else v >= low))
+    return check
+
+
+# Adam's settings as the JSON document may hold them: name -> (check, description)
+_ADAM_SETTINGS = {
+    "lr": (_finite_number(0, strict=True), "a positive number (the learning rate)"),
+    "betas": (lambda v: isinstance(v, list) and len(v) == 2
+              and all(_finite_number(0)(b) and b < 1 for b in v), "a pair of numbers in [0, 1)"),
+    "eps": (_finite_number(0), "a non-negative number"),
+    "weight_decay": (_finite_number(0), "a non-negative number"),
+    "amsgrad": (lambda v: isinstance(v, bool), "true or false"),
+    "maximize": (lambda v: isinstance(v, bool), "true or false"),
+    "decoupled_weight_decay": (lambda v: isinstance(v, bool), "true or false"),
+    "foreach": (lambda v: v is None or isinstance(v, bool), "null, true or false"),
+    "capturable": (lambda v: v is False, "false"),
+    "differentiable": (lambda v: v is False, "false"),
+    "fused": (lambda v: v is None or v is False, "null or false"),
+}
+
+
 def _check_optimizer(path: Path, doc: dict, infos: dict, param_shapes: dict) -> dict[str, tuple[str, str]]:
     """Validate the optimizer entries before reading any; map tensor key -> (parameter, state)."""
     keys = [k for k in infos if k.startswith(OPTIMIZER_PREFIX)]
@@ -164,9 +184,14 @@ def _check_optimizer(path: Path, doc: dict, infos: dict, param_shapes: dict) -> 
         pair = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         if not (scalar or pair):
             raise _fail(path, f"optimizer setting {name!r} is not a number")
+        check = _ADAM_SETTINGS.get(name)
+        if check is not None and not check[0](value):
+            raise _fail(path, f"optimizer setting {name!r} must be {check[1]}, got {value!r}"[:300])
     lr = opt["group"].get("lr")
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
         raise _fail(path, "the optimizer's learning rate is missing or not positive")
+    amsgrad = bool(opt["group"].get("amsgrad", False))
+    complete = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if amsgrad else set())
     found: dict[str, tuple[str, str]] = {}
     per_param: dict[str, set[str]] = {}
     for key in keys:
@@ -183,6 +208,10 @@ def _check_optimizer(path: Path, doc: dict, infos: dict, param_shapes: dict) -> 
         per_param.setdefault(param, set()).add(state)
     if len({frozenset(s) for s in per_param.values()}) > 1:
         raise _fail(path, "the optimizer state is incomplete for some parameters")
+    for states in per_param.values():
+        if states != complete:
+            raise _fail(path, f"the optimizer state holds {sorted(states)}, Adam "
+                              f"{'with' if amsgrad else 'without'} amsgrad needs {sorted(complete)}")
     return found
 
 
@@ -191,10 +220,10 @@ def _check_train_state(path: Path, doc: dict) -> dict:
     if not isinstance(state, dict):
         raise _fail(path, "the training state is not a JSON object")
     epoch = state.get("epoch", 0)
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 10 ** 9:
         raise _fail(path, f"invalid epoch count {epoch!r} in the training state")
     world = state.get("world_size", 1)
-    if not isinstance(world, int) or isinstance(world, bool) or world < 1:
+    if not isinstance(world, int) or isinstance(world, bool) or not 1 <= world <= 1 << 20:
         raise _fail(path, f"invalid process count {world!r} in the training state")
     if "rng" in state:
         try:
@@ -225,9 +254,9 @@ def read_header(path) -> tuple[dict, dict[str, tuple[tuple[int, ...], str]]]:
     if "saeviz" not in meta:
         raise _fail(path, "a safetensors file, but not a saeviz checkpoint (no 'saeviz' document)")
     try:
-        doc = json.loads(meta["saeviz"])
-    except json.JSONDecodeError as exc:
-        raise _fail(path, f"the checkpoint's JSON document is corrupt: {exc}") from None
+        doc = load_json(meta["saeviz"])
+    except ValueError as exc:  # json.JSONDecodeError, JSONLimitError
+        raise _fail(path, f"the checkpoint's JSON document is corrupt or beyond limits: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _fail(path, "the JSON document is not a saeviz checkpoint")
     if doc.get("version") != FORMAT_VERSION:
@@ -240,13 +269,16 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     path = checkpoint_path(path)
     doc, infos = read_header(path)
     try:
-        model_config = ModelConfig.from_dict(doc["model"])
-        train_config = TrainConfig.from_dict(doc["train"])
-        sample_shape = tuple(int(s) for s in doc["sample_shape"])
-        if not sample_shape or any(s < 1 for s in sample_shape):
-            raise ValueError(f"invalid sample shape {sample_shape}")
+        model_config = model_config_from_doc(doc["model"])
+        train_config = train_config_from_doc(doc["train"])
+        shape = doc["sample_shape"]
+        if not isinstance(shape, list) or not 1 <= len(shape) <= 4 \
+                or not all(is_int(s) and 1 <= s <= MAX_SAMPLE_SIDE for s in shape):
+            raise ValueError(f"invalid sample shape {shape!r}"[:200])
+        sample_shape = tuple(shape)
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(path, f"invalid model description in the JSON document: {exc}") from None
+    check_budget(4 * math.prod(sample_shape), path, f"the sample shape {sample_shape}", CheckpointBudgetError)
     if "model.mean" not in infos or infos["model.mean"][0] != sample_shape:
         raise _fail(path, f"the weights do not match the described sample shape {sample_shape}")
     try:
@@ -270,6 +302,14 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
             raise _fail(path, f"tensor {key} has dtype {dtype}, expected float32")
     opt_keys = _check_optimizer(path, doc, infos, param_shapes)
     train_state = _check_train_state(path, doc)
+    source = doc.get("dataset") or {}
+    try:
+        source = check_source(source) if source else {}
+    except ValueError as exc:
+        raise _fail(path, f"invalid dataset reference: {exc}") from None
+    metrics = doc.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise _fail(path, "the metrics are not a JSON object")
     supervision = None
     if "classes" in doc:
         if LABELS_KEY not in infos or len(infos[LABELS_KEY][0]) != 1:
@@ -299,6 +339,8 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     if labels is not None:
         try:
             cls = doc["classes"]
+            if not isinstance(cls["names"], list) or not isinstance(cls["colors"], list):
+                raise ValueError("class names and colours must be lists")
             names = tuple(str(n) for n in cls["names"])
             colors = tuple(str(c) for c in cls["colors"])
             if len(colors) != len(names):
@@ -309,10 +351,10 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
             raise _fail(path, f"invalid class information: {exc}") from None
         supervision = Supervision(labels, names, colors, distances, 0)
     history = doc.get("history") or []
-    if not isinstance(history, list):
-        raise _fail(path, "the training history is not a list")
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise _fail(path, "the training history is not a list of records")
     return Checkpoint(model=model, model_config=model_config, train_config=train_config,
-                      supervision=supervision, dataset_source=dict(doc.get("dataset") or {}),
-                      history=history, metrics=dict(doc.get("metrics") or {}),
+                      supervision=supervision, dataset_source=source,
+                      history=history, metrics=dict(metrics),
                       created=str(doc.get("created", "")), optimizer_state=optimizer_state,
                       train_state=train_state)

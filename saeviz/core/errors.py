@@ -15,3 +15,11 @@ class CheckpointError(SaevizError, ValueError):
 
 class TrainingError(SaevizError, RuntimeError):
     """Training cannot go on (non-finite loss, out of memory, ...)."""
+
+
+class MemoryBudgetError(DataError):
+    """A file or a reference declares more data than the memory budget allows."""
+
+
+class CheckpointBudgetError(MemoryBudgetError, CheckpointError):
+    """A checkpoint or project file declares more data than the memory budget allows."""

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import csv
 import io
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from .budget import check_budget
 from .errors import DataError
 from .fileio import atomic_path
 from .labels import UNLABELED
 
 SUFFIXES = (".csv", ".npz")
 MAX_CSV_BYTES = 512 * 1024 * 1024
+CSV_BYTES_FACTOR = 12  # memory per byte of a label CSV at most: 3 int64 per row of >= 4 bytes, and copies
+MAX_INDEX = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ def _to_positions(path: Path, index: np.ndarray, labels: np.ndarray, lines: np.n
 
 def _parse_int(text: str) -> int | None:
     text = text.strip()
-    if not text:
+    if not text or len(text) > 40:  # longer numbers are out of range anyway
         return None
     try:
         return int(text)
@@ -151,28 +155,36 @@ def _parse_int(text: str) -> int | None:
 
 
 def _read_csv(path: Path, class_names: Sequence[str]):
-    if path.stat().st_size > MAX_CSV_BYTES:
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
         raise DataError(f"{path}: the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+    check_budget(CSV_BYTES_FACTOR * size, path, "reading the labels")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return _parse_csv(path, fh, class_names)
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+
+
+def _parse_csv(path: Path, fh, class_names: Sequence[str]):
+    """Rows streamed from ``fh`` into typed arrays (8 bytes per value, not Python lists)."""
     names = [str(n) for n in class_names]
     by_name = {n: i for i, n in enumerate(names)}
     by_folded = {}
     for i, n in enumerate(names):
         by_folded.setdefault(n.casefold(), i)
     k = len(names)
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    first = next((ln for ln in fh if ln.strip()), "")
+    fh.seek(0)
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(fh, delimiter=delimiter)
     index_col = label_col = None
     width = None
-    idx_out: list[int] = []
-    lab_out: list[int] = []
-    line_out: list[int] = []
+    idx_out = array("q")
+    lab_out = array("q")
+    line_out = array("q")
     try:
         for row in reader:
             line = reader.line_num
@@ -195,7 +207,10 @@ def _read_csv(path: Path, class_names: Sequence[str]):
                 raise DataError(f"{path}, line {line}: expected {width} columns, got {len(row)}")
             idx = _parse_int(row[index_col])
             if idx is None:
-                raise DataError(f"{path}, line {line}: the index {row[index_col].strip()!r} is not a whole number")
+                raise DataError(f"{path}, line {line}: the index {row[index_col].strip()[:40]!r} is not a whole number")
+            if not -MAX_INDEX <= idx <= MAX_INDEX:
+                raise DataError(f"{path}, line {line}: the index {row[index_col].strip()[:40]} is out of "
+                                "range (no dataset has that many samples)")
             cell = row[label_col].strip()
             lab = _parse_int(cell)
             if cell == "":
@@ -215,7 +230,8 @@ def _read_csv(path: Path, class_names: Sequence[str]):
         raise DataError(f"{path}, line {reader.line_num}: not valid CSV: {exc}") from None
     if index_col is None:
         raise DataError(f"{path}: the file is empty")
-    return (np.asarray(idx_out, np.int64), np.asarray(lab_out, np.int64), np.asarray(line_out, np.int64))
+    return (np.frombuffer(idx_out, np.int64), np.frombuffer(lab_out, np.int64),
+            np.frombuffer(line_out, np.int64))
 
 
 def _read_npz(path: Path, class_names: Sequence[str]):
@@ -263,4 +279,55 @@ def _read_npz(path: Path, class_names: Sequence[str]):
     return index, labels, None
 
 
-__all__ = ["LabelFile", "read_labels", "write_labels", "SUFFIXES"]
+# -- class distances ------------------------------------------------------------------------------------
+def read_distances(path, k: int) -> np.ndarray:
+    """A K x K class-distance matrix from a ``.npy`` array or a CSV table (comma-separated).
+
+    The ``.npy`` header (shape, dtype) is checked against ``k``, the file size and the memory
+    budget before any value is read; the CSV's size against the budget. Errors name the file.
+    """
+    from numpy.lib import format as npformat
+
+    from .labels import validate_distances
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    size = path.stat().st_size
+    try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as fh:
+                try:
+                    version = npformat.read_magic(fh)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError(f"format version {version} is not supported")
+                    read_header = (npformat.read_array_header_1_0 if version == (1, 0)
+                                   else npformat.read_array_header_2_0)
+                    shape, fortran, dtype = read_header(fh)
+                except ValueError as exc:
+                    raise DataError(f"{path}: not a .npy array ({exc})") from None
+                if dtype.hasobject or dtype.kind not in "iuf" or dtype.fields is not None:
+                    raise DataError(f"{path}: class distances must be numbers, got dtype {dtype}")
+                if shape != (k, k):
+                    raise DataError(f"{path}: class distances must be a {k}x{k} matrix for {k} classes, "
+                                    f"the file declares shape {shape}")
+                payload = dtype.itemsize * k * k
+                if fh.tell() + payload != size:
+                    raise DataError(f"{path}: the file declares {payload:,} data bytes but holds "
+                                    f"{max(size - fh.tell(), 0):,}; it is truncated or corrupt")
+                check_budget(payload, path, f"class distances of shape {shape}")
+                D = np.fromfile(fh, dtype=dtype, count=k * k).reshape((k, k), order="F" if fortran else "C")
+        else:
+            check_budget(CSV_BYTES_FACTOR * size, path, "reading the class distances")
+            D = np.loadtxt(path, delimiter=",", ndmin=2)
+    except DataError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the class distances: {exc}") from None
+    try:
+        return validate_distances(D, k)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
+
+
+__all__ = ["LabelFile", "read_labels", "write_labels", "read_distances", "SUFFIXES"]

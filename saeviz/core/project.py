@@ -28,9 +28,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import re
+import stat
 import sys
 import time
 import uuid
@@ -40,10 +40,12 @@ from typing import Any
 
 import numpy as np
 
+from .budget import check_budget
 from .config import ModelConfig, TrainConfig
-from .errors import CheckpointError, DataError
-from .fileio import atomic_write_bytes, atomic_write_text
+from .errors import CheckpointBudgetError, CheckpointError, DataError, MemoryBudgetError
+from .fileio import atomic_write_bytes, atomic_write_text, json_safe, load_json, pid_alive, remove_stale_temp_files
 from .labels import Supervision, validate_distances, validate_labels
+from .validate import MAX_SEED, check_source, is_int, is_number, model_config_from_doc, train_config_from_doc
 
 FORMAT = "saeviz-project"
 FORMAT_VERSION = 1
@@ -127,23 +129,11 @@ def model_of_session(session) -> dict[str, Any]:
 
 # -- JSON helpers -----------------------------------------------------------------------------------------
 def _plain(value):
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None, tuples to lists."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    raise DataError(f"cannot store a {type(value).__name__} in the project file")
+    """JSON-safe copy (``fileio.json_safe``); what cannot be stored is a ``DataError``."""
+    try:
+        return json_safe(value)
+    except TypeError as exc:
+        raise DataError(f"cannot store it in the project file: {exc}") from None
 
 
 def _sha256(data: bytes) -> str:
@@ -251,11 +241,12 @@ def save_project(folder, state: ProjectState, *, model=None, optimizer=None,
     text = json.dumps(doc, indent=1, allow_nan=False)
     atomic_write_text(folder / MANIFEST, text + "\n")  # the commit
     _remove_stale(folder, {f["file"] for f in files.values()})
-    _unlink(folder / AUTOSAVE_DIR / AUTOSAVE_FILE)
+    _remove_autosave(folder)
     return SaveInfo(folder, gen)
 
 
 def _unlink(path: Path) -> None:
+    """Remove ``path`` itself (a symbolic link there is removed, never what it points to)."""
     try:
         path.unlink()
     except FileNotFoundError:
@@ -264,13 +255,42 @@ def _unlink(path: Path) -> None:
         pass  # left for the next save
 
 
+def _is_link(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _own_path(folder: Path, *parts: str) -> Path:
+    """``folder/parts`` when nothing on the way below ``folder`` is a symbolic link, so the path
+    cannot lead outside the project folder; otherwise a ``DataError`` naming the link."""
+    path = folder
+    for part in parts:
+        path = path / part
+        if _is_link(path):
+            raise DataError(f"{path}: a symbolic link inside the project folder; a project holds "
+                            "only its own files, so it is neither followed nor written through")
+    return path
+
+
+def _remove_autosave(folder: Path) -> None:
+    """Remove the project's autosave file. A symbolic link in its place (as ``autosave/`` or
+    the file) is removed itself: what it points to is never touched."""
+    adir = folder / AUTOSAVE_DIR
+    if _is_link(adir):
+        _unlink(adir)
+        return
+    _unlink(adir / AUTOSAVE_FILE)
+
+
 def _remove_stale(folder: Path, keep: set[str]) -> None:
     """Data files no manifest refers to, and temporary files of interrupted writes."""
     for p in folder.iterdir():
         name = p.name
         if _DATA_FILE.match(name) and name not in keep:
             _unlink(p)
-        elif name.startswith(".") and name.endswith(".tmp") and p.is_file():
+        elif name.startswith(".") and name.endswith(".tmp") and (p.is_file() or _is_link(p)):
             _unlink(p)
 
 
@@ -283,19 +303,42 @@ def is_project(folder) -> bool:
     return (Path(folder) / MANIFEST).is_file()
 
 
+MAX_MANIFEST_BYTES = 256 << 20
+JSON_BYTES_FACTOR = 16  # memory of parsed JSON per byte of text, at most (lists of small numbers)
+
+
+def _read_npz(path: Path, kinds: dict[str, str], what: str) -> dict[str, np.ndarray]:
+    """All arrays in ``kinds`` of a project's or autosave's ``.npz``, through the budgeted reader."""
+    from .data.arrays import read_npz_arrays
+
+    try:
+        return read_npz_arrays(path, kinds, required=tuple(kinds))
+    except MemoryBudgetError as exc:
+        raise CheckpointBudgetError(str(exc)) from None
+    except DataError as exc:
+        raise CheckpointError(f"{what} cannot be read: {exc}") from None
+
+
 def read_manifest(folder) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / MANIFEST
     if not folder.is_dir():
         raise _fail(folder, "no such project folder")
+    if _is_link(path):
+        raise _fail(folder, f"{MANIFEST} is a symbolic link; a project holds only its own files")
     if not path.is_file():
         raise _fail(folder, f"not a saeviz project (no {MANIFEST})")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise _fail(folder, f"{MANIFEST} is {size:,} bytes, more than a project file holds "
+                                f"({MAX_MANIFEST_BYTES:,})")
+        check_budget(JSON_BYTES_FACTOR * size, path, "reading the project file", CheckpointBudgetError)
+        doc = load_json(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise _fail(folder, f"{MANIFEST} is not text") from None
-    except json.JSONDecodeError as exc:
-        raise _fail(folder, f"{MANIFEST} is damaged: {exc}") from None
+    except ValueError as exc:  # json.JSONDecodeError, JSONLimitError
+        raise _fail(folder, f"{MANIFEST} is damaged or beyond limits: {exc}") from None
     except OSError as exc:
         raise _fail(folder, f"{MANIFEST} cannot be read: {exc.strerror or exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -312,6 +355,9 @@ def _data_file(folder: Path, entry, what: str) -> Path:
     if not _DATA_FILE.match(name):
         raise _fail(folder, f"{MANIFEST} names an unexpected {what} file {name!r}")
     path = folder / name
+    if _is_link(path):
+        raise _fail(folder, f"the {what} file {name} is a symbolic link; a project holds only its own "
+                            "files, so it is not followed")
     if not path.is_file():
         raise _fail(folder, f"the {what} file {name} is missing")
     if path.stat().st_size != entry.get("bytes") or _file_sha256(path) != entry.get("sha256"):
@@ -337,11 +383,19 @@ def load_project(folder, *, load_model: bool = True) -> ProjectState:
         source = doc["dataset"]
         if not isinstance(source, dict) or not source:
             raise ValueError("the dataset reference is missing")
+        source = check_source(source)
         settings = doc.get("settings") or {}
-        model_config = ModelConfig.from_dict(settings.get("model") or {})
-        train_config = TrainConfig.from_dict(settings.get("train") or {})
-        fraction = float(settings.get("label_fraction", 0.0))
-        seed = int(settings.get("label_seed", 0))
+        if not isinstance(settings, dict):
+            raise ValueError("the settings are not a JSON object")
+        model_config = model_config_from_doc(settings.get("model") or {})
+        train_config = train_config_from_doc(settings.get("train") or {})
+        fraction = settings.get("label_fraction", 0.0)
+        if not is_number(fraction) or not 0 <= fraction <= 1:
+            raise ValueError(f"label_fraction must be a number in [0, 1], got {fraction!r}"[:200])
+        seed = settings.get("label_seed", 0)
+        if not is_int(seed) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"label_seed must be a whole number in [0, 2**63), got {seed!r}"[:200])
+        fraction = float(fraction)
         history = doc.get("history") or []
         view = doc.get("view") or {}
         if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
@@ -354,11 +408,7 @@ def load_project(folder, *, load_model: bool = True) -> ProjectState:
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(folder, f"{MANIFEST} is invalid: {exc}") from None
     labels_path = _data_file(folder, files.get("labels"), "labels")
-    try:
-        with np.load(labels_path, allow_pickle=False) as data:
-            labels = data["labels"]
-    except (ValueError, OSError, KeyError, EOFError) as exc:
-        raise _fail(folder, f"the labels file {labels_path.name} cannot be read: {exc}") from None
+    labels = _read_npz(labels_path, {"labels": "iu"}, "the labels file")["labels"]
     n = files["labels"].get("n")
     if labels.ndim != 1 or len(labels) != n:
         raise _fail(folder, f"the labels file holds shape {labels.shape}, {MANIFEST} says {n} labels")
@@ -423,14 +473,20 @@ def write_autosave(path, supervision: Supervision, dataset_source: dict, *, data
 
 def read_autosave(path) -> Recovery:
     path = Path(path)
+    data = _read_npz(path, {"labels": "iu", "class_names": "US", "colors": "US", "distances": "iuf",
+                            "meta": "U"}, "the autosave")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            labels = data["labels"]
-            names = tuple(str(n) for n in data["class_names"].tolist())
-            colors = tuple(str(c) for c in data["colors"].tolist())
-            distances = data["distances"]
-            meta = json.loads(str(data["meta"]))
-    except (ValueError, OSError, KeyError, EOFError, TypeError) as exc:
+        for key in ("labels", "class_names", "colors"):
+            if data[key].ndim != 1:
+                raise ValueError(f"{key!r} must be one-dimensional, got shape {data[key].shape}")
+        if data["meta"].ndim != 0:
+            raise ValueError("'meta' must be one text")
+        labels = data["labels"]
+        names = tuple(str(n) for n in data["class_names"].tolist())
+        colors = tuple(str(c) for c in data["colors"].tolist())
+        distances = data["distances"]
+        meta = load_json(str(data["meta"]))
+    except ValueError as exc:
         raise CheckpointError(f"{path}: the autosave cannot be read: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != AUTOSAVE_FORMAT:
         raise CheckpointError(f"{path}: not a saeviz autosave")
@@ -442,36 +498,18 @@ def read_autosave(path) -> Recovery:
         source = meta.get("dataset") or {}
         if not isinstance(source, dict):
             raise DataError("the dataset reference is not a JSON object")
+        source = check_source(source) if source else {}
         base = meta.get("base_generation")
-        saved_at = float(meta.get("saved_at", 0.0))
+        if base is not None and (not is_int(base) or not 0 <= base <= MAX_SEED):
+            raise ValueError(f"invalid base generation {base!r}"[:200])
+        saved_at = meta.get("saved_at", 0.0)
+        if not is_number(saved_at):
+            raise ValueError(f"invalid time {saved_at!r}"[:200])
+        saved_at = float(saved_at)
     except (DataError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: the autosave is invalid: {exc}") from None
     return Recovery(path, Supervision(labels, names, colors, D, 0), dict(source),
                     str(meta.get("dataset_name", "")), saved_at, None if base is None else int(base))
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ok = ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return bool(ok) and code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _SESSION_FILE = re.compile(r"^session-(\d+)-([0-9a-f]{8,32})\.npz$")
@@ -508,9 +546,13 @@ class Project:
             raise DataError("choose a folder for the project first")
         before = self.autosave_path
         info = save_project(target, state, **model)
+        old_folder = self.folder
         self.folder, self.generation = info.folder, info.generation
         if before != self.autosave_path:
-            _unlink(before)
+            if old_folder is not None:
+                _remove_autosave(old_folder)
+            else:
+                _unlink(before)
         return info
 
     @classmethod
@@ -521,23 +563,36 @@ class Project:
 
     # -- autosave ------------------------------------------------------------------------------------------------
     def autosave(self, supervision: Supervision, dataset_source: dict, dataset_name: str = "") -> Path:
-        path = self.autosave_path
+        """Write the autosave; in a project folder never through a symbolic link (``DataError``)."""
+        if self.folder is not None:
+            path = _own_path(self.folder, AUTOSAVE_DIR, AUTOSAVE_FILE)
+            try:
+                os.mkdir(path.parent)  # not through a link: a link in its place was refused above
+            except FileExistsError:
+                if _is_link(path.parent) or not path.parent.is_dir():
+                    raise DataError(f"{path.parent}: not a folder of the project") from None
+        else:
+            path = self.autosave_path
         write_autosave(path, supervision, dataset_source, dataset_name=dataset_name,
                        base_generation=self.generation)
         return path
 
     def discard_autosave(self) -> None:
         """Remove this session's own autosave (after a save, or when the user discards changes)."""
-        _unlink(self.autosave_path)
+        if self.folder is not None:
+            _remove_autosave(self.folder)
+        else:
+            _unlink(self.autosave_path)
 
     def _orphans(self) -> list[Path]:
         if not self.recovery_dir.is_dir():
             return []
+        remove_stale_temp_files(self.recovery_dir)  # autosaves cut short by a kill
         out = []
         for p in self.recovery_dir.iterdir():
             m = _SESSION_FILE.match(p.name)
             if m and p != self.autosave_path and not (int(m.group(1)) == os.getpid()) \
-                    and not _pid_alive(int(m.group(1))):
+                    and not pid_alive(int(m.group(1))):
                 out.append(p)
         return sorted(out, key=lambda p: p.stat().st_mtime, reverse=True)
 
@@ -553,7 +608,10 @@ class Project:
     def recover(self) -> Recovery:
         """The left-behind autosave (see ``has_recovery``); ``CheckpointError`` if there is none."""
         if self.folder is not None:
-            path = self.folder / AUTOSAVE_DIR / AUTOSAVE_FILE
+            try:
+                path = _own_path(self.folder, AUTOSAVE_DIR, AUTOSAVE_FILE)
+            except DataError as exc:
+                raise CheckpointError(str(exc)) from None
             if not path.is_file():
                 raise CheckpointError(f"{self.folder}: no autosaved changes")
             rec = read_autosave(path)
@@ -570,7 +628,7 @@ class Project:
     def discard_recovery(self) -> None:
         """Forget left-behind changes (the project's autosave, or every ended session's)."""
         if self.folder is not None:
-            _unlink(self.folder / AUTOSAVE_DIR / AUTOSAVE_FILE)
+            _remove_autosave(self.folder)
             return
         for path in self._orphans():
             _unlink(path)

@@ -309,12 +309,13 @@ class Trainer:
             has_target[t_idx] = 1.0
         n_features = int(np.prod(self.model.sample_shape))
         bs = int(self.config.batch_size)
+        rng_before = copy.deepcopy(self._rng.bit_generator.state)
         order = torch.from_numpy(self._rng.permutation(n))
         batches = self.dist.batches(order, bs)  # (this rank's indices, global batch size)
         n_batches = len(batches)
-        good_state = copy.deepcopy(self.model.state_dict())
-        good_opt = copy.deepcopy(self.optimizer.state_dict())
-        self._epoch_start = (good_state, good_opt)
+        # The permutation above is part of this epoch: restoring the epoch start rewinds it too.
+        self._epoch_start = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()),
+                             rng_before)
         self.model.train()
         t0 = time.perf_counter()
         sums = [0, 0.0, 0, 0.0]
@@ -339,13 +340,10 @@ class Trainer:
                 loss_each = rec_each
             loss = self.dist.batch_loss(loss_each, n_global)
             if not self.dist.all_finite(loss):
-                self.model.load_state_dict(good_state)
-                self.optimizer.load_state_dict(good_opt)
-                self._codes = None
+                self._restore_epoch_start()
                 raise TrainingError(
                     f"the loss became {float(loss.detach())} in epoch {self.epoch + 1}, batch {b + 1}; "
-                    "training stopped and the weights of the last completed epoch were kept "
-                    "(try a smaller learning rate or gamma)")
+                    f"training stopped and {self._kept()} were kept (try a smaller learning rate or gamma)")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -369,7 +367,16 @@ class Trainer:
                 yield snap
         self.model.eval()
         self._codes = self._encode_all()
+        # The last step of the epoch is checked here: weights or codes that are not finite
+        # (a learning rate far too large) are never committed as a completed epoch.
+        finite = self._weights_finite() and bool(np.isfinite(self._codes).all())
+        if not self.dist.all_finite(torch.tensor(0.0 if finite else float("nan"))):
+            self._restore_epoch_start()
+            raise TrainingError(
+                f"the weights became NaN or infinite in epoch {self.epoch + 1}; training stopped and "
+                f"{self._kept()} were kept (try a smaller learning rate)")
         self.epoch += 1
+        self._epoch_start = None  # committed: a later failure keeps these weights
         sums = self.dist.sum(sums)
         recon = sums[1] / max(sums[0], 1)
         self.history.append({
@@ -401,15 +408,25 @@ class Trainer:
                 raise
             self._restore_epoch_start()
             raise TrainingError(
-                f"out of memory in epoch {self.epoch + 1} ({exc.__class__.__name__}); the weights of "
-                "the last completed epoch were kept. Try a smaller batch size, a smaller network or "
-                "latent size, the reduced mesh resolution, or another device") from None
+                f"out of memory in epoch {self.epoch + 1} ({exc.__class__.__name__}); {self._kept()} "
+                "were kept. Try a smaller batch size, a smaller network or latent size, the reduced "
+                "mesh resolution, or another device") from None
+
+    def _weights_finite(self) -> bool:
+        with torch.no_grad():
+            return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    def _kept(self) -> str:
+        return "the weights of the last completed epoch" if self.epoch else "the initial weights"
 
     def _restore_epoch_start(self) -> None:
+        """Back to the state at the start of the running epoch: weights, optimizer and the
+        sample shuffling (the epoch can run again exactly, or the run be saved as it was)."""
         state = getattr(self, "_epoch_start", None)
         if state is not None:
             self.model.load_state_dict(state[0])
             self.optimizer.load_state_dict(state[1])
+            self._rng.bit_generator.state = state[2]
         self._codes = None
         self.model.eval()
 

@@ -6,7 +6,6 @@ cache folder (or ``$ANNY_CACHE_DIR`` when set) and shared by every test of the s
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -106,7 +105,7 @@ def test_a_corrupt_cache_file_is_regenerated(cache_dir):
 
 
 def test_bad_arguments(cache_dir):
-    for kwargs, word in (({"count": 0}, "positive"), ({"seed": -1}, "seed"),
+    for kwargs, word in (({"count": 0}, r"number of bodies must be a whole number in \[1,"), ({"seed": -1}, "seed"),
                          ({"resolution": "half"}, "resolution")):
         with pytest.raises(DataError, match=word):
             bodies.generate_bodies(cache_dir=cache_dir, **kwargs)

@@ -365,7 +365,9 @@ def test_npz_images_and_default_class_names(tmp_path):
     np.savez_compressed(path, X=X, y=np.array([0, 2, 2, 0, 2, 0]))
     ds = load_npz(path)
     assert ds.kind == "image" and ds.sample_shape == (5, 4)
-    assert ds.class_names == ("0", "1", "2")
+    # the classes are the distinct values of y (renumbered), not 0..max(y)
+    assert ds.class_names == ("0", "2")
+    assert ds.y.tolist() == [0, 1, 1, 0, 1, 0]
     check_round_trip(ds)
 
 

@@ -8,7 +8,8 @@ Recognised arrays:
 ``y``
     ground-truth classes, integers >= 0, shape ``(N,)``.
 ``class_names``
-    strings, one per class (default: ``"0"``, ``"1"``, ... up to ``max(y)``).
+    strings, one per class. Without them the classes are the distinct values of ``y``
+    (named after them, e.g. ``"0"``, ``"20000"``) and ``y`` is renumbered ``0..K-1``.
 ``faces``
     ``(F, 3)`` integer vertex indices; makes the dataset a mesh dataset.
 ``train_idx``, ``test_idx``
@@ -18,8 +19,8 @@ Recognised arrays:
     shapes (``"vector"`` flattens each sample).
 
 Other arrays are ignored. Each array header is read and checked (numeric dtype, size
-consistent with the archive) before any data are read; arrays of Python objects are
-refused, never unpickled.
+consistent with the archive, within the memory budget of ``saeviz.core.budget``) before any
+data are read; arrays of Python objects are refused, never unpickled.
 """
 from __future__ import annotations
 
@@ -33,10 +34,12 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npformat
 
+from ..budget import check_budget
 from ..errors import DataError
 from .dataset import KINDS, Dataset, make_split
 
-MAX_NPZ_ARRAY_BYTES = 1 << 34  # 16 GiB per array
+MAX_NPZ_ARRAY_BYTES = 1 << 34  # 16 GiB per array, and never more than the memory budget
+DISTANCE_COPIES = 4
 _NPY_MAGIC = b"\x93NUMPY"
 _CHUNK = 1 << 20
 
@@ -53,7 +56,10 @@ _KINDS_BY_KEY = {
 _KIND_WORDS = {"biuf": "real numbers", "iu": "integers", "US": "strings"}
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path, allowed: str) -> np.ndarray:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path, allowed: str,
+                 spent: int = 0, factor: float = 1.0) -> np.ndarray:
+    """One array of the archive. ``spent``: bytes already read from it; ``factor``: memory the
+    caller will need per byte of this array (copies), both counted against the budget."""
     where = f"{path}: array {key!r}"
     with zf.open(info) as f:
         try:
@@ -71,7 +77,12 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Pat
                             "reading them would run pickled code. Save numeric or string arrays")
         if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in allowed:
             raise DataError(f"{where} must hold {_KIND_WORDS[allowed]}, got dtype {dtype}")
+        if not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise DataError(f"{where} declares an invalid shape {shape}")
         payload = dtype.itemsize * math.prod(shape)
+        check_budget(spent + int(payload * max(factor, 1.0)), path,
+                     f"array {key!r}, which declares shape {shape} of {dtype}"
+                     + (" (with the arrays read before it)" if spent else "") + ",")
         if payload > MAX_NPZ_ARRAY_BYTES:
             raise DataError(f"{where} declares shape {shape} ({payload:,} bytes), more than the "
                             f"limit of {MAX_NPZ_ARRAY_BYTES:,} bytes")
@@ -97,14 +108,23 @@ def _fill(f: BinaryIO, array: np.ndarray, where: str) -> None:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    return read_npz_arrays(path, _KINDS_BY_KEY, required=("X",))
+    # X: the array, its float32 copy and a finiteness mask per value (at most 4 + 4 + 1 bytes
+    # per byte of an 8-bit array; counted as 3 bytes per byte read, refined below for X)
+    return read_npz_arrays(path, _KINDS_BY_KEY, required=("X",), factors={"X": 3.0})
 
 
-def read_npz_arrays(path, kinds: dict[str, str], required=()) -> dict[str, np.ndarray]:
+def read_npz_arrays(path, kinds: dict[str, str], required=(), factors: dict[str, float] | None = None
+                    ) -> dict[str, np.ndarray]:
     """The arrays named in ``kinds`` (name -> accepted dtype kinds, e.g. ``"iu"``) of an
     ``.npz`` archive, each header checked (dtype, declared size against the archive entry)
     before any data is read; object arrays are refused, never unpickled. Missing ``required``
-    arrays, corrupt archives and bad headers raise ``DataError`` naming the file."""
+    arrays, corrupt archives and bad headers raise ``DataError`` naming the file.
+
+    The declared sizes, summed over the arrays read (each times its ``factors`` entry, the
+    memory the caller needs per byte of it, default 1), must fit the memory budget
+    (``budget.memory_budget``); otherwise ``MemoryBudgetError`` is raised before the array
+    that would exceed it is allocated. Decompression reads exactly the declared bytes."""
+    factors = factors or {}
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -124,9 +144,12 @@ def read_npz_arrays(path, kinds: dict[str, str], required=()) -> dict[str, np.nd
                 found = ", ".join(sorted(members)) or "no arrays"
                 names = ", ".join(repr(k) for k in missing)
                 raise DataError(f"{path}: no array named {names} (found: {found})")
+            spent = 0
             for key, allowed in kinds.items():
                 if key in members:
-                    arrays[key] = _read_member(zf, members[key], key, path, allowed)
+                    factor = factors.get(key, 1.0)
+                    arrays[key] = _read_member(zf, members[key], key, path, allowed, spent, factor)
+                    spent += int(arrays[key].nbytes * max(factor, 1.0))
     except DataError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
@@ -195,7 +218,7 @@ def load_npz(path: str | os.PathLike, test_fraction: float = 0.2, seed: int = 0)
             raise DataError(f"{path}: 'faces' holds vertex indices outside [0, {X.shape[1]})")
 
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        X = X.astype(np.float32)
+        X = X.astype(np.float32, copy=False)
     finite = np.isfinite(X.reshape(n, -1)).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
@@ -225,8 +248,14 @@ def load_npz(path: str | os.PathLike, test_fraction: float = 0.2, seed: int = 0)
         if class_names and y.max() >= len(class_names):
             raise DataError(f"{path}: 'y' holds class {y.max()} but there are only "
                             f"{len(class_names)} class names")
-        if not class_names:
-            class_names = tuple(str(c) for c in range(int(y.max()) + 1))
+        if not class_names:  # classes are the distinct values of y, never sized by them
+            values, y = np.unique(y, return_inverse=True)
+            y = y.reshape(-1).astype(np.int64)
+            class_names = tuple(str(int(v)) for v in values)
+    if class_names:
+        k = len(class_names)
+        # the K x K class distances, and the MDS working copies of them
+        check_budget(8 * DISTANCE_COPIES * k * k, path, f"the class distances of {k:,} classes")
 
     train = _integers(a["train_idx"], path, "train_idx") if "train_idx" in a else None
     test = _integers(a["test_idx"], path, "test_idx") if "test_idx" in a else None

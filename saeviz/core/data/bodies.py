@@ -54,8 +54,10 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import sys
+import zipfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -64,13 +66,20 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
+from ..budget import check_budget
 from ..errors import DataError
+from ..fileio import remove_stale_temp_files
+from ..validate import MAX_BODIES
 from .dataset import Dataset
+from . import body_cache
 from .meshes import write_npz_atomic
 from .poses import (DOFS, Capsule, LimbContacts, Rig, default_contacts, pose_rotations,
                     sample_pose_angles)
 from .smpl import SMPLModel
+
+log = logging.getLogger(__name__)
 
 #: Bumped whenever the same arguments would give different bodies; part of the cache key.
 GENERATOR_VERSION = 1
@@ -81,6 +90,7 @@ MAX_WORKERS = 4
 #: Default number of vertices of the reduced resolution.
 REDUCED_VERTICES = 2000
 RESOLUTIONS = ("full", "reduced")
+MIN_FULL_VERTICES = 6890  # SMPL's; anny's full mesh has more
 CLASS_NAMES = ("female", "male")
 
 Progress = Callable[[int, int, str], None]
@@ -106,6 +116,8 @@ def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"{root}: cannot create the cache folder ({exc.strerror or exc})") from exc
+    for folder in (root, root / "bodies"):  # temporary files of writers that were killed
+        remove_stale_temp_files(folder)
     return root
 
 
@@ -166,13 +178,21 @@ def _reduced_topology(root: Path, model_id: str, template: Callable[[], tuple[np
             with np.load(path, allow_pickle=False) as data:
                 if str(data["model"]) == model_id:
                     return data["vertex_index"].astype(np.int64), data["faces"].astype(np.int64)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # unreadable: computed again below
     vertices, faces = template()
     vertex_index, faces_reduced = reduce_mesh(vertices, faces, target)
-    write_npz_atomic(path, {"vertex_index": vertex_index, "faces": faces_reduced,
-                            "model": np.array(model_id)})
+    _store_cache(path, {"vertex_index": vertex_index, "faces": faces_reduced, "model": np.array(model_id)})
     return vertex_index, faces_reduced
+
+
+def _store_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a cache file atomically; a cache that cannot be written (a read-only or full disk)
+    only costs the time to compute it again, so it is reported and the work goes on."""
+    try:
+        write_npz_atomic(path, arrays)
+    except OSError as exc:
+        log.warning("%s", body_cache.cache_error(path.parent, exc, f"the cache file {path.name}"))
 
 
 # ---------------------------------------------------------------------- body models
@@ -462,14 +482,36 @@ def _anny_cache_path(path: Path) -> Iterator[None]:
 
 
 def _load_anny(root: Path, progress: Progress | None) -> _AnnyOps:
+    """The anny model from its cache, checked first; built (atomically) when missing or damaged."""
     _anny_version()
     anny_cache = Path(os.environ["ANNY_CACHE_DIR"]).expanduser() if os.environ.get("ANNY_CACHE_DIR") \
         else root / "anny"
+    try:
+        anny_cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise body_cache.cache_error(anny_cache, exc) from None
+    body_cache.remove_stale_builds(anny_cache)
+    damaged = body_cache.remove_damaged(anny_cache)
     built = any(anny_cache.glob("v*/build_compact_model_data_*.safetensors"))
-    message = ("Loading the anny body model" if built else
-               "Building the anny body model (first run only: about 2 minutes)")
-    _report(progress, 0, 1, message)
-    ops = _anny_ops(str(anny_cache))
+    if built:
+        _report(progress, 0, 1, "Loading the anny body model")
+        try:
+            ops = _anny_ops(str(anny_cache))
+        except (SafetensorError, ValueError, RuntimeError, OSError, KeyError, TypeError) as exc:
+            log.warning("the anny model cache in %s cannot be read (%s); building it again", anny_cache, exc)
+            body_cache.remove_all(anny_cache)
+            damaged, built = ["all"], False
+        else:
+            _report(progress, 1, 1, "Body model ready")
+            return ops
+    again = " again (its cache was damaged)" if damaged else " (first run only)"
+    _report(progress, 0, 1, f"Building the anny body model{again}: about 2 minutes")
+    body_cache.check_space(anny_cache)
+    try:
+        with body_cache.staged_build(anny_cache) as stage:
+            ops = _anny_ops.__wrapped__(str(stage))
+    except OSError as exc:
+        raise body_cache.cache_error(anny_cache, exc) from None
     _report(progress, 1, 1, "Body model ready")
     return ops
 
@@ -634,8 +676,11 @@ def _smpl_shapes(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _check_args(count: int, seed: int, resolution: str, batch_size: int) -> None:
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise DataError(f"the number of bodies must be a positive integer, got {count!r}")
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= MAX_BODIES:
+        raise DataError(f"the number of bodies must be a whole number in [1, {MAX_BODIES:,}], got {count!r}")
+    # the vertices (float32) and a copy, with the fewest vertices a model of this resolution has
+    vertices = REDUCED_VERTICES if resolution == "reduced" else MIN_FULL_VERTICES
+    check_budget(2 * 12 * int(count) * vertices, "bodies", f"{int(count):,} bodies of at least {vertices:,} vertices")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
     if resolution not in RESOLUTIONS:
@@ -684,6 +729,7 @@ def generate_bodies(count: int = 6000, seed: int = 0, model: str = "anny", resol
     if resolution == "reduced":
         vertex_index, faces = _reduced_topology(root, _model_id(model), ops_list[0].template_mesh)
     V = ops_list[0].n_vertices if vertex_index is None else len(vertex_index)
+    check_budget(2 * 12 * count * V, "bodies", f"{count:,} bodies of {V:,} vertices")
     X = np.empty((count, V, 3), dtype=np.float32)
 
     def run_batch(start: int, stop: int) -> None:
@@ -740,7 +786,7 @@ def _read_cached(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
             if str(data["key"]) != key:
                 return None
             X, y, faces = data["X"], data["y"], data["faces"]
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # unreadable or incomplete: generated again
     if X.dtype != np.float32 or X.ndim != 3 or y.shape != (len(X),) or faces.ndim != 2 \
             or faces.size == 0 or faces.max() >= X.shape[1]:
@@ -768,13 +814,13 @@ def load_bodies(count: int = 6000, seed: int = 0, model: str = "anny", resolutio
             vertex_index, faces = _reduced_topology(root, model_id, lambda: (full[0][0], full[2]))
             if vertex_index.max() < full[0].shape[1]:
                 cached = (np.ascontiguousarray(full[0][:, vertex_index]), full[1], faces)
-                write_npz_atomic(path, {"X": cached[0], "y": cached[1], "faces": cached[2], "key": np.array(key)})
+                _store_cache(path, {"X": cached[0], "y": cached[1], "faces": cached[2], "key": np.array(key)})
     if cached is not None:
         _report(progress, count, count, "Loaded the bodies from the cache")
         return _dataset(cached[0], cached[1], cached[2], source)
     ds = generate_bodies(count, seed, model, resolution, cache_dir=root, progress=progress,
                          batch_size=batch_size)
-    write_npz_atomic(path, {"X": ds.X, "y": ds.y, "faces": ds.faces, "key": np.array(key)})
+    _store_cache(path, {"X": ds.X, "y": ds.y, "faces": ds.faces, "key": np.array(key)})
     return ds
 
 

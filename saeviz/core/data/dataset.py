@@ -117,8 +117,11 @@ def _check_indices(name: str, what: str, idx, n: int) -> np.ndarray:
 
 def make_split(n: int, y: np.ndarray | None, test_fraction: float = 0.2, seed: int = 0):
     """A deterministic train/test split, stratified by ``y`` when given."""
-    if not 0.0 <= test_fraction < 1.0:
-        raise DataError(f"test fraction must lie in [0, 1), got {test_fraction}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= test_fraction < 1.0:
+        raise DataError(f"test fraction must be a number in [0, 1), got {test_fraction!r}"[:200])
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 1 << 63:
+        raise DataError(f"the split seed must be a whole number in [0, 2**63), got {seed!r}"[:200])
     rng = np.random.default_rng(seed)
     if y is None:
         order = rng.permutation(n)

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..budget import check_budget
 from ..errors import DataError
 from .dataset import Dataset
 from .digits import decompose
@@ -62,6 +63,7 @@ def _parse_header(f: BinaryIO, path: Path, max_bytes: int) -> tuple[np.dtype, tu
     if payload > max_bytes:
         raise DataError(f"{path}: IDX header claims shape {shape} ({payload:,} bytes), more than the "
                         f"limit of {max_bytes:,} bytes; the file is corrupt or not an IDX file")
+    check_budget(payload, path, f"the IDX data of shape {shape}")
     return dtype, shape, 4 + 4 * ndim, payload
 
 
@@ -106,6 +108,22 @@ def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndar
     except (OSError, zlib.error) as exc:  # missing file, unreadable file, gzip CRC/length errors
         raise DataError(f"{path}: cannot read IDX file: {exc}") from exc
     return array.astype(array.dtype.newbyteorder("="), copy=False)
+
+
+def idx_header(path: str | os.PathLike) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and shape an IDX file (raw or gzip) declares, reading only its header."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            f = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            dtype, shape, _, _ = _parse_header(f, path, MAX_IDX_BYTES)
+    except DataError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read IDX file: {exc}") from exc
+    return dtype, shape
 
 
 def _read_raw(f: BinaryIO, path: Path, max_bytes: int) -> np.ndarray:
@@ -185,6 +203,12 @@ def load_mnist_folder(folder: str | os.PathLike, variant: str = "mnist",
         expected = ", ".join(_candidates(*_PARTS[part])[0] + "[.gz]" for part in missing)
         raise DataError(f"{folder}: missing IDX files: {expected}")
 
+    # the four arrays and the float32 images, from the declared shapes, before reading any
+    need = 0
+    for part, p in files.items():
+        dtype, shape = idx_header(p)
+        need += dtype.itemsize * math.prod(shape) * (5 if "images" in part else 1)
+    check_budget(need, folder, "the IDX files and their float32 images")
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for split in ("train", "test"):
         img_path, lab_path = files[f"{split} images"], files[f"{split} labels"]

@@ -13,16 +13,75 @@ Files are read in sorted order, so the dataset is the same on every run.
 from __future__ import annotations
 
 import os
+import warnings
+import zlib
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
+from ..budget import check_budget
 from ..errors import DataError
+from ..validate import MAX_IMAGE_SIDE
 from .dataset import Dataset, make_split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+# memory per pixel while one image is decoded: up to 4 bytes of RGBA (or 32-bit) pixels, the
+# converted pixels and the float32 result
+BYTES_PER_PIXEL = 16
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _open(path: Path) -> Image.Image:
+    """``Image.open`` without Pillow's size warning: the memory budget decides (see ``read_gray_image``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
+
+
+def _png_data_size(width: int, height: int, depth: int, color: int, interlace: int) -> int:
+    """Bytes of filtered scanlines a complete PNG image of this header decompresses to."""
+    bits = depth * _PNG_CHANNELS.get(color, 4)
+
+    def rows(w: int, h: int) -> int:
+        return h * (1 + (w * bits + 7) // 8) if w and h else 0
+
+    if not interlace:
+        return rows(width, height)
+    return sum(rows(max(0, -(-(width - xs) // dx)), max(0, -(-(height - ys) // dy)))
+               for xs, ys, dx, dy in _ADAM7)
+
+
+def _check_png_complete(path: Path) -> None:
+    """Refuse a PNG whose image data stop before the last row (Pillow would fill in zeros)."""
+    data = path.read_bytes()  # the header's pixel count was checked against the budget
+    if not data.startswith(_PNG_SIGNATURE):
+        return
+    pos, header, inflate, got, expected = 8, None, zlib.decompressobj(), 0, 0
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR" and len(body) >= 13:
+            w, h = int.from_bytes(body[0:4], "big"), int.from_bytes(body[4:8], "big")
+            header = (w, h, body[8], body[9], body[12])
+            expected = _png_data_size(*header)
+        elif kind == b"IDAT" and header is not None:
+            try:
+                while body and got <= expected:
+                    got += len(inflate.decompress(body, 1 << 20))
+                    body = inflate.unconsumed_tail
+            except zlib.error as exc:
+                raise DataError(f"{path}: the image data are corrupt ({exc})") from None
+        elif kind == b"IEND":
+            break
+    if header is not None and got < expected:
+        raise DataError(f"{path}: truncated image: the header declares {header[0]}x{header[1]} pixels "
+                        f"but the data stop after {100 * got // max(expected, 1)}% of them")
 
 
 def _hidden(name: str) -> bool:
@@ -90,8 +149,13 @@ def read_gray_image(path: str | os.PathLike) -> np.ndarray:
     is applied and, for animations, the first frame is used.
     """
     path = Path(path)
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated image is an error, never zero-filled
     try:
-        with Image.open(path) as img:
+        with _open(path) as img:
+            w, h = img.size
+            check_budget(w * h * BYTES_PER_PIXEL, path, f"decoding its {w}x{h} pixels")
+            if img.format == "PNG":
+                _check_png_complete(path)
             img = ImageOps.exif_transpose(img)
             mode = img.mode
             if mode.startswith("I;16") or mode in ("I", "F"):
@@ -102,7 +166,7 @@ def read_gray_image(path: str | os.PathLike) -> np.ndarray:
                 raw, alpha = la[..., 0], la[..., 1]
             else:
                 raw, alpha = np.asarray(img.convert("L")), None
-    except MemoryError:
+    except (MemoryError, DataError):
         raise
     except Exception as exc:  # Pillow raises many types for corrupt or truncated files
         raise DataError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
@@ -139,6 +203,8 @@ def _check_size(size: Sequence[int] | None) -> tuple[int, int] | None:
         raise DataError(f"image size must be a pair (height, width), got {size!r}") from None
     if h <= 0 or w <= 0 or (h, w) != tuple(size):
         raise DataError(f"image size must be two positive integers (height, width), got {size!r}")
+    if h > MAX_IMAGE_SIDE or w > MAX_IMAGE_SIDE:
+        raise DataError(f"image size {h}x{w} is beyond the largest side of {MAX_IMAGE_SIDE} pixels")
     return h, w
 
 
@@ -152,6 +218,17 @@ def load_image_folder(folder: str | os.PathLike, size: Sequence[int] | None = No
     folder = Path(folder)
     target = _check_size(size)
     paths, y, class_names = scan_image_folder(folder)
+    if target is None:
+        try:
+            with _open(paths[0]) as first:
+                shape = first.size[::-1]
+        except Exception:  # reported with the file's name when it is read below
+            shape = None
+    else:
+        shape = target
+    if shape is not None:
+        check_budget(4 * len(paths) * shape[0] * shape[1], folder,
+                     f"{len(paths):,} images of {shape[1]}x{shape[0]} pixels")
     X: np.ndarray | None = None
     for i, p in enumerate(paths):
         gray = read_gray_image(p)

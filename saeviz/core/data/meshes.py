@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import DataError
+from ..fileio import atomic_path
 from .dataset import Dataset
 
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl")
@@ -160,27 +160,15 @@ def load_mesh_folder(folder: str | os.PathLike, labels_csv: str | os.PathLike | 
 @contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """A temporary path in ``path``'s folder to write; on success it is fsynced and renamed
-    over ``path``, on error removed. ``suffix`` keeps the extension writers look at."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    over ``path``, on error removed (``fileio.atomic_path``: the umask's permissions, stale
+    temporary files of killed writers cleaned). ``suffix`` is accepted for older callers."""
+    with atomic_path(path) as tmp:
+        yield tmp
 
 
 def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
     """``np.savez`` (uncompressed) written atomically to ``path``."""
-    with atomic_output(path, suffix=".tmp") as tmp:
+    with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     return Path(path)

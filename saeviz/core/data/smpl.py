@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..budget import check_budget
 from ..errors import DataError
 from .meshes import write_npz_atomic
 
@@ -128,19 +129,19 @@ class SMPLModel:
     @classmethod
     def from_npz(cls, path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> "SMPLModel":
         """Read a model in the plain-array ``.npz`` format (see the module documentation)."""
+        from .arrays import read_npz_arrays
+
         path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = [k for k in SMPL_KEYS if k not in data.files]
-                if missing:
-                    raise DataError(f"{path}: not an SMPL model file; missing {', '.join(missing)}")
-                arrays = {k: data[k] for k in SMPL_KEYS}
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such file") from None
-        except DataError:
+            # float64 copies and the torch tensors: about three times the arrays
+            arrays = read_npz_arrays(path, {k: "biuf" for k in SMPL_KEYS}, required=SMPL_KEYS,
+                                     factors={k: 3.0 for k in SMPL_KEYS})
+        except DataError as exc:
+            if "no array named" in str(exc):
+                raise DataError(f"{path}: not an SMPL model file; {str(exc).split(': ', 1)[1]}") from None
             raise
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read the SMPL model ({exc})") from exc
         kintree = np.asarray(arrays["kintree_table"])
         if kintree.ndim != 2 or kintree.shape[0] != 2:
             raise DataError(f"{path}: kintree_table must have shape (2, J), got {kintree.shape}")
@@ -255,6 +256,7 @@ class _ArrayStandIn:
     """Holds the state of a pickled chumpy array or scipy sparse matrix, run by nothing."""
 
     state: Any = None
+    where: str = "the SMPL file"
 
     def __setstate__(self, state: Any) -> None:
         self.state = state
@@ -288,10 +290,15 @@ class _SparseMatrix(_ArrayStandIn):
         if not isinstance(state, dict):
             raise DataError("a sparse matrix in the file has no readable state")
         shape = state.get("_shape", state.get("shape"))
-        if shape is None or len(shape) != 2:
-            raise DataError("a sparse matrix in the file has no shape")
+        if not isinstance(shape, (tuple, list)) or len(shape) != 2 \
+                or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in shape):
+            raise DataError("a sparse matrix in the file has no valid shape")
         rows, cols = (int(s) for s in shape)
-        data = np.asarray(state.get("data"), dtype=np.float64)
+        check_budget(8 * rows * cols, self.where, f"a sparse matrix of declared shape ({rows}, {cols}), made dense,")
+        try:
+            data = np.asarray(state.get("data"), dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise DataError(f"a {self.fmt} matrix in the file holds values that are not numbers") from None
         dense = np.zeros((rows, cols), dtype=np.float64)
         if self.fmt in ("csc", "csr"):
             indices = np.asarray(state.get("indices"), dtype=np.int64)
@@ -305,10 +312,18 @@ class _SparseMatrix(_ArrayStandIn):
                 np.add.at(dense, (indices, major), data)
             else:
                 np.add.at(dense, (major, indices), data)
-        else:  # coo
-            r = np.asarray(state.get("row"), dtype=np.int64)
-            c = np.asarray(state.get("col"), dtype=np.int64)
-            if not (len(r) == len(c) == len(data)):
+        else:  # coo: scipy < 1.13 pickles "row" and "col", later versions "coords" = (row, col)
+            coords = state.get("coords")
+            if coords is None:
+                coords = (state.get("row"), state.get("col"))
+            try:
+                if not isinstance(coords, (tuple, list)) or len(coords) != 2:
+                    raise ValueError
+                r, c = (np.asarray(_plain(v), dtype=np.int64).reshape(-1) for v in coords)
+            except (TypeError, ValueError):
+                raise DataError("a coo matrix in the file has no valid coordinates") from None
+            if not (len(r) == len(c) == len(data)) or (len(r) and (
+                    r.min() < 0 or r.max() >= rows or c.min() < 0 or c.max() >= cols)):
                 raise DataError("a coo matrix in the file is malformed")
             np.add.at(dense, (r, c), data)
         return dense
@@ -358,7 +373,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return self._allowed[(module, name)]
+            found = self._allowed[(module, name)]
+            if isinstance(found, type) and issubclass(found, _ArrayStandIn):
+                found = type(found.__name__, (found,), {"where": self._where})
+            return found
         except KeyError:
             raise DataError(f"{self._where}: refused to load the class {module}.{name}; an SMPL "
                             "model file holds only numpy arrays, a scipy sparse matrix and "
@@ -396,10 +414,19 @@ def read_smpl_pkl(pkl_path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise DataError(f"{pkl_path}: not an SMPL model; missing {', '.join(missing)}")
     out = {}
     for key in SMPL_KEYS:
-        value = np.asarray(_plain(obj[key]))
-        if value.dtype == object:
+        try:
+            value = np.asarray(_plain(obj[key]))
+        except DataError as exc:
+            message = str(exc)
+            raise DataError(message if message.startswith(str(pkl_path)) else f"{pkl_path}: {key}: {message}") from None
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{pkl_path}: {key} is not a numeric array ({exc})") from None
+        if value.dtype == object or value.dtype.kind not in "biuf":
             raise DataError(f"{pkl_path}: {key} is not a numeric array")
         out[key] = value
+    kintree = out["kintree_table"]
+    if kintree.ndim != 2 or kintree.shape[0] != 2 or kintree.shape[1] < 1:
+        raise DataError(f"{pkl_path}: kintree_table must have shape (2, J), got {kintree.shape}")
     return out
 
 
