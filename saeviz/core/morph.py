@@ -231,7 +231,8 @@ def save_animation(path, frames, fps: float = 20.0) -> Path:
             try:
                 with warnings.catch_warnings():  # imageio warns about plugins it tries on the way
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    iio.imwrite(tmp, F, extension=".mp4", fps=fps)
+                    # the container is named: ffmpeg cannot tell it from the temporary file's name
+                    iio.imwrite(tmp, F, extension=".mp4", fps=fps, output_params=["-f", "mp4"])
             except (ImportError, ValueError, RuntimeError, OSError) as exc:
                 why = ("no video plugin for imageio is installed (pip install imageio-ffmpeg)"
                        if "backend" in str(exc) else str(exc))

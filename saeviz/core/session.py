@@ -425,8 +425,10 @@ class Session:
                 out["test_error"] = res.test_error
         return out
 
-    def apply_checkpoint(self, ckpt) -> None:
-        """Use a loaded checkpoint's model, settings, labels and history on the open dataset."""
+    def apply_checkpoint(self, ckpt, labels: bool = True) -> None:
+        """Use a loaded checkpoint's model, settings, labels and history on the open dataset.
+        ``labels=False`` keeps the open dataset's labels and classes (another dataset whose
+        samples have the model's shape)."""
         if self.training:
             raise RuntimeError("stop training before loading a model")
         if self.dataset is None:
@@ -435,7 +437,7 @@ class Session:
             raise DataError(f"the model is for samples of shape {tuple(ckpt.model.sample_shape)}, "
                             f"the open dataset has {tuple(self.dataset.sample_shape)}")
         sup = ckpt.supervision
-        if sup is not None and len(sup.labels) == self.n_samples:
+        if labels and sup is not None and len(sup.labels) == self.n_samples:
             self.labels.set_classes(sup.class_names, sup.colors, sup.distances, sup.labels)
         self._drop_model()
         self.model_config = ckpt.model_config

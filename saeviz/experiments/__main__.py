@@ -27,7 +27,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     sub = parser.add_subparsers(dest="experiment", metavar="NAME")
     for name, module in EXPERIMENTS.items():
-        p = sub.add_parser(name, help=module.DESCRIPTION, description=(module.__doc__ or "").strip(),
+        # argparse %-formats help strings: "10% labels" must reach it as "10%% labels"
+        p = sub.add_parser(name, help=module.DESCRIPTION.replace("%", "%%"),
+                           description=(module.__doc__ or "").strip(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--quick", action="store_true", help="a short pass (few seeds and epochs), for smoke tests")
         p.add_argument("--out", required=True, help="folder for report.md, figures and results.json")

@@ -116,7 +116,8 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
     out.mkdir(parents=True, exist_ok=True)
     clock = Stopwatch()
     results = {"experiment": "confidence", "quick": bool(quick), "settings": asdict(settings),
-               "environment": common.environment(), "datasets": {}, "complete": False}
+               "training": training_settings(), "environment": common.environment(), "datasets": {},
+               "complete": False}
     for name in settings.datasets:
         setup = B.SETUPS[name]
         split = B.load_setup(setup, settings.max_train.get(name) or None)
@@ -199,8 +200,19 @@ def command(results: dict) -> str:
     return cmd + " --out FOLDER"
 
 
+def training_settings(config: TrainConfig | None = None) -> dict:
+    """The SAE's training settings besides the epochs (both methods' optimizer settings)."""
+    c = config or TrainConfig()
+    return {"gamma": c.gamma, "batch_size": c.batch_size, "lr": c.lr, "mds": c.mds.mode,
+            "target_scale": c.target_scale}
+
+
 def write_report(out: Path, results: dict) -> Path:
     st = results["settings"]
+    # runs before these were recorded used the library defaults
+    tr = results.get("training") or training_settings()
+    scale = "automatic target scale" if not tr["target_scale"] else f"target scale {tr['target_scale']:g}"
+    mds = {"class": "class-level MDS", "exact": "MDS over every labeled sample"}.get(tr["mds"], tr["mds"])
     rep = Report(out, "Decision confidence: SAE scores against softmax")
     status = "**Quick run**: small subsets and 2 epochs, for a smoke test only. " if results["quick"] else ""
     if not results["quick"] and st["epochs"] != FULL.epochs:
@@ -213,7 +225,8 @@ def write_report(out: Path, results: dict) -> Path:
     rep.heading("Setup")
     rep.text(*(["- **Data**: " + d["description"] for d in results["datasets"].values()] + [
         f"- **Labels**: {100 * st['labeled_fraction']:g}% of the training samples, the same for both methods.",
-        f"- **Methods**: the SAE (library defaults, {st['epochs']} epochs) with the linear SVM on its codes; "
+        f"- **Methods**: the SAE ({st['epochs']} epochs, gamma {tr['gamma']:g}, batch {tr['batch_size']}, Adam lr "
+        f"{tr['lr']:g}, {mds}, {scale}: the library defaults) with the linear SVM on its codes; "
         "its confidence is the SVM score scaled between the class centers into [0, 1] "
         "(`LatentClassifier.confidence`, 1 at a class's own center, 0 at the others', clipped). The "
         "classification network: the SAE's encoder plus a linear output layer, cross-entropy on the labeled "

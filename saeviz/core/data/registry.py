@@ -2,13 +2,19 @@
 
 A spec is either
 
-* a string or path: ``"digits"`` (A/B/C), ``"digits10"`` (ten digits), ``"bodies"`` (the
+* a string or path: ``"digits"`` (A/B/C), ``"digits10"`` (ten digits), ``"mnist"`` and
+  ``"fashion-mnist"`` (the IDX files found as ``named`` describes), ``"bodies"`` (the
   generated 3D bodies, see below), an ``.npz`` file, a folder with MNIST-style IDX files, a
   folder of images (or class subfolders of images), or a folder of mesh files when the mesh
   loader is installed (a demo name wins over a file or folder of the same name: write
   ``./digits`` for the folder); or
 * a dict ``{"loader": name, **options}``, the form stored in ``Dataset.source``. A
   ``"path"`` option is passed as the loader's first argument.
+
+``"digits"``, ``"mnist"`` and ``"fashion-mnist"`` take a class grouping after a colon:
+``"mnist:ten"`` (the ten digits), ``"mnist:abc"`` (the paper's A/B/C, the default),
+``"fashion-mnist:seasons"`` (the default) or ``"fashion-mnist:ten"``; ``load_dataset``'s
+``classes`` argument does the same for these names and for IDX folders.
 
 ``"bodies"`` is 6,000 bodies at full resolution, seed 0; ``"bodies:COUNT"``,
 ``"bodies:RESOLUTION"`` and ``"bodies:COUNT:RESOLUTION"`` change the count and the resolution
@@ -27,11 +33,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import DataError
+from ..validate import check_source
 from .arrays import load_npz
 from .dataset import Dataset
 from .digits import load_digits
 from .idx import find_idx_files, load_mnist_folder
 from .images import IMAGE_SUFFIXES, load_image_folder
+from .named import CLASS_GROUPINGS, IDX_DATASETS, grouping_decomposition, load_idx_dataset
 
 Loader = Callable[..., Dataset]
 
@@ -40,6 +48,7 @@ LOADERS: dict[str, Loader] = {
     "idx": load_mnist_folder,
     "npz": load_npz,
     "images": load_image_folder,
+    "idx-named": load_idx_dataset,
 }
 
 # name -> (module under saeviz.core.data, function); imported on first use
@@ -50,6 +59,8 @@ OPTIONAL_LOADERS: dict[str, tuple[str, str]] = {
 
 # The embedded demo datasets the app offers without any file.
 DATASETS: tuple[str, ...] = ("digits", "digits10")
+# Datasets known by name whose files are installed apart from saeviz (see ``named``).
+FILE_DATASETS: tuple[str, ...] = tuple(IDX_DATASETS)
 _NAMED: dict[str, dict[str, Any]] = {
     "digits": {"loader": "digits", "decomposition": "abc"},
     "digits10": {"loader": "digits", "decomposition": "digits"},
@@ -63,6 +74,13 @@ def _named_spec(text: str) -> dict[str, Any] | None:
     if text in _NAMED:
         return dict(_NAMED[text])
     name, sep, rest = text.partition(":")
+    if name in IDX_DATASETS or (name == "digits" and sep):
+        if sep and rest not in CLASS_GROUPINGS:
+            raise DataError(f"{text!r}: expected {name!r} or '{name}:GROUPING' with a class grouping of "
+                            f"{', '.join(CLASS_GROUPINGS)}")
+        if name == "digits":
+            return {"loader": "digits", "decomposition": "digits" if rest == "ten" else rest}
+        return {"loader": "idx-named", "name": name, "grouping": rest or None}
     if name != "bodies":
         return None
     spec: dict[str, Any] = {"loader": "bodies"}
@@ -168,9 +186,26 @@ def _spec_from_path(path: Path) -> dict[str, Any]:
                     "(IDX files, images or meshes)")
 
 
-def load_dataset(spec: str | os.PathLike | Mapping[str, Any], **options: Any) -> Dataset:
+def _apply_classes(loader: str, spec: dict[str, Any], classes: str) -> None:
+    """Set the option of ``loader`` that selects the class grouping ``classes`` (see ``CLASS_GROUPINGS``)."""
+    if loader == "digits":
+        spec["decomposition"] = grouping_decomposition(classes, "mnist") or "digits"
+    elif loader == "idx":
+        spec["decomposition"] = grouping_decomposition(classes, spec.get("variant", "mnist"))
+    elif loader == "idx-named":
+        grouping_decomposition(classes, IDX_DATASETS[spec["name"]].variant)  # validates
+        spec["grouping"] = classes
+    else:
+        raise DataError(f"a class grouping ({classes!r}) applies to digits, MNIST and Fashion-MNIST "
+                        f"(IDX) datasets only, not to {loader!r} data")
+
+
+def load_dataset(spec: str | os.PathLike | Mapping[str, Any], classes: str | None = None,
+                 **options: Any) -> Dataset:
     """Load a dataset from a demo name, a path or a ``source`` dict (see the module documentation).
 
+    ``classes`` chooses the class grouping of digits, MNIST and Fashion-MNIST data: one of
+    ``CLASS_GROUPINGS`` (``"ten"``, ``"abc"``, ``"seasons"``); ``None`` keeps the spec's.
     ``options`` are passed to the loader and override those of ``spec``, e.g.
     ``load_dataset("data/fashion", variant="fashion", decomposition="seasons")``. For every
     dataset ``ds`` returned, ``load_dataset(ds.source)`` loads the same data again.
@@ -178,7 +213,11 @@ def load_dataset(spec: str | os.PathLike | Mapping[str, Any], **options: Any) ->
     if isinstance(spec, Mapping):
         spec = dict(spec)
         if "loader" not in spec:
-            raise DataError(f"dataset spec {spec!r} names no 'loader'")
+            raise DataError(f"dataset spec {spec!r} names no 'loader'"[:300])
+        try:  # a reference (e.g. from a checkpoint or project): types and ranges checked
+            check_source(spec)
+        except ValueError as exc:
+            raise DataError(f"invalid dataset reference: {exc}") from None
     elif isinstance(spec, (str, os.PathLike)):
         text = os.fspath(spec)
         if isinstance(text, bytes):
@@ -191,6 +230,8 @@ def load_dataset(spec: str | os.PathLike | Mapping[str, Any], **options: Any) ->
     else:
         raise DataError(f"a dataset spec is a name, a path or a dict, got {type(spec).__name__}")
     spec.update(options)
+    if classes is not None:
+        _apply_classes(spec["loader"], spec, classes)
     name = spec.pop("loader")
     loader = get_loader(name)
     args: tuple[Any, ...] = ()
@@ -207,4 +248,4 @@ def load_dataset(spec: str | os.PathLike | Mapping[str, Any], **options: Any) ->
 
 
 __all__ = ["load_dataset", "get_loader", "register_loader", "LOADERS", "OPTIONAL_LOADERS",
-           "DATASETS", "MESH_SUFFIXES"]
+           "DATASETS", "FILE_DATASETS", "CLASS_GROUPINGS", "MESH_SUFFIXES"]

@@ -1,0 +1,78 @@
+"""The settings panel's dataset chooser offers MNIST and Fashion-MNIST in their class groupings."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from saeviz.app.main_window import MainWindow  # noqa: E402
+from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.session import SessionDefaults  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def write_idx_folder(folder, n_train=40, n_test=20, size=8):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        labels = np.arange(n, dtype=np.uint8) % 10
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3]) + np.array([n, size, size], ">u4").tobytes() + images.tobytes())
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            bytes([0, 0, 8, 1]) + np.array([n], ">u4").tobytes() + labels.tobytes())
+
+
+def choose(qtbot, combo, data):
+    """Open the chooser's list and click the item holding ``data``, as a user does."""
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=5000)
+    rect = view.visualRect(view.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())
+
+
+def error_boxes(w):
+    return [b for b in w.findChildren(QMessageBox) if b.objectName() == "errorBox" and b.isVisible()]
+
+
+def test_mnist_from_the_user_folder_and_a_missing_fashion_mnist(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.delenv("SAEVIZ_MNIST_DIR", raising=False)
+    monkeypatch.setenv("SAEVIZ_FASHION_MNIST_DIR", str(tmp_path / "no-fashion"))
+    folder = tmp_path / "share" / "saeviz" / "datasets" / "mnist"
+    write_idx_folder(folder)
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    defaults = SessionDefaults(model=ModelConfig(hidden=(32,), latent_dim=4), train=TrainConfig(epochs=1))
+    w = MainWindow(settings=settings, defaults=defaults)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
+    combo = w.settings_panel.dataset_combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert "MNIST, 10 digits" in texts and "MNIST, 3 classes A/B/C" in texts
+    assert "Fashion-MNIST, 10 classes (files not found)" in texts
+    assert str(folder) in combo.itemData(combo.findData("mnist:ten"), Qt.ToolTipRole)
+    assert "SAEVIZ_FASHION_MNIST_DIR" in combo.itemData(combo.findData("fashion-mnist"), Qt.ToolTipRole)
+
+    choose(qtbot, combo, "mnist:ten")
+    qtbot.waitUntil(lambda: w.session.dataset is not None and w.session.dataset.name == "MNIST", timeout=30000)
+    assert w.session.dataset.n_classes == 10 and len(w.session.dataset.train_idx) == 40
+    assert combo.currentData() == "mnist:ten"
+
+    choose(qtbot, combo, "fashion-mnist")
+    qtbot.waitUntil(lambda: bool(error_boxes(w)), timeout=10000)
+    text = error_boxes(w)[0].text()
+    assert "SAEVIZ_FASHION_MNIST_DIR" in text and "no-fashion" in text
+    error_boxes(w)[0].close()
+    assert w.session.dataset.name == "MNIST"  # nothing lost
+    w.close()
