@@ -175,7 +175,7 @@ class ClassManager(QWidget):
         self._counts_timer.setInterval(0)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
-        self.add_button.clicked.connect(self.add_class)
+        self.add_button.clicked.connect(lambda: self.add_class())  # not add_class(name=checked)
         self.color_button.clicked.connect(self._color_clicked)
         self.merge_button.clicked.connect(self._merge_clicked)
         self.delete_button.clicked.connect(self._delete_clicked)

@@ -194,6 +194,9 @@ class LabelingController(QObject):
         self.tool_actions["navigate"].setChecked(True)
         a("brush_bigger", "Larger brush", lambda: self.paint.grow(), "]", "Make the brush larger")
         a("brush_smaller", "Smaller brush", lambda: self.paint.shrink(), "[", "Make the brush smaller")
+        protect = self.paint.protect_action  # "Paint unlabeled only" (U), on by default
+        self.window.addAction(protect)
+        self.actions["protect_labels"] = protect
         for i in range(9):
             a(f"class_{i + 1}", f"Paint class {i + 1}", lambda _=False, i=i: self._pick_class(i), str(i + 1),
               f"Paint with class {i + 1}")
@@ -201,7 +204,7 @@ class LabelingController(QObject):
           "Start afresh on the current dataset (no labels beyond the revealed ones, no model)")
         a("open_project", "Open p&roject…", self.open_project_dialog, "Ctrl+Alt+O",
           "Open a saved project folder")
-        a("save_project", "&Save project", self.save_project, "Ctrl+Alt+S",
+        a("save_project", "&Save project", lambda: self.save_project(), "Ctrl+Alt+S",
           "Save labels, classes, distances, model and view into the project folder")
         a("save_project_as", "Save project &as…", self.save_project_as, QKeySequence.SaveAs,
           "Save the project into a new folder")
@@ -228,6 +231,7 @@ class LabelingController(QObject):
         self.radius_spin.valueChanged.connect(lambda v: self.paint.set_radius(v))
         bar.addWidget(QLabel(" Brush "))
         bar.addWidget(self.radius_spin)
+        bar.addAction(self.actions["protect_labels"])
         bar.addSeparator()
         bar.addWidget(QLabel(" Class "))
         bar.addWidget(self.palette)
@@ -324,6 +328,8 @@ class LabelingController(QObject):
         tools.addSeparator()
         tools.addAction(self.actions["brush_smaller"])
         tools.addAction(self.actions["brush_bigger"])
+        tools.addSeparator()
+        tools.addAction(self.actions["protect_labels"])
         edit.addAction(self.actions["add_class"])
         after_file = None
         menus = [a for a in mb.actions() if a.menu() is not None]
@@ -585,6 +591,12 @@ class LabelingController(QObject):
             return True
         return False
 
+    def _may_drop_model(self, doing: str) -> bool:
+        """The window's question about a trained model that is not saved. Asked before the
+        labels' question: discarding a model changes nothing until it is replaced."""
+        keep = getattr(self.window, "maybe_keep_model", None)
+        return keep is None or keep(doing)
+
     def save_project(self, folder=None) -> bool:
         """Save into ``folder``, or this project's folder (asking for one when there is none)."""
         if folder is None and self.project.folder is None:
@@ -593,11 +605,15 @@ class LabelingController(QObject):
         self.paint.cancel_gesture()
         try:
             state = state_from_session(s, self.view_settings())
-            info = self.project.save(state, folder, **model_of_session(s))
+            model = model_of_session(s)
+            info = self.project.save(state, folder, **model)
         except (SaevizError, OSError) as exc:
             self._error("Cannot save the project", str(exc))
             return False
         self._mark_saved()
+        mark_model_saved = getattr(self.window, "mark_model_saved", None)
+        if model and mark_model_saved is not None:
+            mark_model_saved()
         self._add_recent(info.folder)
         self.projectChanged.emit()
         self._status(f"Saved project {info.folder}")
@@ -624,17 +640,17 @@ class LabelingController(QObject):
 
     def new_project(self) -> None:
         s = self.session
-        if s.dataset is None or not self.maybe_save():
+        if s.dataset is None or not self._may_drop_model("starting a new project") or not self.maybe_save():
             return
         spec = s.dataset_spec if s.dataset_spec is not None else dict(s.dataset.source or {})
         if not spec:
             self._error("Cannot start a new project", "the open dataset cannot be reloaded")
             return
-        self.window.open_dataset(spec)
+        self.window.open_dataset(spec, ask=False)
 
     def open_project(self, folder) -> None:
         """Open a project folder: its dataset, labels, classes, distances, model and view."""
-        if not self.maybe_save():
+        if not self._may_drop_model("opening another project") or not self.maybe_save():
             return
         if self.window.controller.is_running:
             self.window.stop_training()
@@ -676,7 +692,8 @@ class LabelingController(QObject):
                           distances=state.distances, spec=None)
             self.project = project
             if state.checkpoint is not None:
-                self.window.use_checkpoint(state.checkpoint, project.folder)
+                # the project's labels, set above, are the ones its targets are computed from
+                self.window.use_checkpoint(state.checkpoint, project.folder, own_labels=False)
                 edit = replace_supervision_edit(s.labels, state.class_names, state.colors, state.distances,
                                                 state.labels)
                 if edit is not None:  # the project's own labels are authoritative
@@ -873,7 +890,7 @@ class LabelingController(QObject):
     # -- closing -----------------------------------------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
         if obj is self.window and event.type() == QEvent.Type.Close:
-            if not self.maybe_save():
+            if not self._may_drop_model("quitting") or not self.maybe_save():
                 event.ignore()
                 return True
             self.paint.shutdown()

@@ -11,6 +11,10 @@ Every label is one step on the labeling undo stack (``window.labeling.editor``):
 ``redo`` replay the queue's own history, so Edit > Undo (Ctrl+Z) both restores the label and
 returns the queue to that sample. The labels reach the store at once and join training at the
 next epoch. Refresh ranks again from the latest model and labels and continues with the new list.
+
+Until the user labels, skips or goes back in the queue, it follows every newer ranking by
+itself (training on in the background never leaves it showing an old epoch's candidates);
+once a round of labeling has started, a newer ranking is only offered (Refresh takes it).
 """
 from __future__ import annotations
 
@@ -71,6 +75,7 @@ class QueueController(QObject):
         self.loaded_seq = 0          # the ranking the queue holds
         self.loaded_epoch: int | None = None
         self.waiting = False         # Refresh asked: the next ranking replaces the items
+        self.started = False         # the user labeled, skipped or went back in the loaded items
         self._store = None
         self.session.dataset_changed.connect(self._dataset_changed)
         guided.resultApplied.connect(self._result)
@@ -91,6 +96,7 @@ class QueueController(QObject):
             self.queue.changed.connect(self._queue_changed)
         self.loaded_seq = 0
         self.loaded_epoch = None
+        self.started = False
         self._set_waiting(False)
         self.changed.emit()
 
@@ -99,6 +105,7 @@ class QueueController(QObject):
             self.queue.refresh(())
         self.loaded_seq = 0
         self.loaded_epoch = None
+        self.started = False
         self._set_waiting(False)
 
     def _write(self, index: int, label: int) -> int:
@@ -114,16 +121,22 @@ class QueueController(QObject):
         self.changed.emit()
 
     def load(self, force: bool = False) -> bool:
-        """Take the newest shown candidates (always with ``force``, else only when idle or done)."""
+        """Take the newest shown candidates (always with ``force``, else only while no round of
+        labeling has started in the loaded items, or when they are done)."""
         q = self.queue
         res = self.guided.result
         c = self.guided.candidates
         if q is None or res is None or c is None:
             return False
-        if not force and len(q) and not q.finished and self.loaded_seq:
+        if not force and len(q) and not q.finished and self.loaded_seq and self.started:
             return False
+        if not force and not self.started and res.epoch < self.guided.completed_epochs() and not self.guided.busy:
+            self.refresh()  # the ranking is older than the model: rank again, the queue follows
+        if self.loaded_seq == res.request.seq and len(q) and not q.finished and not force:
+            return True  # already the newest
         self.loaded_seq = res.request.seq
         self.loaded_epoch = res.epoch
+        self.started = False
         q.refresh(c)
         return True
 
@@ -143,7 +156,8 @@ class QueueController(QObject):
         if self.waiting:
             self._set_waiting(False)
             self.load(force=True)
-        elif self.queue is not None and (not len(self.queue) or self.queue.finished or not self.loaded_seq):
+        elif self.queue is not None and (not len(self.queue) or self.queue.finished or not self.loaded_seq
+                                         or not self.started):
             self.load(force=True)
         else:
             self.changed.emit()  # tells the panel a newer ranking exists
@@ -165,6 +179,7 @@ class QueueController(QObject):
             self.editor.commit_stroke()
         name = store.class_names[int(label)]
         text = f"Queue: {self.session.dataset_index(index)} as {name}"
+        self.started = True
         self.editor.stack.push(AssignCommand(q, index, int(label), text))
         return True
 
@@ -172,6 +187,7 @@ class QueueController(QObject):
         q = self.queue
         if q is None or q.finished:
             return False
+        self.started = True
         q.skip()
         return True
 
@@ -179,6 +195,7 @@ class QueueController(QObject):
         q = self.queue
         if q is None or q.position == 0:
             return False
+        self.started = True
         q.back()
         return True
 

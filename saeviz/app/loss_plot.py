@@ -147,6 +147,18 @@ class LossPlot(QWidget):
             self._batches_dirty = False
             self._update_batches()
 
+    @property
+    def unit(self):
+        """The unit of the RMSE in the summary (``units.Unit``; plain numbers by default)."""
+        from .units import PLAIN
+
+        return getattr(self, "_unit", PLAIN)
+
+    def set_unit(self, unit) -> None:
+        self._unit = unit
+        self._history_dirty = True
+        self._schedule()
+
     def set_history(self, history: list[dict]) -> None:
         """Per-epoch losses (``recon_loss``, ``struct_loss``, ``n_labeled`` per entry)."""
         self._history = list(history)
@@ -171,7 +183,7 @@ class LossPlot(QWidget):
         if last.get("n_labeled", 1):
             text += f", structural {last['struct_loss']:.4g}"
         if last.get("rmse") is not None:
-            text += f", RMSE {last['rmse']:.4g}"
+            text += f", RMSE {self.unit.format(last['rmse'])}"
         self.summary.setText(text)
 
     def add_epoch_batches(self, epoch: int, batch_losses) -> None:

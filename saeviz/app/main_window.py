@@ -61,6 +61,7 @@ class _Relay(QObject):
     """Carries partial results of slow projections from a worker thread to the UI thread."""
 
     partial = Signal(int, object)
+    progress = Signal(int, float)
 
 
 class LatentPanel(QWidget):
@@ -134,6 +135,10 @@ class LatentPanel(QWidget):
         bar.addWidget(self.anchors_check)
         bar.addWidget(self.lines_check)
         bar.addStretch(1)
+        for combo, chars in ((self.method_combo, 8), (self.color_combo, 10)):
+            # as wide as the chosen item, but a long item never widens the window
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(chars)
         self.stats = LiveLabel()
         self.stats.setObjectName("structureStats")
         self.note = LiveLabel()
@@ -147,8 +152,20 @@ class LatentPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(bar)
+        from .latent_view_progress import ProjectionProgress
+
+        self.progress = ProjectionProgress(self, blocked=lambda: session.training)
+        self.progress.cancelRequested.connect(self.cancel_projection)
+        lay.addWidget(self.progress)
         lay.addWidget(self.view, 1)
         lay.addLayout(foot)
+        self.hint = QLabel(self)  # over the top of the view, see set_hint
+        self.hint.setObjectName("viewHint")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignCenter)
+        self.hint.setStyleSheet("QLabel#viewHint { background: rgba(255, 255, 255, 230); color: #202020; "
+                                "border: 1px solid #9a9a9a; border-radius: 6px; padding: 6px 12px; }")
+        self.hint.hide()
 
         self.method_combo.currentIndexChanged.connect(self._projection_changed)
         self.dims_button.toggled.connect(self._dims_changed)
@@ -160,6 +177,8 @@ class LatentPanel(QWidget):
 
         self._relay = _Relay()
         self._relay.partial.connect(self._slow_partial)
+        self._relay.progress.connect(self._slow_progress)
+        self._last_linear = "pca"  # where Cancel of a slow projection goes back to
         self._live = None
         self._async_linear = False
         self._slow_raw: np.ndarray | None = None
@@ -211,7 +230,10 @@ class LatentPanel(QWidget):
         method, dims = self.method, self.dims
         for i, spin in enumerate(self.axes_spins):
             spin.setVisible(method == "axes" and i < dims)
+        self.progress.finish()
+        self.view.set_stale(False)
         if method in ("pca", "lda", "axes"):
+            self._last_linear = method
             params = {}
             if method == "axes":
                 axes = [spin.value() for spin in self.axes_spins[:dims]]
@@ -327,8 +349,15 @@ class LatentPanel(QWidget):
         method, dims = self.method, self.dims
         relay = self._relay
 
-        state = ProgressState(on_partial=lambda y: relay.partial.emit(seq, y))
+        state = ProgressState(on_partial=lambda y: relay.partial.emit(seq, y),
+                              on_progress=lambda p: relay.progress.emit(seq, p))
         self._slow_states.append(state)
+        name = dict(PROJECTIONS)[method]
+        if self._slow_raw is None:  # the points shown are another projection's until it is done
+            self.view.set_stale(True)
+            self.progress.start(name, "the dimmed points are the previous projection")
+        else:
+            self.progress.start(name, "updating from the newest codes")
 
         def job(codes=np.array(codes, copy=True)):
             # Runs after the previous job's result was handed over: warm-start from it.
@@ -345,6 +374,24 @@ class LatentPanel(QWidget):
                            on_result=lambda y, seq=seq: self._slow_done(seq, y),
                            on_error=self._projection_failed)
 
+    @Slot(int, float)
+    def _slow_progress(self, seq: int, percent: float) -> None:
+        if seq == self._seq and self.progress.isVisible() and self.method == "tsne":
+            self.progress.set_progress(percent, f"{percent:.0f}% of the iterations")
+
+    def cancel_projection(self) -> None:
+        """Stop the running t-SNE or UMAP and go back to the last linear projection."""
+        if self.method not in ("umap", "tsne"):
+            return
+        name = dict(PROJECTIONS)[self.method]
+        for state in self._slow_states:
+            state.request_interruption()
+        self.runner.invalidate("projection")
+        self.progress.finish()
+        self.view.set_stale(False)
+        self.set_method(self._last_linear)
+        self.info.emit(f"{name} cancelled; showing {dict(PROJECTIONS)[self._last_linear]}")
+
     @Slot(int, object)
     def _slow_partial(self, seq: int, coords) -> None:
         if seq == self._seq and self.runner.busy("projection"):
@@ -355,6 +402,8 @@ class LatentPanel(QWidget):
         if seq != self._seq:
             return
         self._slow_raw = np.asarray(coords)
+        self.progress.finish()
+        self.view.set_stale(False)
         self._show_slow(coords, final=True)
         self.info.emit("")
 
@@ -366,6 +415,27 @@ class LatentPanel(QWidget):
             Y = align_frames(self._coords, Y)
         self._apply(ProjectionFrame(Y, note="class targets are drawn for linear projections only"))
 
+    def set_hint(self, text: str) -> None:
+        """A message over the top of the view (what to do next); hidden when empty."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+        if text:
+            self._place_hint()
+
+    def _place_hint(self) -> None:
+        g = self.view.geometry()
+        self.hint.setFixedWidth(max(120, min(g.width() - 24, 520)))
+        self.hint.adjustSize()
+        # low in the view, clear of the legend (top right) and of the x axis
+        self.hint.move(g.x() + (g.width() - self.hint.width()) // 2,
+                       max(g.y() + 8, g.y() + g.height() - self.hint.height() - 56))
+        self.hint.raise_()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if not self.hint.isHidden():
+            self._place_hint()
+
     def _set_note(self, text: str) -> None:
         """A remark beside the structure figures (fallbacks, missing results); hidden when empty."""
         self.note.setText(text)
@@ -373,6 +443,8 @@ class LatentPanel(QWidget):
             self.note.setHidden(not text)
 
     def _projection_failed(self, exc: BaseException) -> None:
+        self.progress.finish()
+        self.view.set_stale(False)
         self._set_note(str(exc))
         self.info.emit(f"projection failed: {exc}")
 
@@ -454,6 +526,23 @@ class LatentPanel(QWidget):
     def _clicked(self, i: int) -> None:
         if 0 <= i < self.session.n_samples:
             self.session.select(i)
+            self._bring_sample_forward()
+
+    def _bring_sample_forward(self) -> None:
+        """A click on a point shows the sample: the mesh viewport for meshes, else the
+        inspector, raised when it is behind another tab (a closed panel stays closed)."""
+        win = self.window()
+        docks = dict(getattr(win, "docks", {}) or {})
+        tools = getattr(win, "mesh_tools", None)
+        ds = self.session.dataset
+        if tools is not None and ds is not None and ds.kind == "mesh":
+            docks = {**docks, **tools.docks}
+            key = "mesh"
+        else:
+            key = "inspector"
+        dock = docks.get(key)
+        if dock is not None and dock.toggleViewAction().isChecked():
+            dock.raise_()
 
     def tooltip(self, i: int) -> str:
         s = self.session
@@ -486,8 +575,10 @@ class LatentPanel(QWidget):
         return path
 
     def shutdown(self) -> None:
+        self.progress.finish()
         for state in self._slow_states:
             state.request_interruption()
+        self.view.release_3d()
 
 
 class MainWindow(QMainWindow):
@@ -502,6 +593,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.settings = settings if settings is not None else QSettings()
+        # a first start: the shipped settings and nothing remembered (see _open_startup_dataset)
+        self._first_start = defaults is None and not self.settings.value("session/model")
         if defaults is None:
             try:
                 defaults = load_defaults(resource("default_settings.json"))
@@ -522,7 +615,11 @@ class MainWindow(QMainWindow):
         self._last_status = 0.0
         self._last_snapshot = None
         self._device = ""
+        self._saved_epoch = 0  # epochs of the model when it was last saved or loaded
         self._store = None
+        self._preview = False          # the codes shown are the untrained network's (first_view)
+        self._hint_pretrained = False  # the model being applied is the demo's pretrained one
+        self._startup_model = None
         self.frames_rendered = 0
 
         self._make_actions()
@@ -580,9 +677,14 @@ class MainWindow(QMainWindow):
 
         # mesh viewport, class transitions, decoding any point of a linear projection
         self.mesh_tools = attach_mesh_tools(self, projection=lambda: self.latent._live)
-        self.resize(1400, 880)
+        self._fit_small_screens()
+        self.resize(*self._default_size())
         self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [330, 420], Qt.Horizontal)
         self.resizeDocks([self.docks["settings"], self.docks["inspector"]], [640, 430], Qt.Vertical)
+        training = self.docks["training"]
+        self.resizeDocks([training], [training.sizeHint().height()], Qt.Vertical)  # the rest: settings
+        for key in ("settings", "inspector", "loss"):  # the first tab of each group in front
+            self.docks[key].raise_()
         self._default_state = self.saveState(STATE_VERSION)
         self._restore_settings()
         self._update_actions()
@@ -597,6 +699,37 @@ class MainWindow(QMainWindow):
         from ..core.data.registry import DATASETS
 
         return tuple(DATASETS)
+
+    def _fit_small_screens(self) -> None:
+        """Panels scroll inside their docks and tab titles stay whole, so that the window fits
+        and works on a 1280x720 screen (see ``window_fit``); actions get their icons."""
+        from .icons import decorate
+        from .window_fit import TabTitles, scroll_docks
+
+        scroll_docks(self)
+        self.tab_titles = TabTitles(self)
+        decorate(self)
+
+    def _default_size(self) -> tuple[int, int]:
+        """1400x880, or the available screen area when that is smaller."""
+        from .window_fit import available_rect
+
+        area = available_rect(self)
+        if area is None:
+            return 1400, 880
+        return min(1400, area.width()), min(880, area.height() - 40)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not getattr(self, "_shown_once", False):
+            self._shown_once = True
+            QTimer.singleShot(0, self.fit_to_screen)
+
+    def fit_to_screen(self) -> bool:
+        """Keep the window (frame included) within the available area of its screen."""
+        from .window_fit import fit_to_screen
+
+        return fit_to_screen(self)
 
     def _add_dock(self, key: str, title: str, widget: QWidget, area) -> None:
         dock = QDockWidget(title, self)
@@ -647,6 +780,8 @@ class MainWindow(QMainWindow):
         a("reset_layout", "Reset &layout", self.reset_layout, None, "Put the panels back where they started")
         a("about", "&About saeviz", self.show_about, QKeySequence.HelpContents, icon="help-about")
         a("about_qt", "About &Qt", lambda: QMessageBox.aboutQt(self))
+        a("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/",
+          "List every keyboard shortcut and mouse gesture")
         for key in ("train", "stop"):
             self.actions[key].setShortcutContext(Qt.WindowShortcut)
 
@@ -699,6 +834,8 @@ class MainWindow(QMainWindow):
             panels.addAction(dock.toggleViewAction())
         v.addAction(self.actions["reset_layout"])
         h = mb.addMenu("&Help")
+        h.addAction(self.actions["shortcuts"])
+        h.addSeparator()
         h.addAction(self.actions["about"])
         h.addAction(self.actions["about_qt"])
 
@@ -720,7 +857,7 @@ class MainWindow(QMainWindow):
         self.status_eta = LiveLabel()
         self.status_device = LiveLabel()
         fm = self.fontMetrics()
-        for w, sample in ((self.status_epoch, "epoch 0000 (batch 0000/0000)"),
+        for w, sample in ((self.status_epoch, "epoch 0000 total (batch 0000/0000)"),
                           (self.status_rate, "000,000 samples/s"), (self.status_eta, "ETA 00 min 00 s"),
                           (self.status_device, "device: cuda:0")):
             w.setContentsMargins(8, 0, 8, 0)
@@ -733,6 +870,7 @@ class MainWindow(QMainWindow):
         geometry = st.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+            self.fit_to_screen()  # saved on a larger screen
         state = st.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state, STATE_VERSION)
@@ -785,18 +923,27 @@ class MainWindow(QMainWindow):
         demos = self._demo_names()
         if not (isinstance(spec, str) and (spec in demos or os.path.exists(spec))):
             spec = self.defaults.dataset
+        from .first_view import pretrained_model
+
+        # At the first start the demo shows its shipped pretrained model (see first_view).
+        self._startup_model = pretrained_model(spec) if self._first_start else None
         self.open_dataset(spec)
 
     def _stop_training_first(self) -> None:
         """Opening another dataset or model ends a running training first."""
+        self.runner.invalidate("preview")
         if self.controller.is_running:
             self.controller.stop(wait=True)
             self.statusBar().showMessage("Training stopped", 5000)
 
-    def open_dataset(self, spec) -> None:
-        """Load a dataset (demo name, path or source dict) off the UI thread and show it."""
+    def open_dataset(self, spec, ask: bool = True) -> None:
+        """Load a dataset (demo name, path or source dict) off the UI thread and show it;
+        ``ask``: about a trained model that is not saved (False: the caller asked)."""
         from ..core.data.registry import load_dataset
 
+        if ask and not self.maybe_keep_model("opening another dataset"):
+            self.settings_panel._dataset_changed()  # the dataset choice shows the open one again
+            return
         self._stop_training_first()
         name = spec if isinstance(spec, str) else os.fspath(spec) if isinstance(spec, os.PathLike) else "dataset"
         self.statusBar().showMessage(f"Loading {name}…")
@@ -808,8 +955,72 @@ class MainWindow(QMainWindow):
         self._stop_training_first()
         if isinstance(spec, os.PathLike):
             spec = os.fspath(spec)
-        self.session.set_dataset(dataset, spec=spec if isinstance(spec, str) else None)
+        from .first_view import architecture_for
+
+        s = self.session
+        s.set_model_config(architecture_for(dataset.kind, s.model_config))  # the basis network for meshes
+        s.set_dataset(dataset, spec=spec if isinstance(spec, str) else None)
         self.statusBar().showMessage(f"Opened {dataset.name}", 5000)
+        if dataset.kind == "mesh" and s.selected < 0 and s.n_samples:
+            s.select(0)  # a body at once: the original, and its reconstruction once there is a model
+        startup, self._startup_model = getattr(self, "_startup_model", None), None
+        if startup is not None:
+            self._show_startup_model(startup, dataset)
+        else:
+            self._preview_codes()
+
+    # -- before the first training: points at once, and a hint ------------------------------------------
+    def _preview_codes(self) -> None:
+        """Show the codes of the network the next training starts from (see first_view)."""
+        from .first_view import untrained_codes
+
+        s = self.session
+        if s.dataset is None or s.training or s.model is not None or s.trainer is not None or s.codes is not None:
+            return
+        ds, cfg = s.dataset, s.model_config
+        self.runner.submit("preview", untrained_codes, cfg, s.X, s.train_config.seed,
+                           on_result=lambda codes, ds=ds, cfg=cfg: self._preview_ready(ds, cfg, codes),
+                           on_error=lambda exc: log.info("no preview of the untrained network: %s", exc))
+
+    def _preview_ready(self, dataset, cfg, codes) -> None:
+        from .first_view import untrained_hint
+
+        s = self.session
+        if (s.dataset is not dataset or s.model_config != cfg or s.training or s.model is not None
+                or s.trainer is not None or s.codes is not None or len(codes) != s.n_samples):
+            return
+        s.accept_codes(codes, None)
+        self._preview = True
+        self._update_actions()
+        self.latent.set_hint(untrained_hint(self._key_text("train")))
+
+    def _show_startup_model(self, path, dataset) -> None:
+        """Load the demo's pretrained model off the UI thread and show its codes; without it,
+        the untrained network's."""
+        from ..core.checkpoint import load_checkpoint
+
+        def loaded(ckpt):
+            s = self.session
+            if (s.dataset is not dataset or s.training or s.model is not None or s.epoch
+                    or dict(dataset.source) != dict(ckpt.dataset_source or {})):
+                self._preview_codes()
+                return
+            self._hint_pretrained = True
+            self.use_checkpoint(ckpt, path)
+
+        def failed(exc):
+            log.warning("the pretrained demo model could not be loaded: %s", exc)
+            self._preview_codes()
+
+        self.runner.submit("preview", load_checkpoint, str(path), on_result=loaded, on_error=failed)
+
+    def _key_text(self, action: str) -> str:
+        return self.actions[action].shortcut().toString(QKeySequence.NativeText)
+
+    def _clear_hint(self) -> None:
+        self._preview = False
+        self._hint_pretrained = False
+        self.latent.set_hint("")
 
     def open_path(self, path) -> None:
         """Open a dataset (.npz, folder) or a checkpoint (.safetensors), as dropping it does."""
@@ -832,9 +1043,12 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open", f"{path}: no such file or folder")
 
     def load_model(self, path) -> None:
-        """Load a checkpoint off the UI thread; reopen its dataset when another one is open."""
+        """Load a checkpoint off the UI thread and apply it to the open dataset (see
+        ``_checkpoint_loaded``)."""
         from ..core.checkpoint import load_checkpoint
 
+        if not self.maybe_keep_model("loading another model"):
+            return
         self._stop_training_first()
         self.statusBar().showMessage(f"Loading model {Path(path).name}…")
         self.runner.submit("checkpoint", load_checkpoint, str(path),
@@ -842,57 +1056,128 @@ class MainWindow(QMainWindow):
                            on_error=lambda exc: self.show_error("Cannot load the model", str(exc)))
 
     def _checkpoint_loaded(self, ckpt, path) -> None:
+        """The model applies to the open dataset when its samples have the model's shape;
+        otherwise (or with no dataset open) the model's own dataset is opened, after asking
+        when that replaces an open one."""
         from ..core.data.registry import load_dataset
 
         ds = self.session.dataset
         source = ckpt.dataset_source
-        if source and (ds is None or dict(ds.source) != source):
-            def loaded(dataset):
-                self._stop_training_first()
-                self.session.set_dataset(dataset, spec=None)
-                self._apply_checkpoint(ckpt, path)
-
-            def failed(exc):
-                if ds is not None and tuple(ds.sample_shape) == tuple(ckpt.model.sample_shape):
-                    self.show_error("Dataset not found",
-                                    f"The model's dataset could not be opened ({exc}); "
-                                    "it is applied to the open dataset instead.")
-                    self._apply_checkpoint(ckpt, path)
-                else:
-                    self.show_error("Cannot load the model", f"its dataset could not be opened: {exc}")
-
-            self.runner.submit("dataset", load_dataset, source, on_result=loaded, on_error=failed)
+        if ds is not None and (not source or dict(ds.source or {}) == source
+                               or tuple(ds.sample_shape) == tuple(ckpt.model.sample_shape)):
+            self._apply_checkpoint(ckpt, path, own_dataset=not source or dict(ds.source or {}) == source)
             return
-        self._apply_checkpoint(ckpt, path)
+        if not source:
+            self._apply_checkpoint(ckpt, path)  # says why it cannot be used
+            return
+        if ds is not None and not self.ask_open_model_dataset(ckpt, path):
+            self.statusBar().showMessage(f"Model {Path(path).name} not loaded", 5000)
+            return
 
-    def use_checkpoint(self, ckpt, path) -> None:
-        """Apply a loaded checkpoint to the open dataset (as opening a model file does)."""
-        self._apply_checkpoint(ckpt, path)
+        def loaded(dataset):
+            self._stop_training_first()
+            self.session.set_dataset(dataset, spec=None)
+            self._apply_checkpoint(ckpt, path)
 
-    def _apply_checkpoint(self, ckpt, path) -> None:
+        self.statusBar().showMessage(f"Opening the dataset of {Path(path).name}…")
+        self.runner.submit("dataset", load_dataset, source, on_result=loaded,
+                           on_error=lambda exc: self.show_error("Cannot load the model",
+                                                                f"its dataset could not be opened: {exc}"))
+
+    def ask_open_model_dataset(self, ckpt, path) -> bool:
+        """Whether to replace the open dataset by the one a model was trained on (its samples
+        have another shape than the open dataset's)."""
+        ds = self.session.dataset
+        shape = "×".join(str(v) for v in ckpt.model.sample_shape)
+        open_shape = "×".join(str(v) for v in ds.sample_shape)
+        name = ckpt.dataset_source.get("name") or ckpt.dataset_source.get("loader") or "its own dataset"
+        box = QMessageBox(QMessageBox.Question, "Load model",
+                          f"{Path(path).name} was trained on samples of shape {shape} ({name}); "
+                          f"the open dataset {ds.name} has samples of shape {open_shape}.",
+                          QMessageBox.Cancel, self)
+        box.setObjectName("modelDatasetBox")
+        box.setInformativeText("Open the model's dataset instead? This closes the open dataset and its labels.")
+        use = box.addButton("Open the model's dataset", QMessageBox.AcceptRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.exec()
+        return box.clickedButton() is use
+
+    def use_checkpoint(self, ckpt, path, own_labels: bool = True) -> None:
+        """Apply a loaded checkpoint to the open dataset (as opening a model file does).
+        ``own_labels=False`` keeps the labels and classes already set (a project's)."""
+        self._apply_checkpoint(ckpt, path, own_dataset=own_labels)
+
+    def _apply_checkpoint(self, ckpt, path, own_dataset: bool = True) -> None:
+        """``own_dataset``: the open dataset is the model's, so its saved labels apply too."""
         s = self.session
         try:
-            s.apply_checkpoint(ckpt)
+            s.apply_checkpoint(ckpt, labels=own_dataset)
         except SaevizError as exc:
             self.show_error("Cannot use the model", str(exc))
             return
+        self._saved_epoch = s.epoch
         self.loss_plot.clear()
         self.loss_plot.set_history(s.history)
         store = s.labels.snapshot()
-        self.runner.submit("encode", encode_codes, s.model, s.X, store.labels, store.distances,
-                           s.train_config.mds,
+        self.runner.submit("encode", encode_codes, s.model, s.X, store.labels, store.distances, s.train_config,
                            on_result=lambda res: self._codes_ready(*res),
                            on_error=lambda exc: self.show_error("Cannot encode the dataset", str(exc)))
         self.statusBar().showMessage(f"Loaded model {Path(path).name} ({s.epoch} epochs)", 5000)
 
     def _codes_ready(self, codes, class_targets) -> None:
+        from .first_view import pretrained_hint
+
+        pretrained = getattr(self, "_hint_pretrained", False)
+        self._clear_hint()
         self.session.accept_codes(codes, class_targets)
+        if pretrained:
+            self.latent.set_hint(pretrained_hint(self.session.epoch, self._key_text("train"), self._key_text("reset")))
         self._fit_classifier()
+        self._update_actions()  # exporting codes needs them
 
     def save_model(self, path) -> Path:
         out = self.session.save_model(path)
+        self.mark_model_saved()
         self.statusBar().showMessage(f"Saved model to {out}", 5000)
         return out
+
+    # -- the trained model is not lost without asking ----------------------------------------------
+    @property
+    def model_unsaved(self) -> bool:
+        """Epochs were trained since the model was last saved or loaded."""
+        return self.session.epoch > self._saved_epoch
+
+    def mark_model_saved(self) -> None:
+        self._saved_epoch = self.session.epoch
+
+    def ask_unsaved_model(self, doing: str) -> str:
+        """"save", "discard" or "cancel" for a trained model that is not saved (a blocking question)."""
+        box = QMessageBox(QMessageBox.Warning, "Unsaved model",
+                          f"The model trained for {self.session.epoch} epochs is not saved.",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+        box.setObjectName("unsavedModelBox")
+        box.setInformativeText(f"Save it before {doing}? Discarding loses the training.")
+        box.setDefaultButton(QMessageBox.Save)
+        box.exec()
+        answer = box.standardButton(box.clickedButton())
+        if answer == QMessageBox.Save:
+            return "save"
+        return "discard" if answer == QMessageBox.Discard else "cancel"
+
+    def maybe_keep_model(self, doing: str) -> bool:
+        """True when the current model may go (nothing new since it was saved, saved now, or
+        discarded); False keeps everything as it is, a running training too."""
+        if not self.model_unsaved:
+            return True
+        answer = self.ask_unsaved_model(doing)
+        if answer == "discard":
+            return True
+        if answer == "save":
+            project = getattr(self, "labeling", None)
+            if project is not None and project.project.folder is not None:
+                return project.save_project()  # the project keeps the model too
+            return self._save_dialog()
+        return False
 
     def export_image(self, path) -> Path:
         out = self.latent.export_image(path)
@@ -936,11 +1221,12 @@ class MainWindow(QMainWindow):
             self._remember_dir(path)
             self.load_model(path)
 
-    def _save_dialog(self) -> None:
+    def _save_dialog(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(self, "Save model", self._last_dir(), "Models (*.safetensors)")
-        if path:
-            self._remember_dir(path)
-            self._guard("Cannot save the model", self.save_model, path)
+        if not path:
+            return False
+        self._remember_dir(path)
+        return self._guard("Cannot save the model", self.save_model, path) is not None
 
     def _export_image_dialog(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self, "Export plot", self._last_dir(),
@@ -984,6 +1270,19 @@ class MainWindow(QMainWindow):
         box.setStandardButtons(QMessageBox.Ok)
         box.setAttribute(Qt.WA_DeleteOnClose)
         self._about_box = box
+        box.open()
+
+    def show_shortcuts(self) -> None:
+        """Help > Keyboard shortcuts: every shortcut, read from the actions when it opens."""
+        from .shortcuts_dialog import ShortcutsDialog
+
+        old = getattr(self, "_shortcuts_dialog", None)
+        if old is not None:
+            old.close()
+        box = ShortcutsDialog(self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: setattr(self, "_shortcuts_dialog", None))
+        self._shortcuts_dialog = box
         box.open()
 
     def show_error(self, title: str, text: str, details: str = "") -> None:
@@ -1063,10 +1362,13 @@ class MainWindow(QMainWindow):
         self.runner.invalidate("classifier")
         self.runner.invalidate("encode")
         self.session.reset_model()
+        self._saved_epoch = 0
         self.loss_plot.clear()
         self.latent.dataset_changed()
         self.statusBar().showMessage("Model reset: the next training starts from scratch", 5000)
         self._update_status()
+        self._clear_hint()
+        self._preview_codes()
 
     def set_gamma(self, gamma: float) -> None:
         """Change gamma; a running training uses it from its next epoch."""
@@ -1115,6 +1417,8 @@ class MainWindow(QMainWindow):
             self.frame_timer.stop()
 
     def _state_changed(self, state: str) -> None:
+        if state == RUNNING:
+            self._clear_hint()
         self._update_actions()
         self._update_status()
 
@@ -1180,6 +1484,8 @@ class MainWindow(QMainWindow):
     # -- session -> window ------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
         s = self.session
+        self._saved_epoch = 0
+        self._clear_hint()
         self.runner.invalidate("classifier")
         self.runner.invalidate("encode")
         self.loss_plot.clear()
@@ -1191,6 +1497,9 @@ class MainWindow(QMainWindow):
         if s.labels is not None:
             s.labels.labels_changed.connect(self._labels_changed)
             s.labels.classes_changed.connect(self._labels_changed)
+        from .units import data_unit
+
+        self.loss_plot.set_unit(data_unit(s.dataset))  # errors in mm for bodies
         name = s.dataset.name if s.dataset is not None else ""
         self.setWindowTitle(f"saeviz — {name}" if name else "saeviz")
         self._update_actions()
@@ -1239,21 +1548,23 @@ class MainWindow(QMainWindow):
         s = self.session
         has_data = s.dataset is not None
         train = self.actions["train"]
+        from .icons import icon
+
         if state == RUNNING:
             train.setText("&Pause")
-            train.setIcon(QIcon.fromTheme("media-playback-pause"))
+            train.setIcon(icon("pause"))
         elif state == PAUSED:
             train.setText("&Resume")
-            train.setIcon(QIcon.fromTheme("media-playback-start"))
+            train.setIcon(icon("train"))
         else:
             train.setText("&Train")
-            train.setIcon(QIcon.fromTheme("media-playback-start"))
+            train.setIcon(icon("train"))
         train.setEnabled(has_data and state != STOPPING)
         self.actions["stop"].setEnabled(state in (RUNNING, PAUSED))
         idle = state == IDLE
         self.actions["reset"].setEnabled(has_data and (s.model is not None or s.trainer is not None or not idle))
         self.actions["save"].setEnabled(s.model is not None or s.trainer is not None)
-        has_codes = s.codes is not None
+        has_codes = s.codes is not None and not getattr(self, "_preview", False)  # not the untrained preview
         self.actions["export_image"].setEnabled(has_data)
         self.actions["export_codes"].setEnabled(has_codes)
 
@@ -1267,7 +1578,7 @@ class MainWindow(QMainWindow):
             self.controls.show_progress(epoch_in_run, self._run_epochs, 0 if snap.final else snap.batch,
                                         snap.n_batches, state)
             shown_epoch = snap.epoch if snap.final else snap.epoch + 1
-            self.status_epoch.setText(f"epoch {shown_epoch} (batch {snap.batch}/{snap.n_batches})")
+            self.status_epoch.setText(f"epoch {shown_epoch} total (batch {snap.batch}/{snap.n_batches})")
             rate = snap.samples_per_sec
             self.status_rate.setText(f"{rate:,.0f} samples/s")
             in_epoch = 0 if snap.final else min(snap.batch * s.train_config.batch_size, self._run_samples)
@@ -1277,7 +1588,7 @@ class MainWindow(QMainWindow):
         else:
             if state == IDLE:
                 self.controls.show_idle(f"idle — {s.epoch} epochs trained" if s.epoch else "idle")
-            self.status_epoch.setText(f"epoch {s.epoch}" if s.dataset is not None else "")
+            self.status_epoch.setText(f"{s.epoch} epochs total" if s.dataset is not None else "")
             self.status_rate.setText("")
             self.status_eta.setText("")
         self._update_structure_stats()
@@ -1312,7 +1623,9 @@ class MainWindow(QMainWindow):
         self.latent.stats.setText(text)
         detail = []
         if snap is not None:
-            detail.append(f"RMSE {snap.rmse:.4g}, {snap.samples_per_sec:,.0f} samples/s")
+            from .units import data_unit
+
+            detail.append(f"RMSE {data_unit(s.dataset).format(snap.rmse)}, {snap.samples_per_sec:,.0f} samples/s")
         self.controls.set_detail(" ".join(detail))
 
     def _toggle_3d(self, checked: bool) -> None:
@@ -1337,7 +1650,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.frame_timer.stop()
         if self.controller.is_running:
-            self.controller.stop(wait=True)
+            # The thread must end before the window (and its QThread) goes: the run stops at
+            # the next batch, after the step it is in (which may be long: an epoch's targets).
+            self.statusBar().showMessage("Stopping the training…")
+            self.controller.stop(wait=True, timeout_ms=None)
         self.latent.shutdown()
         self.runner.shutdown()
         self._save_settings()

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMen
 
 from ..core.fileio import atomic_path
 from ..core.mesh_ops import VertexNormals, vertex_errors
+from .units import PLAIN
 
 MODES = (("original", "Original"), ("reconstruction", "Reconstruction"), ("side", "Side by side"),
          ("overlay", "Overlay with error"), ("morph", "Morph"))
@@ -138,6 +139,7 @@ class MeshView(QWidget):
 
     modeChanged = Signal(str)
     rendered = Signal()  # after every render (tests, frame counting)
+    unit = PLAIN  # the unit of the vertex errors shown (``units.Unit``; set per dataset)
 
     def __init__(self, parent: QWidget | None = None, multi_samples: int | None = None):
         super().__init__(parent)
@@ -168,15 +170,21 @@ class MeshView(QWidget):
         self.screenshot_button = QToolButton()
         self.screenshot_button.setObjectName("meshScreenshot")
         self.screenshot_button.setText("Save…")
-        self.screenshot_button.setToolTip("Save the viewport as a PNG image")
+        self.screenshot_button.setToolTip("Save the viewport as a PNG image, or the body shown as a PLY or OBJ mesh")
         self.screenshot_button.clicked.connect(self._screenshot_dialog)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 0)
         bar.addWidget(self.mode_combo, 1)
         bar.addWidget(self.camera_button)
         bar.addWidget(self.screenshot_button)
-        self.info = QLabel("")
+        self.info = QLabel("")  # about the sample and its reconstruction (hidden in morph mode)
         self.info.setStyleSheet("color: #666666")
+        self.morph_info = QLabel("")  # about the morph frame shown (morph mode)
+        self.morph_info.setObjectName("meshMorphInfo")
+        self.morph_info.setStyleSheet("color: #666666")
+        for label in (self.info, self.morph_info):
+            # wrapped: a long line must not widen the dock (and so the window) while the user drags
+            label.setWordWrap(True)
 
         # Multisampling: ``None`` picks 4 samples on a GPU and none on a software rasteriser
         # (Mesa llvmpipe), where 4x MSAA made each render of a body about 4x slower (measured).
@@ -198,6 +206,7 @@ class MeshView(QWidget):
         lay.addLayout(bar)
         lay.addWidget(self.plotter, 1)
         lay.addWidget(self.info)
+        lay.addWidget(self.morph_info)
 
         self._faces: np.ndarray | None = None
         self._normals: VertexNormals | None = None
@@ -298,7 +307,8 @@ class MeshView(QWidget):
                 emax = float(err.max()) if len(err) else 0.0
                 self.meshes["error"].update(rec.points, rec.normals)
                 self.meshes["error"].set_errors(err, (0.0, emax if emax > 0 else 1.0))
-                self.info.setText(f"vertex error: mean {float(err.mean()):.3g}, max {emax:.3g}")
+                u = self.unit
+                self.info.setText(f"vertex error: mean {u.format(err.mean(), 3)}, max {u.format(emax, 3)}")
         self._update_visibility()
         self.request_render()
 
@@ -314,6 +324,31 @@ class MeshView(QWidget):
         if first:
             self._update_visibility()
         if self._mode == "morph":
+            self.request_render()
+
+    def clear_morph(self) -> None:
+        """No morph frame (no path, another model or dataset): nothing is drawn in morph mode."""
+        live = self.meshes.get("morph")
+        if live is not None and live.has_data:
+            live.has_data = False
+            self._update_visibility()
+            self.request_render()
+        self.set_morph_info("")
+        if self._caption is not None:
+            self._caption.SetInput("")
+
+    def set_morph_info(self, text: str) -> None:
+        """The line under the viewport in morph mode (what the frame shown is)."""
+        self.morph_info.setText(text)
+
+    def fit_camera_to(self, bounds) -> None:
+        """Keep the viewing direction and fit the distance to ``bounds`` ((2, 3) corners), e.g.
+        the union of every frame of an animation, so that none is cut off."""
+        cam = self.plotter.camera
+        d = np.asarray(cam.position) - np.asarray(cam.focal_point)
+        n = np.linalg.norm(d)
+        direction = d / n if n > 0 else self._forward
+        if self._place_camera(direction, np.asarray(cam.up, np.float64), np.asarray(bounds, np.float64)):
             self.request_render()
 
     def set_caption(self, text: str) -> None:
@@ -402,6 +437,8 @@ class MeshView(QWidget):
                 err.actor.position = (0.0, 0.0, 0.0)
         if self._caption is not None:
             self._caption.SetVisibility(self._mode == "morph")
+        self.info.setVisible(self._mode != "morph")
+        self.morph_info.setVisible(self._mode == "morph")
         for bar in list(self.plotter.scalar_bars.values()):
             bar.SetVisibility(bool(err is not None and err.actor.visibility))
 
@@ -433,10 +470,10 @@ class MeshView(QWidget):
         if self._place_camera(direction, view_up):
             self.request_render()
 
-    def _place_camera(self, direction: np.ndarray, view_up: np.ndarray) -> bool:
-        """Look along ``-direction`` with ``view_up`` up, at a distance where the visible
-        meshes' bounding box just fits the viewport (with a small margin)."""
-        bounds = self._visible_bounds()
+    def _place_camera(self, direction: np.ndarray, view_up: np.ndarray, bounds=None) -> bool:
+        """Look along ``-direction`` with ``view_up`` up, at a distance where ``bounds`` (default:
+        the visible meshes' bounding box) just fits the viewport (with a small margin)."""
+        bounds = self._visible_bounds() if bounds is None else bounds
         if bounds is None:
             return False
         direction = direction / np.linalg.norm(direction)
@@ -520,15 +557,47 @@ class MeshView(QWidget):
             Image.fromarray(image).save(tmp, format="PNG")
         return path
 
+    def shown_mesh(self) -> tuple[str, np.ndarray] | None:
+        """(role, vertices (V, 3)) of the body the viewport shows: the morph, the
+        reconstruction (alone, side by side or overlaid, when there is one) or the original;
+        None when nothing is shown."""
+        mode = self._mode
+        order = {"morph": ("morph",), "reconstruction": ("reconstruction", "original"),
+                 "side": ("reconstruction", "original"), "overlay": ("reconstruction", "original"),
+                 "original": ("original",)}[mode]
+        for role in order:
+            live = self.meshes.get(role)
+            if live is not None and live.has_data:
+                return role, live.points.copy()
+        return None
+
+    def save_mesh(self, path) -> Path:
+        """Save the body shown (``shown_mesh``) as ``.ply`` or ``.obj``, atomically."""
+        from ..core.data.meshes import save_mesh
+        from ..core.errors import DataError
+
+        shown = self.shown_mesh()
+        if shown is None or self._faces is None:
+            raise DataError("there is no body to save: select a sample first")
+        return save_mesh(path, shown[1], self._faces)
+
     def _screenshot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the viewport", os.path.expanduser("~/mesh.png"),
-                                              "PNG image (*.png)")
+        """Save…: the viewport as PNG or the body shown as PLY/OBJ, chosen by the file type."""
+        from ..core.errors import SaevizError
+
+        filters = ["PNG image of the viewport (*.png)", "PLY mesh of the body shown (*.ply)",
+                   "OBJ mesh of the body shown (*.obj)"]
+        path, chosen = QFileDialog.getSaveFileName(self, "Save the viewport or the body",
+                                                   os.path.expanduser("~/mesh.png"), ";;".join(filters))
         if not path:
             return
+        p = Path(path)
+        if p.suffix.lower() not in (".png", ".ply", ".obj"):
+            p = p.with_name(p.name + "." + chosen.split("*.")[-1].rstrip(")"))
         try:
-            saved = self.save_screenshot(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Cannot save the screenshot", str(exc))
+            saved = self.save_screenshot(p) if p.suffix.lower() == ".png" else self.save_mesh(p)
+        except (OSError, SaevizError) as exc:
+            QMessageBox.warning(self, "Cannot save", str(exc))
             return
         self.info.setText(f"saved {saved.name}")
 
@@ -573,6 +642,9 @@ class SampleFeed(QObject):
         self.runner.invalidate()
         self._shown = None
         ds = self.session.dataset
+        from .units import data_unit
+
+        self.view.unit = data_unit(ds)  # vertex errors in mm for bodies
         if ds is None or ds.kind != "mesh":
             self.view.clear()
             return

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QRect, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox,
-                               QStackedWidget, QVBoxLayout, QWidget)
+                               QStackedWidget, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from ..core.classify import LatentClassifier
 from ..core.mesh_ops import VertexNormals
@@ -133,6 +134,67 @@ def image_frame(sample: np.ndarray, lo: float, hi: float, size: int = IMAGE_EXPO
     return np.asarray(img)
 
 
+class MarkedSlider(QSlider):
+    """A horizontal slider with ticks at chosen values, each named below it (the path's ends:
+    t = 0 is the sample in its own class, t = 1 has moved it by the whole path)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(Qt.Horizontal, parent)
+        self._marks: list[tuple[int, str]] = []
+        self.setMinimumHeight(self.sizeHint().height() + self.fontMetrics().height() + 4)
+
+    def set_marks(self, marks) -> None:
+        """``[(slider value, text), ...]``."""
+        self._marks = [(int(v), str(t)) for v, t in marks]
+        self.update()
+
+    @property
+    def marks(self) -> list[tuple[int, str]]:
+        return list(self._marks)
+
+    def mark_x(self, value: int) -> int:
+        """The x pixel of a slider value (the handle's centre there)."""
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        return groove.x() + handle.width() // 2 + QStyle.sliderPositionFromValue(
+            self.minimum(), self.maximum(), int(value), span)
+
+    def mark_rects(self) -> list[tuple[QRect, str]]:
+        """Where each mark's name is drawn, in the slider's coordinates, and the text drawn
+        there: centred under its tick, kept inside the slider and clear of its neighbours'
+        names (elided when the slider is too narrow for the whole name)."""
+        fm = self.fontMetrics()
+        h = self.height()
+        marks = sorted((self.mark_x(v), t) for v, t in self._marks)
+        out = []
+        for i, (x, text) in enumerate(marks):
+            lo = 0 if i == 0 else (marks[i - 1][0] + x) // 2 + 3
+            hi = self.width() if i == len(marks) - 1 else (x + marks[i + 1][0]) // 2 - 3
+            text = fm.elidedText(text, Qt.ElideMiddle, max(0, hi - lo))
+            w = fm.horizontalAdvance(text)
+            left = min(max(lo, x - w // 2), max(lo, hi - w))
+            out.append((QRect(left, h - fm.height(), w, fm.height()), text))
+        return out
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if not self._marks:
+            return
+        p = QPainter(self)
+        p.setPen(self.palette().color(QPalette.WindowText))
+        fm = self.fontMetrics()
+        h = self.height()
+        for value, _text in self._marks:
+            x = self.mark_x(value)
+            p.drawLine(x, h - fm.height() - 6, x, h - fm.height() - 1)
+        for rect, text in self.mark_rects():
+            p.drawText(rect.adjusted(0, 0, 1, 0), Qt.AlignCenter, text)
+        p.end()
+
+
 class MorphPanel(QWidget):
     """Slider, path and export controls; shows the decoded path point (module docs)."""
 
@@ -192,7 +254,7 @@ class MorphPanel(QWidget):
         self.path_stack.addWidget(classes)
         self.path_stack.addWidget(ends)
 
-        self.slider = QSlider(Qt.Horizontal)
+        self.slider = MarkedSlider()
         self.slider.setObjectName("morphSlider")
         self.slider.setRange(int(round(T_MIN * SLIDER_STEPS)), int(round(T_MAX * SLIDER_STEPS)))
         self.slider.setValue(0)
@@ -207,10 +269,13 @@ class MorphPanel(QWidget):
         self.play_button.setObjectName("morphPlay")
         self.play_button.setCheckable(True)
         self.play_button.setToolTip("Animate back and forth over the range below")
-        trow = QHBoxLayout()
-        trow.addWidget(self.slider, 1)
-        trow.addWidget(self.spin)
-        trow.addWidget(self.play_button)
+        self.slider.setMinimumWidth(120)
+        trow = QVBoxLayout()  # the slider gets the panel's whole width, however narrow the panel
+        trow.addWidget(self.slider)
+        prow = QHBoxLayout()
+        prow.addWidget(self.spin, 1)
+        prow.addWidget(self.play_button)
+        trow.addLayout(prow)
 
         self.info = QLabel("")
         self.info.setObjectName("morphInfo")
@@ -382,7 +447,8 @@ class MorphPanel(QWidget):
             s.labels.classes_changed.connect(self._classes_changed)
         self._codes = self._centers = self._classifier = None
         self._start = self._end = -1
-        self.last_frame = None
+        self._clear_frame()
+        self._reset_t()
         self.end_label.setText("–")
         self._fill_class_combos()
         ds = s.dataset
@@ -465,6 +531,8 @@ class MorphPanel(QWidget):
         self._request_frame()
 
     def _selection_changed(self, pos: int) -> None:
+        if int(pos) != self._start:
+            self._reset_t()  # a new sample starts at itself, not where the last one was moved to
         self._start = int(pos)
         s = self.session
         if pos >= 0 and s.dataset is not None:
@@ -612,11 +680,28 @@ class MorphPanel(QWidget):
         ds = self.session.dataset
         return ds.faces if (ds is not None and ds.kind == "mesh") else None
 
+    def _reset_t(self) -> None:
+        self._t = 0.0
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setValue(0)
+            self.spin.setValue(0.0)
+
+    def _clear_frame(self) -> None:
+        """Nothing decoded is shown: no path now, or it belonged to another model or dataset."""
+        self._frames.invalidate("frame")
+        self.last_frame = None
+        self.info.setText("")
+        self.image.set_array(None)
+        self.curve.set_arrays(None, None)
+        if self.mesh_view is not None:
+            self.mesh_view.clear_morph()
+        if self.markers is not None:
+            self.markers.set_moving(None)
+
     def _request_frame(self) -> None:
         code = self.path_code(self._t)
         if code is None:
-            if self.markers is not None:
-                self.markers.set_moving(None)
+            self._clear_frame()
             return
         self.status.setText("")
         self._frames.submit("frame", decode_frame, self._ctx, self.session.model, self._t, code,
@@ -634,6 +719,7 @@ class MorphPanel(QWidget):
             if self.mesh_view is not None:
                 self.mesh_view.set_morph(frame.sample, frame.normals)
                 self.mesh_view.set_caption(f"t = {frame.t:.2f}")
+                self.mesh_view.set_morph_info(f"{self._path_text()}: {self._frame_text(frame)}")
         elif kind == "image":
             lo, hi = self._range
             self.image.set_array(frame.sample, lo, hi)
@@ -673,7 +759,28 @@ class MorphPanel(QWidget):
         for pane, img in zip(self.strip_panes, images):
             pane.set_array(img, lo, hi)
 
+    def _path_ends(self) -> tuple[str, str]:
+        """Names of the path's ends (t = 0 and t = 1)."""
+        s = self.session
+        if self.path_kind == "transition":
+            names = list(s.labels.class_names) if s.labels is not None else []
+            src, tgt = self.source_class, self.target_class
+            if 0 <= src < len(names) and 0 <= tgt < len(names):
+                return names[src], names[tgt]
+            return "", ""
+        end = f"sample {s.dataset_index(self._end)}" if 0 <= self._end < s.n_samples else "end"
+        return "start", end
+
+    def _path_text(self) -> str:
+        a, b = self._path_ends()
+        return f"morph {a} → {b}" if a and b else "morph"
+
+    def _update_slider_marks(self) -> None:
+        a, b = self._path_ends()
+        self.slider.set_marks([(0, f"0 · {a}" if a else "0"), (SLIDER_STEPS, f"{b} · 1" if b else "1")])
+
     def _update_markers(self) -> None:
+        self._update_slider_marks()
         m = self.markers
         if m is None:
             return
@@ -756,6 +863,10 @@ class MorphPanel(QWidget):
                                on_result=self._export_done, on_error=self._export_failed)
         else:
             job["samples"] = samples
+            mv = self.mesh_view
+            mv.set_mode("morph")
+            # every frame in the picture: the camera fits the union of the frames' bodies
+            mv.fit_camera_to(np.stack([samples.min(axis=(0, 1)), samples.max(axis=(0, 1))]))
             QTimer.singleShot(0, self._export_render_next)
 
     def _export_render_next(self) -> None:
@@ -843,6 +954,7 @@ class MeshTools(QObject):
         self.window = window
         self.session = window.session
         self._closed = False
+        self._viewport_sized = False  # the viewport got its larger share of the window once
         view = window.latent.view
         self.mesh_view = None
         self.feed = None
@@ -917,6 +1029,27 @@ class MeshTools(QObject):
         if mesh:
             self.docks["mesh"].raise_()
             self.docks["morph"].raise_()
+            if not self._viewport_sized:
+                self._viewport_sized = True
+                QTimer.singleShot(0, self.enlarge_viewport)
+
+    def enlarge_viewport(self) -> None:
+        """Give the mesh viewport most of the right-hand column, and the column more width:
+        a body needs room (the panels below it keep what they need)."""
+        w, d = self.window, self.docks
+        mesh = d["mesh"]
+        if self._closed or not mesh.isVisible() or mesh.isFloating():
+            return
+        below = getattr(w, "docks", {}).get("loss") if isinstance(getattr(w, "docks", None), dict) else None
+        below = below if below is not None and not below.isFloating() else d["morph"]
+        height = mesh.height() + below.height()
+        rest = max(below.minimumSizeHint().height(), below.widget().minimumSizeHint().height()
+                   if below.widget() is not None else 0, d["morph"].minimumSizeHint().height())
+        w.resizeDocks([mesh, below], [max(height - rest, int(0.65 * height)), rest], Qt.Vertical)
+        central = w.centralWidget()
+        if central is not None:
+            total = mesh.width() + central.width()
+            w.resizeDocks([mesh], [max(mesh.width(), int(0.45 * total))], Qt.Horizontal)
 
     def ensure_mesh_view(self):
         """The 3D viewport, made now if it does not exist yet (see the class docstring)."""

@@ -11,7 +11,10 @@ A tool is installed with ``LatentView.set_tool`` and sees every press / move / r
 * lasso / rectangle: label the points inside the drawn outline when the button is released;
 * eraser: the brush, unlabeling.
 
-Shift with any tool unlabels instead of labeling; Ctrl lets the press through to the view
+Brush, lasso and rectangle give a class to unlabeled points only while "Paint unlabeled only"
+(``protect_action``, U; on by default) is checked, so a stroke never turns another class's
+labels over; unchecked they relabel everything they pass over. A click always labels the
+point it hits. Shift with any tool unlabels instead of labeling; Ctrl lets the press through to the view
 (pan in 2D, pan/rotate controls in 3D). A brush stroke is painted live and is one undo step;
 Escape during a stroke or a lasso cancels it and restores the labels. The brush circle and
 the lasso / rectangle outline are overlay items: a path in the 2D plot's scene, line
@@ -310,6 +313,17 @@ class ClickTool(_Tool):
         self.paint.pointLabeled.emit(int(i))
 
 
+def _paintable(paint: "PaintTools", indices: np.ndarray, value: int) -> np.ndarray:
+    """The indices a stroke of ``value`` may change: all of them, or with labels protected
+    only the unlabeled points (and those already of ``value``)."""
+    idx = np.asarray(indices, np.int64)
+    store = paint.editor.store
+    if value < 0 or not paint.protect_labels or store is None or idx.size == 0:
+        return idx
+    current = np.asarray(store.labels)[idx]
+    return idx[(current == UNLABELED) | (current == value)]
+
+
 class BrushTool(_Tool):
     name = "brush"
 
@@ -354,7 +368,9 @@ class BrushTool(_Tool):
 
     def _sweep(self, a, b) -> None:
         S = self.view.screen_positions()
-        self.paint.editor.add_to_stroke(capsule_hits(S, a, b, self.paint.radius))
+        hits = capsule_hits(S, a, b, self.paint.radius)
+        value = self.paint.editor.stroke_value
+        self.paint.editor.add_to_stroke(_paintable(self.paint, hits, UNLABELED if value is None else value))
 
 
 class LassoTool(_Tool):
@@ -385,8 +401,8 @@ class LassoTool(_Tool):
         self.paint.overlays.hide()
         if len(polygon) < 3:
             return
-        idx = self.view.indices_in_polygon(polygon)
         value = self._value_now
+        idx = _paintable(self.paint, self.view.indices_in_polygon(polygon), value)
         verb = "Unlabel" if value < 0 else f"{self.name.capitalize()} {self.paint.class_name(value)}"
         self.paint.editor.push(label_edit(self.paint.editor.store, idx, value, verb))
 
@@ -456,6 +472,7 @@ class PaintTools(QtCore.QObject):
     toolChanged = QtCore.Signal(str)
     radiusChanged = QtCore.Signal(float)
     currentClassChanged = QtCore.Signal(int)
+    protectChanged = QtCore.Signal(bool)
     pointLabeled = QtCore.Signal(int)  # the click tool labeled this point
 
     def __init__(self, view, editor: LabelEditor, parent: QtCore.QObject | None = None):
@@ -465,6 +482,16 @@ class PaintTools(QtCore.QObject):
         self.overlays = _Overlays(view)
         self._radius = DEFAULT_RADIUS
         self._class = 0
+        #: "Paint unlabeled only" (U): checked, strokes leave labeled points of other classes alone.
+        self.protect_action = QtGui.QAction("Paint &unlabeled only", self)
+        self.protect_action.setObjectName("protectLabelsAction")
+        self.protect_action.setCheckable(True)
+        self.protect_action.setChecked(True)
+        self.protect_action.setShortcut(QtGui.QKeySequence("U"))
+        self.protect_action.setToolTip("Brush, lasso and rectangle label unlabeled points only (U); "
+                                       "uncheck to relabel points of other classes too")
+        self.protect_action.setStatusTip(self.protect_action.toolTip())
+        self.protect_action.toggled.connect(lambda on: self.protectChanged.emit(bool(on)))
         self._tools = {"click": ClickTool(self), "brush": BrushTool(self), "lasso": LassoTool(self),
                        "rectangle": RectangleTool(self), "eraser": BrushTool(self, erase=True)}
         self._name = "navigate"
@@ -505,6 +532,14 @@ class PaintTools(QtCore.QObject):
         if target is not None and target not in self._watched:
             target.installEventFilter(self._leave)
             self._watched.append(target)
+
+    # -- protecting labels ------------------------------------------------------------------------------------
+    @property
+    def protect_labels(self) -> bool:
+        return self.protect_action.isChecked()
+
+    def set_protect_labels(self, on: bool) -> None:
+        self.protect_action.setChecked(bool(on))
 
     # -- current class and radius ---------------------------------------------------------------------------
     @property

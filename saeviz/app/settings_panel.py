@@ -21,6 +21,10 @@ ARCH_TEXT = {"mlp": "fully connected (MLP)", "conv": "convolutional (images)",
              "basis": "MLP on a linear basis (meshes)"}
 MDS_TEXT = {"class": "class level (fast)", "exact": "every labeled sample"}
 DEMO_TEXT = {"digits": "digits, 3 classes A/B/C (demo)", "digits10": "digits, 10 classes (demo)"}
+# Datasets read from installed files (saeviz.core.data.named), in their class groupings.
+FILE_DATASET_TEXT = {"mnist": "MNIST, 3 classes A/B/C", "mnist:ten": "MNIST, 10 digits",
+                     "fashion-mnist": "Fashion-MNIST, 3 seasons",
+                     "fashion-mnist:ten": "Fashion-MNIST, 10 classes"}
 OPEN_ITEM = "__open__"
 
 
@@ -213,10 +217,12 @@ class SettingsPanel(QWidget):
             self.dataset_combo.clear()
             for name in self._demos:
                 self.dataset_combo.addItem(DEMO_TEXT.get(name, name), name)
+            self._add_file_datasets()
+            named = [self.dataset_combo.itemData(i) for i in range(self.dataset_combo.count())]
             current = -1
             if ds is not None:
-                if s.dataset_spec in self._demos:
-                    current = self._demos.index(s.dataset_spec)
+                if s.dataset_spec in named:
+                    current = named.index(s.dataset_spec)
                 else:
                     self.dataset_combo.addItem(ds.name, None)
                     current = self.dataset_combo.count() - 1
@@ -240,6 +246,23 @@ class SettingsPanel(QWidget):
             s.labels.classes_changed.connect(self._classes_changed)
             self._watched_labels = s.labels
         self._classes_changed()
+
+    def _add_file_datasets(self) -> None:
+        """MNIST and Fashion-MNIST items; the tooltip says where their files are or should go."""
+        from ..core.data.named import IDX_DATASETS, find_idx_dataset, search_folders
+
+        for spec, text in FILE_DATASET_TEXT.items():
+            name = spec.partition(":")[0]
+            folder = find_idx_dataset(name)
+            if folder is None:
+                env = IDX_DATASETS[name].env
+                tip = (f"Not found: put the four IDX files in {search_folders(name)[0]} or set {env} "
+                       "to their folder (or open the folder with Open file or folder…)")
+                text += " (files not found)"
+            else:
+                tip = f"Read from {folder}"
+            self.dataset_combo.addItem(text, spec)
+            self.dataset_combo.setItemData(self.dataset_combo.count() - 1, tip, Qt.ToolTipRole)
 
     def _labels_changed(self, _indices=None) -> None:
         self._show_counts()

@@ -97,7 +97,8 @@ class TrainingControls(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         shown = min(epochs, epoch_in_run + (0 if batch == 0 else 1)) if epochs else 0
-        self.progress.setFormat(f"{state}: epoch {max(shown, 1) if epochs else 0} of {epochs} (%p%)")
+        # epochs of this run; the status bar counts every epoch the model was trained for
+        self.progress.setFormat(f"{state} · run: {max(shown, 1) if epochs else 0} / {epochs} epochs (%p%)")
 
     def show_idle(self, text: str = "idle") -> None:
         self.progress.setRange(0, 1)

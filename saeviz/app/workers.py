@@ -282,8 +282,9 @@ class TrainingController(QObject):
     def take_epoch_batches(self) -> list:
         return [] if self._worker is None else self._worker.take_epoch_batches()
 
-    def stop(self, wait: bool = True, timeout_ms: int = 30000) -> bool:
-        """Cancel the run (at the next batch); with ``wait`` block until the thread has ended."""
+    def stop(self, wait: bool = True, timeout_ms: int | None = 30000) -> bool:
+        """Cancel the run (at the next batch); with ``wait`` block until the thread has ended
+        (at most ``timeout_ms``; ``None``: however long the running step takes)."""
         if self._worker is None:
             return True
         self._worker.token.cancel()
@@ -291,7 +292,7 @@ class TrainingController(QObject):
         if not wait:
             return False
         thread = self._thread
-        done = thread.wait(timeout_ms)
+        done = thread.wait() if timeout_ms is None else thread.wait(timeout_ms)
         if done:
             self._finish()
         return done
@@ -479,14 +480,21 @@ def project_linear(live, codes: np.ndarray, labels: np.ndarray | None,
 
 
 def encode_codes(model, X: np.ndarray, labels: np.ndarray | None = None, distances=None,
-                 mds=None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Codes of ``X`` and, when there are labels of two classes or more, the class targets."""
+                 config: TrainConfig | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes of ``X`` and, when there are labels of two classes or more, the class targets.
+
+    ``config`` is the model's ``TrainConfig``: its MDS settings and target scale
+    (``scale_for``) give the targets the model was trained toward, as training computes
+    them, so the stars land on the classes they shaped. This is the one place that computes
+    the targets of a loaded model's codes (a model file, a reopened project)."""
     codes = encode(model, X)
     class_targets = None
     if labels is not None and distances is not None:
         idx = np.flatnonzero(np.asarray(labels) >= 0)
         if len(np.unique(np.asarray(labels)[idx])) >= 2:
-            class_targets = compute_targets(codes[idx], np.asarray(labels)[idx], distances, mds).class_targets
+            config = TrainConfig() if config is None else config
+            class_targets = compute_targets(codes[idx], np.asarray(labels)[idx], distances, config.mds,
+                                            scale=config.scale_for(model.latent_dim)).class_targets
     return codes, class_targets
 
 

@@ -135,8 +135,10 @@ def test_lasso_labels_exactly_the_points_inside(win):
     inside = mpath.Path(star).contains_points(S)
     assert 20 < inside.sum() < len(S) - 20
     after = labels(w)
-    assert np.all(after[inside] == 2)
-    assert np.array_equal(after[~inside], before[~inside])
+    open_ = (before == -1) | (before == 2)  # "paint unlabeled only" (the default) keeps other labels
+    assert (inside & ~open_).sum() > 0
+    assert np.all(after[inside & open_] == 2)
+    assert np.array_equal(after[~(inside & open_)], before[~(inside & open_)])
     assert ctl.editor.stack.count() == 1 and "Lasso" in ctl.editor.stack.text(0)
     ctl.actions["undo"].trigger()
     assert np.array_equal(labels(w), before)
@@ -162,7 +164,9 @@ def test_brush_labels_every_point_it_sweeps_over_as_one_undo_step(win):
     swept = d <= 18
     after = labels(w)
     assert 10 < swept.sum() < len(S) - 10
-    assert np.all(after[swept & clear] == 1)
+    open_ = (before == -1) | (before == 1)  # "paint unlabeled only" (the default) keeps other labels
+    assert np.all(after[swept & clear & open_] == 1)
+    assert np.array_equal(after[~open_], before[~open_])
     untouched = ~swept & clear
     assert np.array_equal(after[untouched], before[untouched])
     assert ctl.editor.stack.count() == 1  # many pointer moves, one stroke
@@ -203,7 +207,8 @@ def test_rectangle_and_shift_unlabels(win):
     inside = (S[:, 0] > x0) & (S[:, 0] < x1) & (S[:, 1] > y0) & (S[:, 1] < y1)
     after = labels(w)
     assert inside.sum() > 10
-    assert np.all(after[inside] == 0) and np.array_equal(after[~inside], before[~inside])
+    open_ = (before == -1) | (before == 0)  # "paint unlabeled only" (the default) keeps other labels
+    assert np.all(after[inside & open_] == 0) and np.array_equal(after[~(inside & open_)], before[~(inside & open_)])
     # Shift: the same tool unlabels
     drag(w.latent.view, [(x0, y0), (x1, y1)], Qt.ShiftModifier)
     assert np.all(labels(w)[inside] == -1)
@@ -302,7 +307,9 @@ def test_lasso_in_the_3d_view(win, qtbot):
     inside[ok] = mpath.Path(np.array(square)).contains_points(S[ok])
     assert inside.sum() > 10
     after = labels(w)
-    assert np.all(after[inside] == 1) and np.array_equal(after[~inside], before[~inside])
+    open_ = (before == -1) | (before == 1)  # "paint unlabeled only" (the default) keeps other labels
+    assert np.all(after[inside & open_] == 1)
+    assert np.array_equal(after[~(inside & open_)], before[~(inside & open_)])
 
 
 # -- undo and redo -------------------------------------------------------------------------------------
@@ -655,3 +662,35 @@ def test_screenshot_with_painted_labels(win, qtbot):
     path = artifacts_dir() / "labeling.png"
     assert w.grab().save(str(path))
     assert path.stat().st_size > 10_000
+
+
+def test_a_brush_stroke_paints_unlabeled_points_only_unless_asked(win, qtbot):
+    """One stroke across the labeled points of other classes leaves them alone by default;
+    unchecking "Paint unlabeled only" (U) lets the next stroke relabel them."""
+    w = win
+    ctl = w.labeling
+    w.session.labels.set_all(w.session.y)  # every point labeled (the ground truth)
+    before = labels(w)
+    ctl.paint.set_tool("brush")
+    ctl.paint.set_current_class(0)
+    ctl.paint.set_radius(24)
+    assert ctl.actions["protect_labels"].isChecked() and ctl.paint.protect_labels
+    assert ctl.actions["protect_labels"] in ctl.toolbar.actions()
+    S = visible_positions(w)
+    width, height = view_size(w)
+    path = [(0.2 * width, 0.5 * height), (0.5 * width, 0.45 * height), (0.8 * width, 0.55 * height)]
+    swept = near_polyline(S, path, 24) <= 23.9
+    assert (swept & (before != 0)).sum() > 10
+    drag(w.latent.view, path)
+    assert np.array_equal(labels(w), before)  # no label of another class turned over
+
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)  # window shortcuts need the active window
+    QTest.keyClick(w.latent.view.active_view(), Qt.Key_U)
+    assert not ctl.paint.protect_labels and not ctl.actions["protect_labels"].isChecked()
+    drag(w.latent.view, path)
+    after = labels(w)
+    assert np.all(after[swept] == 0)
+    assert np.array_equal(after[~(near_polyline(S, path, 24) <= 24.1)], before[~(near_polyline(S, path, 24) <= 24.1)])
+    ctl.actions["protect_labels"].trigger()
+    assert ctl.paint.protect_labels

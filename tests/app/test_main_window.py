@@ -102,7 +102,8 @@ def test_about_names_the_method_and_its_paper(window, qtbot):
 # -- training ---------------------------------------------------------------------------------------------
 def test_training_two_epochs_moves_the_points_and_draws_the_structure(window, qtbot):
     w = window
-    assert w.latent.view.points() is None or len(w.latent.view.points()) == 0
+    # before training the view shows the untrained network's codes (see first_view)
+    qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=60000)
     w.train()
     qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=60000)
     first = w.latent.view.points()

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyvistaqt")
 
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
@@ -393,3 +393,95 @@ def test_the_main_window_docks_the_mesh_tools(qtbot, bodies40, trained, digits, 
     assert tools.morph.display.currentWidget() is tools.morph.image
     w.close()
     qtbot.waitUntil(lambda: getattr(mv.plotter, "_closed", False), timeout=5000)
+
+
+# -- what a new user meets --------------------------------------------------------------------------
+def test_a_new_sample_starts_at_itself_and_goes_its_own_way(qtbot, rig):
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    s.select(labeled(s, 0))
+    panel.slider.setFocus()
+    QTest.keyClick(panel.slider, QtCore.Qt.Key_End)  # all the way: t = 1.5, extrapolated
+    wait_frame(qtbot, panel, 1.5)
+    assert panel.spin.value() == 1.5
+    male = labeled(s, 1)
+    s.select(male)
+    assert panel.t == 0.0 and panel.slider.value() == 0 and panel.spin.value() == 0.0
+    assert (panel.source_class, panel.target_class) == (1, 0)
+    wait_frame(qtbot, panel, 0.0)
+    z = np.asarray(s.codes[male], np.float32)
+    np.testing.assert_allclose(mv.morph_points(), decode(s.model, z[None])[0], atol=ATOL)  # the sample itself
+
+
+def test_no_stale_morph_when_the_path_has_no_length_or_the_data_change(qtbot, rig, digits):
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    s.select(labeled(s, 0))
+    panel.set_t(0.4)
+    wait_frame(qtbot, panel, 0.4)
+    assert "t = 0.40" in panel.info.text() and mv.meshes["morph"].actor.visibility
+    panel.target_combo.setCurrentIndex(panel.source_combo.currentIndex())  # from = to
+    assert "two different classes" in panel.status.text()
+    assert panel.info.text() == "" and panel.last_frame is None
+    assert not mv.meshes["morph"].actor.visibility and mv.morph_points() is None
+    panel.target_combo.setCurrentIndex(1)
+    wait_frame(qtbot, panel, 0.4)
+    assert mv.meshes["morph"].actor.visibility
+    s.set_dataset(digits)  # another dataset: nothing of the bodies' morph stays
+    assert panel.info.text() == "" and panel.last_frame is None and panel.t == 0.0
+    assert mv.morph_info.text() == ""
+
+
+def test_the_line_under_the_viewport_describes_what_it_shows(qtbot, rig):
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    s.select(labeled(s, 0))
+    mv.set_sample(s.X[labeled(s, 0)], decode(s.model, np.asarray(s.codes[labeled(s, 0)])[None])[0])
+    assert "vertex error" in mv.info.text()
+    panel.set_t(0.7)
+    wait_frame(qtbot, panel, 0.7)
+    assert mv.mode == "morph"
+    assert mv.info.isHidden() and mv.morph_info.isVisible()
+    names = s.labels.class_names
+    text = mv.morph_info.text()
+    assert f"{names[0]} → {names[1]}" in text and "t = 0.70" in text and "vertex error" not in text
+    mv.set_mode("side")
+    assert mv.info.isVisible() and mv.morph_info.isHidden()
+
+
+def test_the_slider_names_its_ends(qtbot, rig):
+    s, panel = rig["session"], rig["panel"]
+    s.select(labeled(s, 0))
+    names = s.labels.class_names
+    assert panel.slider.marks == [(0, f"0 · {names[0]}"), (100, f"{names[1]} · 1")]
+    x0, x1 = panel.slider.mark_x(0), panel.slider.mark_x(100)
+    lo, hi = panel.slider.mark_x(panel.slider.minimum()), panel.slider.mark_x(panel.slider.maximum())
+    assert lo < x0 < x1 < hi
+    assert (x0 - lo) / (hi - lo) == pytest.approx(0.25, abs=0.03)  # t = 0 a quarter along -0.5 .. 1.5
+    img = panel.slider.grab().toImage()
+    band = range(img.height() - panel.slider.fontMetrics().height(), img.height())
+    dark = [x for x in range(img.width())
+            if any(QtGui.QColor(img.pixel(x, y)).lightness() < 110 for y in band)]
+    assert dark and min(dark) < x0 + 40 and max(dark) > x1 - 40  # the names are drawn at the ticks
+    s.select(labeled(s, 1))
+    assert panel.slider.marks == [(0, f"0 · {names[1]}"), (100, f"{names[0]} · 1")]
+
+
+def test_the_gif_frames_the_whole_body(qtbot, rig, tmp_path):
+    import imageio.v3 as iio
+
+    s, panel, mv = rig["session"], rig["panel"], rig["mesh"]
+    s.select(labeled(s, 0))
+    panel.set_t(0.0)
+    wait_frame(qtbot, panel, 0.0)
+    cam = mv.plotter.camera
+    cam.zoom(4.0)  # the user zoomed in on the head
+    mv.request_render()
+    with qtbot.waitSignal(panel.exportFinished, timeout=60000):
+        assert panel.export(tmp_path / "morph.gif", n_frames=5, t_from=-0.5, t_to=1.5)
+    frames = iio.imread(tmp_path / "morph.gif", index=None).astype(float)
+    for f in frames:
+        body = np.any(f < 235, axis=2)
+        body[int(0.88 * f.shape[0]):, : int(0.3 * f.shape[1])] = False  # the caption
+        ys, xs = np.nonzero(body)
+        assert len(ys)
+        # the body is whole: it does not touch the frame's edges
+        assert ys.min() > 0 and ys.max() < f.shape[0] - 1 and xs.min() > 0 and xs.max() < f.shape[1] - 1
+        assert (ys.max() - ys.min()) > 0.5 * f.shape[0]  # and fills the frame's height
