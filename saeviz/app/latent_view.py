@@ -317,6 +317,15 @@ class LatentView(QtWidgets.QWidget):
         if self._gl is not None:
             self._update_legend_3d()
 
+    def set_stale(self, stale: bool) -> None:
+        """Dim the 2D plot while what it shows is being replaced (a slow projection runs)."""
+        self._stale = bool(stale)
+        for item in (self._lines2d, self._cloud, self._highlight2d, self._anchors2d, self._selection2d):
+            item.setOpacity(0.3 if stale else 1.0)
+
+    def is_stale(self) -> bool:
+        return getattr(self, "_stale", False)
+
     def set_axis_labels(self, labels: Sequence[str]) -> None:
         """Axis titles of the 2D plot (e.g. ``projector.axis_labels()``)."""
         labels = (list(labels) + ["", ""])[:2]
@@ -346,6 +355,26 @@ class LatentView(QtWidgets.QWidget):
         self._push_overlays()
         self._follow_points(force=self._follow)
         self.dimensionsChanged.emit(dims)
+
+    def release_3d(self) -> None:
+        """Delete the 3D view (its window, container and GL context) now, e.g. when the window
+        that shows it closes; it is made again if this view is shown again in 3D. Items other
+        code added to ``gl_view`` go with it."""
+        if self._gl is None:
+            return
+        from .latent_view_3d import release
+
+        container = self._gl_container
+        self._gl = self._gl_container = None
+        if self._dims == 3:
+            self._stack.setCurrentWidget(self._plot)
+        release(container)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dims == 3 and self._gl is None:  # shown again after release_3d
+            self._dims = 2
+            self.set_dimensions(3)
 
     def auto_range(self) -> None:
         """Fit the view to the points and follow them again after the user panned or zoomed."""
@@ -415,6 +444,12 @@ class LatentView(QtWidgets.QWidget):
         pyqtgraph 0.14's SVGExporter rewrites path data and fails on the closed paths that
         current Qt emits for every ViewBox (pyqtgraph issue #3495); Qt's own output is valid.
         Items are put in pyqtgraph's export mode so the point cloud paints vector markers.
+
+        The axes paint through a cached ``QPicture``, which Qt scales on replay by the ratio of
+        the target's resolution to the one it was recorded at (96 dpi); the generator's
+        default of 72 dpi drew the axes at three quarters of their size, off the data. The
+        generator therefore gets the picture's resolution (as pyqtgraph's own SVGExporter
+        sets the screen's), and the page is the plot's size in pixels.
         """
         from PySide6.QtSvg import QSvgGenerator
 
@@ -423,6 +458,7 @@ class LatentView(QtWidgets.QWidget):
         target = QtCore.QRectF(0, 0, source.width(), source.height())
         generator = QSvgGenerator()
         generator.setFileName(str(path))
+        generator.setResolution(QtGui.QPicture().logicalDpiX())
         generator.setSize(target.size().toSize())
         generator.setViewBox(target)
         generator.setTitle("saeviz latent view")
@@ -697,11 +733,11 @@ class LatentView(QtWidgets.QWidget):
         if self._gl is not None:
             return
         try:
-            from .latent_view_3d import GLPoints, GLSegments, GLView3D
+            from .latent_view_3d import GLPoints, GLSegments, GLView3D, embed
         except ImportError as exc:  # PyOpenGL missing
             raise RuntimeError(f"the 3D view needs PyOpenGL: {exc}") from exc
         gl = GLView3D()
-        container = QtWidgets.QWidget.createWindowContainer(gl, self._stack)
+        container = embed(gl, self._stack)
         container.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
         container.setMinimumSize(50, 50)
         self._lines3d = GLSegments(tuple(c / 255 for c in LINE_PEN))

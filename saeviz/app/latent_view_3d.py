@@ -16,7 +16,9 @@ Per-point colour and size are uploaded when the style changes; a live frame uplo
 """
 from __future__ import annotations
 
+import atexit
 import math
+import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,7 +27,7 @@ from OpenGL import GL
 from OpenGL.GL import shaders
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 from pyqtgraph.opengl.GLViewWidget import GLViewMixin
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat, QOpenGLWindow
 
 from .latent_view_style import Legend, legend_size, paint_legend
@@ -404,6 +406,48 @@ class GLView3D(GLViewMixin, QOpenGLWindow):
             self._draw_legend(p)
             p.end()
         return image
+
+
+# Containers of GL views alive now (see ``embed``).
+_CONTAINERS: weakref.WeakSet = weakref.WeakSet()
+_AT_EXIT = False
+
+
+def embed(view: GLView3D, parent: QtWidgets.QWidget) -> QtWidgets.QWidget:
+    """Put ``view`` in a new window container under ``parent`` and return the container.
+
+    Qt gives the window to the container, which deletes it, but PySide leaves the window
+    owned by Python as well. At interpreter exit PySide deletes the Python-owned Qt objects
+    in no set order, before the QApplication: when the window goes first, a top-level widget
+    that still holds the container crashes Qt as it is destroyed (the container looks up its
+    deleted window). Delete the container with ``release`` when the view is done with (the
+    window and its GL context go with it); at exit, containers still alive are released
+    before PySide's own clean-up, which runs after every handler registered later than it.
+    """
+    global _AT_EXIT
+    container = QtWidgets.QWidget.createWindowContainer(view, parent)
+    _CONTAINERS.add(container)
+    if not _AT_EXIT:
+        atexit.register(_release_all)
+        _AT_EXIT = True
+    return container
+
+
+def release(container: QtWidgets.QWidget | None) -> None:
+    """Delete a container made by ``embed`` and the GL window in it, now."""
+    if container is None:
+        return
+    _CONTAINERS.discard(container)
+    if shiboken6.isValid(container):
+        # Out of the widget tree first: PySide then drops its record of the parent's child,
+        # which it would otherwise visit, deleted, when the parent goes.
+        container.setParent(None)
+        shiboken6.delete(container)
+
+
+def _release_all() -> None:
+    for container in list(_CONTAINERS):
+        release(container)
 
 
 def legend_image(legend: Legend, font: QtGui.QFont, dpr: float = 1.0) -> QtGui.QImage | None:

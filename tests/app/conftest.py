@@ -65,9 +65,17 @@ def isolated_recovery(tmp_path_factory):
         yield path
 
 
-@pytest.fixture(autouse=True)
-def unsaved_changes_are_discarded_on_teardown(monkeypatch):
-    """Closing a window with unsaved labels asks a blocking question; tests that check the
-    question replace ``ask_unsaved`` on their own controller, every other window discards."""
+@pytest.fixture(scope="session", autouse=True)
+def unsaved_changes_are_discarded_on_teardown():
+    """Closing a window with unsaved labels or an unsaved trained model asks a blocking
+    question (so do opening another dataset or model); tests that check the questions replace
+    ``ask_unsaved`` on their own controller or put ``MainWindow.ask_unsaved_model`` back with
+    the function-scoped ``monkeypatch`` (undone after the test, back to this answer), every
+    other window discards. Session-scoped, so that windows of module-scoped fixtures, closed
+    at module teardown after every function-scoped patch is undone, discard too."""
     labeling = pytest.importorskip("saeviz.app.labeling")
-    monkeypatch.setattr(labeling.LabelingController, "ask_unsaved", lambda self: "discard")
+    main_window = pytest.importorskip("saeviz.app.main_window")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(labeling.LabelingController, "ask_unsaved", lambda self: "discard")
+        mp.setattr(main_window.MainWindow, "ask_unsaved_model", lambda self, doing: "discard")
+        yield
