@@ -37,6 +37,7 @@ from ..core.project import MANIFEST, Project, Recovery, default_recovery_dir, mo
 from .class_manager import ClassManager, ClassPalette
 from .distance_editor import DistanceEditor
 from .paint_tools import MAX_RADIUS, MIN_RADIUS, TOOLS, PaintTools
+from .questions import save_discard_or_cancel
 from .undo import HistoryPanel, LabelEditor
 
 log = logging.getLogger(__name__)
@@ -564,17 +565,9 @@ class LabelingController(QObject):
 
     def ask_unsaved(self) -> str:
         """"save", "discard" or "cancel" for unsaved changes (a blocking question)."""
-        box = QMessageBox(QMessageBox.Warning, "Unsaved changes",
-                          "The labels have changes that are not saved in a project.",
-                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self.window)
-        box.setObjectName("unsavedBox")
-        box.setInformativeText("Save them before going on?")
-        box.setDefaultButton(QMessageBox.Save)
-        box.exec()
-        answer = box.standardButton(box.clickedButton())
-        if answer == QMessageBox.Save:
-            return "save"
-        return "discard" if answer == QMessageBox.Discard else "cancel"
+        return save_discard_or_cancel(self.window, "Unsaved changes",
+                                      "The labels have changes that are not saved in a project.",
+                                      "Save them before going on?", "unsavedBox")
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current labels (saved, discarded or unchanged)."""

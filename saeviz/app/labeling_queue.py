@@ -75,7 +75,7 @@ class QueueController(QObject):
         self.loaded_seq = 0          # the ranking the queue holds
         self.loaded_epoch: int | None = None
         self.waiting = False         # Refresh asked: the next ranking replaces the items
-        self.started = False         # the user labeled, skipped or went back in the loaded items
+        self.started = False         # the user labeled, skipped or went back with the queue
         self._store = None
         self.session.dataset_changed.connect(self._dataset_changed)
         guided.resultApplied.connect(self._result)
@@ -136,8 +136,7 @@ class QueueController(QObject):
             return True  # already the newest
         self.loaded_seq = res.request.seq
         self.loaded_epoch = res.epoch
-        self.started = False
-        q.refresh(c)
+        q.refresh(c)  # a round once started stays started: later rankings are offered
         return True
 
     def refresh(self) -> bool:

@@ -26,6 +26,7 @@ from ..core.errors import SaevizError
 from ..core.session import Session, SessionDefaults, export_table, frozen_model, load_defaults
 from .inspector import Inspector
 from .loss_plot import LossPlot
+from .questions import save_discard_or_cancel
 from .settings_panel import SettingsPanel
 from .training_controls import LiveLabel, TrainingControls
 from .workers import (IDLE, PAUSED, RUNNING, STOPPING, ProjectionFrame, TaskRunner,
@@ -1152,17 +1153,9 @@ class MainWindow(QMainWindow):
 
     def ask_unsaved_model(self, doing: str) -> str:
         """"save", "discard" or "cancel" for a trained model that is not saved (a blocking question)."""
-        box = QMessageBox(QMessageBox.Warning, "Unsaved model",
-                          f"The model trained for {self.session.epoch} epochs is not saved.",
-                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
-        box.setObjectName("unsavedModelBox")
-        box.setInformativeText(f"Save it before {doing}? Discarding loses the training.")
-        box.setDefaultButton(QMessageBox.Save)
-        box.exec()
-        answer = box.standardButton(box.clickedButton())
-        if answer == QMessageBox.Save:
-            return "save"
-        return "discard" if answer == QMessageBox.Discard else "cancel"
+        return save_discard_or_cancel(
+            self, "Unsaved model", f"The model trained for {self.session.epoch} epochs is not saved.",
+            f"Save it before {doing}? Discarding loses the training.", "unsavedModelBox")
 
     def maybe_keep_model(self, doing: str) -> bool:
         """True when the current model may go (nothing new since it was saved, saved now, or

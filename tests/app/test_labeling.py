@@ -448,13 +448,16 @@ def test_distance_editor_rejects_asymmetric_and_negative_input_with_a_message(wi
     assert lay.achieved.shape == (3, 3)
     assert np.allclose(lay.achieved, store.distances, atol=1e-3)  # a triangle: achieved exactly
     assert "every distance is achieved" in ed.preview_info.text()
-    # cheap enough for the UI thread: best of a few runs (others may share the CPU), ten classes
+    # ten classes that no Euclidean configuration fits: SMACOF iterates and reports its stress
+    # (its time is measured by benchmarks/bench_labeling.py, not here)
     from saeviz.app.distance_editor import class_layout
 
     A = np.random.default_rng(0).random((10, 10)) + 0.5
-    D10 = A + A.T  # not a Euclidean configuration: SMACOF has to iterate
+    D10 = A + A.T
     np.fill_diagonal(D10, 0)
-    assert min(class_layout(D10, np.arange(1, 11), 10).seconds for _ in range(5)) < 0.005
+    lay10 = class_layout(D10, np.arange(1, 11), 10)
+    assert lay10.achieved.shape == (10, 10) and np.isfinite(lay10.achieved).all()
+    assert not np.allclose(lay10.achieved, D10, atol=1e-3)
     ed.table.item(2, 0).setText("3.5")  # 3.5 > 2 + 1 breaks the triangle inequality
     assert store.distances[0, 2] == 3.5
     lay = ed.layout_result
