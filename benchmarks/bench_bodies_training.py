@@ -30,10 +30,10 @@ import time
 import numpy as np
 import torch
 
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.data.bodies import load_bodies
-from saeviz.core.evaluate import rmse
-from saeviz.core.training import Trainer
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.evaluate import rmse
+from saeviz.core.method.training import Trainer
 
 HIDDEN = (2048, 256)
 LATENT = 30

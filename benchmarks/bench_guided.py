@@ -16,9 +16,14 @@ import time
 
 import numpy as np
 
-from saeviz.core.calibration import reliability_diagram
-from saeviz.core.classify import LatentClassifier
-from saeviz.core.guided import STRATEGIES, rank_candidates, rank_scores, score_samples
+from saeviz.core.method.calibration import reliability_diagram
+from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.ranking import (
+    STRATEGIES,
+    rank_candidates,
+    rank_scores,
+    score_samples,
+)
 
 
 def codes(n: int = 60_000, d: int = 10, k: int = 10, labeled: float = 0.01, seed: int = 0):

@@ -32,9 +32,9 @@ def stroke_path(width: float, height: float, moves: int) -> np.ndarray:
 
 
 def bench_core(n: int, moves: int, radius: float, repeats: int) -> dict:
-    from saeviz.app.paint_tools import capsule_hits
-    from saeviz.core.label_edits import StrokeAccumulator
-    from saeviz.core.labels import LabelStore
+    from saeviz.app.labeling.paint_tools import capsule_hits
+    from saeviz.core.state.label_edits import StrokeAccumulator
+    from saeviz.core.state.labels import LabelStore
 
     rng = np.random.default_rng(0)
     width, height = 1000.0, 750.0
@@ -71,11 +71,11 @@ def bench_view(app, n: int, moves: int, radius: float, repeats: int) -> dict:
     from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
     from benchmarks.bench_view import close_widget, synthetic_codes, wait_painted
-    from saeviz.app.latent_view import LatentView
-    from saeviz.app.paint_tools import PaintTools
-    from saeviz.app.undo import LabelEditor
-    from saeviz.core.labels import LabelStore
-    from saeviz.core.projection import LiveProjection, PCAProjector
+    from saeviz.app.common.undo import LabelEditor
+    from saeviz.app.labeling.paint_tools import PaintTools
+    from saeviz.app.latent.view import LatentView
+    from saeviz.core.display.projection import LiveProjection, PCAProjector
+    from saeviz.core.state.labels import LabelStore
 
     Z, labels, _centers, _rng = synthetic_codes(n, 10, k=3)
     names = ["a", "b", "c"]
@@ -134,7 +134,7 @@ def bench_view(app, n: int, moves: int, radius: float, repeats: int) -> dict:
 
 def bench_preview(k: int, repeats: int) -> float:
     """Median milliseconds of the distance editor's MDS preview for k classes."""
-    from saeviz.app.distance_editor import class_layout
+    from saeviz.app.labeling.distance_editor import class_layout
 
     rng = np.random.default_rng(1)
     A = rng.random((k, k)) + 0.5

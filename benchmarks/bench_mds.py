@@ -74,7 +74,7 @@ def _worker(args) -> dict:
     from sklearn.manifold import smacof
     from threadpoolctl import threadpool_limits
 
-    from saeviz.core.mds import smacof_class_level, smacof_exact
+    from saeviz.core.method.mds import smacof_class_level, smacof_exact
 
     # one-time library set-up (thread pools, BLAS buffers) happens before the baseline
     tiny_labels, tiny_D, tiny_codes = _inputs(64, args.k, seed=1)

@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     from PySide6.QtWidgets import QApplication
 
-    from saeviz.app.mesh_view import MeshView
-    from saeviz.app.morph_panel import MorphPanel
-    from saeviz.core.config import ModelConfig, TrainConfig
+    from saeviz.app.mesh.morph_panel import MorphPanel
+    from saeviz.app.mesh.viewport import MeshView
     from saeviz.core.data import bodies
-    from saeviz.core.mesh_ops import VertexNormals
-    from saeviz.core.morph import CodeDecoder, class_centers, morph_path
-    from saeviz.core.session import Session, SessionDefaults, frozen_model
-    from saeviz.core.training import Trainer
+    from saeviz.core.display.mesh_ops import VertexNormals
+    from saeviz.core.method.config import ModelConfig, TrainConfig
+    from saeviz.core.method.morph import CodeDecoder, class_centers, morph_path
+    from saeviz.core.method.training import Trainer
+    from saeviz.core.state.session import Session, SessionDefaults, frozen_model
 
     app = QApplication.instance() or QApplication([])
     print(f"load average at start: {_load()}; torch threads {torch.get_num_threads()}", flush=True)

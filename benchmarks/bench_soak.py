@@ -50,10 +50,10 @@ def main(argv=None) -> None:
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
 
-        from saeviz.app.launch import collect_garbage_on_ui_thread
-        from saeviz.app.main_window import MainWindow
-        from saeviz.core.config import ModelConfig, TrainConfig
-        from saeviz.core.session import SessionDefaults
+        from saeviz.app.window.launch import collect_garbage_on_ui_thread
+        from saeviz.app.window.main_window import MainWindow
+        from saeviz.core.method.config import ModelConfig, TrainConfig
+        from saeviz.core.state.session import SessionDefaults
 
         app = QApplication.instance() or QApplication([])
         collect_garbage_on_ui_thread()  # as the app does
@@ -89,7 +89,7 @@ def main(argv=None) -> None:
 
             view = window.latent.view
             codes = np.random.default_rng(0).normal(size=(len(window.session.dataset.train_idx), 6)).astype(np.float32)
-            from saeviz.core.projection import LiveProjection, make_projector
+            from saeviz.core.display.projection import LiveProjection, make_projector
 
             live = LiveProjection(make_projector("pca", 2))
 

@@ -17,10 +17,10 @@ import time
 import numpy as np
 import torch
 
-from saeviz.core.config import MDSConfig, ModelConfig, TrainConfig
 from saeviz.core.data import load_dataset, reveal_labels
-from saeviz.core.labels import LabelStore
-from saeviz.core.training import Trainer
+from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
+from saeviz.core.method.training import Trainer
+from saeviz.core.state.labels import LabelStore
 
 
 def epoch_seconds(X, labels, names, model_cfg, gamma, mds="class", epochs=3, batch=64):

@@ -124,9 +124,9 @@ def measure(app, window, seconds: float) -> dict:
 def run_case(app, name: str, dataset, seconds: float) -> dict:
     from PySide6.QtCore import QSettings
 
-    from saeviz.app.main_window import MainWindow
-    from saeviz.core.config import ModelConfig, TrainConfig
-    from saeviz.core.session import Session, SessionDefaults
+    from saeviz.app.window.main_window import MainWindow
+    from saeviz.core.method.config import ModelConfig, TrainConfig
+    from saeviz.core.state.session import Session, SessionDefaults
 
     defaults = SessionDefaults(model=ModelConfig(hidden=(256, 128), latent_dim=10),
                                train=TrainConfig(batch_size=64, lr=1e-3))
@@ -158,7 +158,11 @@ def main(argv=None) -> None:
     try:
         from PySide6.QtWidgets import QApplication
 
-        from saeviz.app.launch import collect_garbage_on_ui_thread, configure_threads, warm_up
+        from saeviz.app.window.launch import (
+            collect_garbage_on_ui_thread,
+            configure_threads,
+            warm_up,
+        )
         from saeviz.core.data.registry import load_dataset
 
         threads = configure_threads()  # as the app does at start-up

@@ -99,8 +99,8 @@ def wait_painted(app, counter, timeout=5.0) -> None:
 def bench_latent_view(app, n, dims, frames, d, shot=None) -> dict:
     from PySide6 import QtTest
 
-    from saeviz.app.latent_view import LatentView
-    from saeviz.core.projection import LiveProjection, PCAProjector
+    from saeviz.app.latent.view import LatentView
+    from saeviz.core.display.projection import LiveProjection, PCAProjector
 
     Z, labels, centers, rng = synthetic_codes(n, d)
     drift = [Z + 0.05 * rng.normal(size=Z.shape) + 0.02 * t for t in range(6)]
@@ -209,8 +209,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     rasterisers = os.environ.get("LP_NUM_THREADS", "default")
     with virtual_display():
-        import PySide6
         import pyqtgraph as pg
+        import PySide6
         import shiboken6
         from PySide6 import QtCore, QtWidgets
 

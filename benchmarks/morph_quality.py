@@ -36,13 +36,18 @@ import time
 import numpy as np
 import torch
 
-from saeviz.core.classify import LatentClassifier
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.data import bodies
 from saeviz.core.data.dataset import reveal_labels
-from saeviz.core.labels import LabelStore
-from saeviz.core.morph import class_centers, decode_codes, morph_path, pose_change
-from saeviz.core.training import Trainer, encode
+from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.morph import (
+    class_centers,
+    decode_codes,
+    morph_path,
+    pose_change,
+)
+from saeviz.core.method.training import Trainer, encode
+from saeviz.core.state.labels import LabelStore
 
 STEPS = np.round(np.linspace(0.0, 1.0, 11), 2)
 
@@ -209,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"reconstruction vs. herself: {1000 * recon_vs_female.joint_shift:.1f} mm, {recon_vs_female.bone_angle:.1f} deg")
     print(f"load average at the end: {_load_average()}")
     if args.json:
-        from saeviz.core.fileio import atomic_write_text
+        from saeviz.core.io.fileio import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(results, indent=2))
     return results

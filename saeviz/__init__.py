@@ -9,6 +9,6 @@ __all__ = ["StructuringAutoencoder", "__version__"]
 
 def __getattr__(name):  # imported lazily so that `saeviz --help` starts fast
     if name == "StructuringAutoencoder":
-        from .estimator import StructuringAutoencoder
+        from saeviz.estimator import StructuringAutoencoder
         return StructuringAutoencoder
     raise AttributeError(f"module 'saeviz' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """``python -m saeviz`` (and ``torchrun -m saeviz``) runs the command line."""
 import sys
 
-from .cli import main
+from saeviz.cli import main
 
 sys.exit(main())

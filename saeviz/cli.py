@@ -51,7 +51,7 @@ def _int_tuple(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    from .core.validate import MAX_LAYERS, MAX_WIDTH
+    from saeviz.core.io.validate import MAX_LAYERS, MAX_WIDTH
     if len(values) > MAX_LAYERS or any(v > MAX_WIDTH for v in values):
         raise argparse.ArgumentTypeError(f"expected at most {MAX_LAYERS} sizes of at most {MAX_WIDTH}, got {text!r}")
     return values
@@ -187,8 +187,8 @@ def _error(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["experiment"]:  # its options are the experiment's own
-        from .core.errors import SaevizError
-        from .experiments.__main__ import main as experiment_main
+        from saeviz.core.errors import SaevizError
+        from saeviz.experiments.__main__ import main as experiment_main
         try:
             return int(experiment_main(argv[1:], prog="saeviz experiment") or 0)
         except SaevizError as exc:
@@ -196,10 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from . import __version__
+        from saeviz import __version__
         print(f"saeviz {__version__}")
         return 0
-    from .core.errors import SaevizError
+    from saeviz.core.errors import SaevizError
 
     try:
         if args.command in (None, "app"):
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             return _eval(args)
         if args.command == "smpl-convert":
-            from .core.data.smpl import convert_smpl_pkl
+            from saeviz.core.data.smpl import convert_smpl_pkl
             out = convert_smpl_pkl(args.pkl, args.out)
             print(f"saeviz: SMPL model written to {out}", file=sys.stderr)
             return 0
@@ -229,15 +229,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_app(path: str | None) -> int:
     try:
-        from .app.launch import main as app_main
+        from saeviz.app.window.launch import main as app_main
     except ImportError as exc:
         return _error(f"the desktop app needs the 'app' extra (pip install 'saeviz[app]'): {exc}")
     return int(app_main([path] if path else []) or 0)
 
 
 def _load_distances(path: str | None, k: int):
-    from .core.label_io import read_distances
-    from .core.labels import equal_distances
+    from saeviz.core.io.label_io import read_distances
+    from saeviz.core.state.labels import equal_distances
     if path is None:
         return equal_distances(k)
     return read_distances(path, k)
@@ -291,7 +291,7 @@ def _check_resume_options(args, ckpt) -> None:
 def _train(args) -> int:
     import torch
 
-    from .core import distributed
+    from saeviz.core.method import distributed
 
     if args.epochs < 0 or args.batch_size < 1 or args.latent < 1 or args.checkpoint_every < 0:
         raise ValueError("--epochs and --checkpoint-every must be >= 0, --batch-size and --latent >= 1")
@@ -312,18 +312,16 @@ def _train(args) -> int:
 
 def _train_run(args, ctx) -> int:
     import numpy as np
-
     import torch
 
-    from .core.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
-    from .core.config import MDSConfig, ModelConfig, TrainConfig
-    from .core.data import load_dataset, reveal_labels
-    from .core.errors import DataError
-    from .core.evaluate import evaluate
-    from .core.errors import TrainingError
-    from .core.labels import Supervision, default_color
-    from .core.outputs import check_free_space, prepare_output
-    from .core.training import Trainer
+    from saeviz.core.data import load_dataset, reveal_labels
+    from saeviz.core.errors import DataError, TrainingError
+    from saeviz.core.io.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
+    from saeviz.core.io.outputs import check_free_space, prepare_output
+    from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
+    from saeviz.core.method.evaluate import evaluate
+    from saeviz.core.method.training import Trainer
+    from saeviz.core.state.labels import Supervision, default_color
 
     main_rank = ctx is None or ctx.is_main
     world = 1 if ctx is None else ctx.world_size
@@ -451,9 +449,9 @@ def _print_metrics(metrics: dict, json_out: bool) -> None:
 def _eval(args) -> int:
     import numpy as np
 
-    from .core.checkpoint import load_checkpoint
-    from .core.data import load_dataset
-    from .core.evaluate import evaluate
+    from saeviz.core.data import load_dataset
+    from saeviz.core.io.checkpoint import load_checkpoint
+    from saeviz.core.method.evaluate import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)
     spec = args.dataset or ckpt.dataset_source
@@ -527,8 +525,8 @@ class StatusLine:
 def _bodies(args) -> int:
     from tqdm import tqdm
 
-    from .core.data.arrays import save_npz
-    from .core.data.bodies import load_bodies
+    from saeviz.core.data.arrays import save_npz
+    from saeviz.core.data.bodies import load_bodies
 
     if args.count < 2:
         raise ValueError("--count must be at least 2")

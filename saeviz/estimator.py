@@ -1,6 +1,6 @@
 """``StructuringAutoencoder``: the SAE as a scikit-learn estimator.
 
-A thin shell over ``saeviz.core.training.Trainer``: ``__init__`` stores parameters only;
+A thin shell over ``saeviz.core.method.training.Trainer``: ``__init__`` stores parameters only;
 ``fit`` builds the network and trains; ``partial_fit`` trains one more epoch; learned
 attributes end in ``_``. ``y`` holds class labels with ``-1`` for unlabeled samples (the
 semi-supervised convention of scikit-learn). After training, a linear SVM on the codes of
@@ -17,10 +17,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .core.classify import LatentClassifier
-from .core.config import MDSConfig, ModelConfig, TrainConfig
-from .core.labels import Supervision, default_color, equal_distances, validate_distances
-from .core.training import Trainer, decode, encode
+from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
+from saeviz.core.method.training import Trainer, decode, encode
+from saeviz.core.state.labels import (
+    Supervision,
+    default_color,
+    equal_distances,
+    validate_distances,
+)
 
 UNLABELED = -1
 

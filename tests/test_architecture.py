@@ -30,7 +30,7 @@ def core_modules():
 
 def test_core_imports_with_qt_blocked():
     names = core_modules()
-    assert "saeviz.core.training" in names and "saeviz.core.data.digits" in names
+    assert "saeviz.core.method.training" in names and "saeviz.core.data.digits" in names
     res = subprocess.run([sys.executable, "-c", BLOCKER, *names], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == f"ok {len(names)}"

@@ -149,7 +149,7 @@ def _write_idx_folder(folder, n_train=40, n_test=20, size=8):
 
 @pytest.mark.slow
 def test_train_defaults_to_the_mlp_and_names_each_architectures_own_sizes(tmp_path, capsys):
-    from saeviz.core.checkpoint import load_checkpoint
+    from saeviz.core.io.checkpoint import load_checkpoint
 
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "a"), "--quiet"]) == 0
     err = capsys.readouterr().err
@@ -177,7 +177,7 @@ def test_train_refuses_a_grouping_that_does_not_fit(tmp_path, capsys):
 
 
 def test_train_on_mnist_by_name_finds_the_user_folder_or_says_where_to_put_it(tmp_path, monkeypatch, capsys):
-    from saeviz.core.checkpoint import load_checkpoint
+    from saeviz.core.io.checkpoint import load_checkpoint
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
     monkeypatch.delenv("SAEVIZ_MNIST_DIR", raising=False)

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from saeviz.cli import main
-from saeviz.core.checkpoint import load_checkpoint
-from saeviz.core.models import Autoencoder
+from saeviz.core.io.checkpoint import load_checkpoint
+from saeviz.core.method.models import Autoencoder
 
 SMALL = ["--arch", "mlp", "--hidden", "16", "--latent", "2", "--batch-size", "16", "--quiet"]
 

@@ -118,7 +118,7 @@ def test_sae_codes_classify_better_than_a_plain_autoencoder(digits):
         est = StructuringAutoencoder(hidden_sizes=(128,), latent_dim=10, gamma=gamma,
                                      epochs=12, random_state=0, device="cpu").fit(X[tr], y)
         if gamma == 0.0:  # the plain AE has no classifier of its own: fit the same SVM on its codes
-            from saeviz.core.classify import LatentClassifier
+            from saeviz.core.method.classify import LatentClassifier
             clf = LatentClassifier().fit(est.transform(X[tr]), y)
             errors[gamma] = clf.error(est.transform(X[te]), digits.y[te])
         else:

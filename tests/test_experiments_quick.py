@@ -9,8 +9,13 @@ import pytest
 pytest.importorskip("matplotlib", reason="the experiment reports need the 'report' extra")
 pytest.importorskip("umap", reason="the sparse-labels experiment needs umap-learn (the 'report' extra)")
 
-from saeviz.experiments import EXPERIMENTS  # noqa: E402
-from saeviz.experiments import confidence, gamma, sparse_labels, structure  # noqa: E402
+from saeviz.experiments import (  # noqa: E402
+    EXPERIMENTS,  # noqa: E402
+    confidence,
+    gamma,
+    sparse_labels,
+    structure,
+)
 from saeviz.experiments.__main__ import main  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -19,16 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from saeviz.core.checkpoint import load_checkpoint, save_checkpoint
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.data.arrays import load_npz
 from saeviz.core.data.idx import read_idx
 from saeviz.core.data.images import load_image_folder
 from saeviz.core.data.meshes import load_mesh_folder
 from saeviz.core.errors import SaevizError
-from saeviz.core.label_io import read_labels
-from saeviz.core.labels import Supervision
-from saeviz.core.models import build_autoencoder
+from saeviz.core.io.checkpoint import load_checkpoint, save_checkpoint
+from saeviz.core.io.label_io import read_labels
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import build_autoencoder
+from saeviz.core.state.labels import Supervision
 
 EXAMPLES = 120
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
@@ -166,7 +166,7 @@ def test_torch_pickles_are_never_loaded(tmp_path):
 
 
 def _project(tmp: Path):
-    from saeviz.core.project import ProjectState, save_project
+    from saeviz.core.io.project import ProjectState, save_project
     X = np.random.default_rng(0).random((20, 5)).astype(np.float32)
     model = build_autoencoder(ModelConfig(hidden=(4,), latent_dim=2), X)
     state = ProjectState(dataset_source={"loader": "digits"}, labels=np.array([0, 1] + [-1] * 18),
@@ -179,7 +179,7 @@ def _project(tmp: Path):
 @FUZZ
 @given(data=st.data())
 def test_project_reader(tmp_path_factory, data):
-    from saeviz.core.project import load_project
+    from saeviz.core.io.project import load_project
     folder = _project(tmp_path_factory.mktemp("project"))
     files = sorted(p for p in folder.iterdir() if p.is_file())
     target = data.draw(st.sampled_from(files))
@@ -192,7 +192,8 @@ def test_project_reader(tmp_path_factory, data):
 
 def test_a_malicious_project_runs_nothing(tmp_path):
     import json
-    from saeviz.core.project import load_project
+
+    from saeviz.core.io.project import load_project
     folder = _project(tmp_path)
     marker = tmp_path / "ran"
 

@@ -1,6 +1,6 @@
 """``python -m saeviz.app`` starts the desktop application."""
 import sys
 
-from .launch import main
+from saeviz.app.window.launch import main
 
 sys.exit(main())

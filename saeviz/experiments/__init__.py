@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import confidence, gamma, guided, sparse_labels, structure
+from saeviz.experiments import confidence, gamma, guided, sparse_labels, structure
 
 EXPERIMENTS: dict[str, ModuleType] = {
     "structure": structure,
@@ -33,5 +33,6 @@ EXPERIMENTS: dict[str, ModuleType] = {
 
 __all__ = ["EXPERIMENTS"]
 
-from . import bodies_study  # noqa: E402
+from saeviz.experiments import bodies_study  # noqa: E402
+
 EXPERIMENTS["bodies"] = bodies_study

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import EXPERIMENTS
+from saeviz.experiments import EXPERIMENTS
 
 COMMON = ("experiment", "quick", "out", "seeds", "threads", "list")
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 0 if args.list else 2
     import torch
 
-    from ..core.errors import SaevizError
+    from saeviz.core.errors import SaevizError
 
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)

@@ -41,11 +41,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..core.config import ModelConfig, TrainConfig
-from ..core.models import Autoencoder, build_autoencoder
-from ..core.training import Trainer
-from . import common
-from .common import ExperimentError, Split
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import Autoencoder, build_autoencoder
+from saeviz.core.method.training import Trainer
+from saeviz.experiments import common
+from saeviz.experiments.common import ExperimentError, Split
 
 # -- data settings ------------------------------------------------------------------------------
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import ModelConfig, TrainConfig
-from ..core.evaluate import rmse
-from ..core.models import build_autoencoder
-from ..core.training import Trainer
-from . import common
-from .common import Log, Report, Split, Stopwatch, mean_std, summary
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.evaluate import rmse
+from saeviz.core.method.models import build_autoencoder
+from saeviz.core.method.training import Trainer
+from saeviz.experiments import common
+from saeviz.experiments.common import Log, Report, Split, Stopwatch, mean_std, summary
 
 DESCRIPTION = "3D bodies, female/male from 10% labels: SAE against a plain autoencoder and raw vertices"
 

@@ -1,6 +1,6 @@
 """What experiments share: seeds, splits, training and evaluation helpers, results and reports.
 
-An experiment trains a real SAE through ``saeviz.core.training.Trainer`` with the library's
+An experiment trains a real SAE through ``saeviz.core.method.training.Trainer`` with the library's
 default settings unless it says otherwise, evaluates with the same linear SVM the app uses,
 and writes ``results.json`` (every number, strict JSON) and ``report.md`` (with PNG figures
 drawn by matplotlib, the ``report`` extra).
@@ -21,12 +21,12 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from ..core.classify import LatentClassifier
-from ..core.config import ModelConfig, TrainConfig
-from ..core.data import Dataset, load_dataset, reveal_labels
-from ..core.errors import SaevizError
-from ..core.labels import Supervision, default_color, equal_distances
-from ..core.training import Snapshot, Trainer, encode
+from saeviz.core.data import Dataset, load_dataset, reveal_labels
+from saeviz.core.errors import SaevizError
+from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.training import Snapshot, Trainer, encode
+from saeviz.core.state.labels import Supervision, default_color, equal_distances
 
 Log = Callable[[str], None]
 OnEpoch = Callable[[Trainer, Snapshot], None]
@@ -49,7 +49,7 @@ def environment() -> dict:
     """Versions and machine facts worth keeping next to the numbers."""
     import sklearn
 
-    from .. import __version__
+    from saeviz import __version__
     return {
         "saeviz": __version__, "python": platform.python_version(), "numpy": np.__version__,
         "torch": torch.__version__, "scikit-learn": sklearn.__version__,

@@ -18,11 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.calibration import confidence_histogram, outcome_pairs, reliability_diagram
-from ..core.config import TrainConfig
-from . import baselines as B
-from . import common
-from .common import Log, Report, Stopwatch, summary
+from saeviz.core.method.calibration import (
+    confidence_histogram,
+    outcome_pairs,
+    reliability_diagram,
+)
+from saeviz.core.method.config import TrainConfig
+from saeviz.experiments import baselines as B
+from saeviz.experiments import common
+from saeviz.experiments.common import Log, Report, Stopwatch, summary
 
 DESCRIPTION = "reliability and histograms of SAE SVM confidences against classifier softmax, with ECE"
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import TrainConfig
-from ..core.training import decode
-from . import baselines as B
-from . import common
-from .common import Log, Report, Stopwatch, mean_std, summary
+from saeviz.core.method.config import TrainConfig
+from saeviz.core.method.training import decode
+from saeviz.experiments import baselines as B
+from saeviz.experiments import common
+from saeviz.experiments.common import Log, Report, Stopwatch, mean_std, summary
 
 DESCRIPTION = "reconstruction RMSE and classification error for gamma from 0 to 1"
 

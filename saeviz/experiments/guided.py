@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.calibration import confidence_histogram, reliability_diagram
-from ..core.config import ModelConfig, TrainConfig
-from ..core.guided import compare_rounds, rank_scores, score_samples
-from . import common
-from .common import Log, Report, Split, Stopwatch, mean_std, summary
+from saeviz.core.method.calibration import confidence_histogram, reliability_diagram
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.ranking import compare_rounds, rank_scores, score_samples
+from saeviz.experiments import common
+from saeviz.experiments.common import Log, Report, Split, Stopwatch, mean_std, summary
 
 DESCRIPTION = "guided labeling: the 100 most uncertain samples (SVM margin) versus 100 random ones"
 

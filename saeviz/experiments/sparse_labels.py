@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import TrainConfig
-from . import baselines as B
-from . import common
-from .common import Log, Report, Stopwatch, mean_std, summary
+from saeviz.core.method.config import TrainConfig
+from saeviz.experiments import baselines as B
+from saeviz.experiments import common
+from saeviz.experiments.common import Log, Report, Stopwatch, mean_std, summary
 
 DESCRIPTION = "held-out error versus labeled samples: SAE, classifier network, AE, AAE, UMAP, raw SVM"
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import TrainConfig
-from . import baselines as B
-from . import common
-from .common import Log, Report, Stopwatch, summary
+from saeviz.core.method.config import TrainConfig
+from saeviz.experiments import baselines as B
+from saeviz.experiments import common
+from saeviz.experiments.common import Log, Report, Stopwatch, summary
 
 DESCRIPTION = "2D projections of AE, VAE, AAE and SAE latent spaces with silhouette scores"
 

@@ -73,8 +73,8 @@ def unsaved_changes_are_discarded_on_teardown():
     the function-scoped ``monkeypatch`` (undone after the test, back to this answer), every
     other window discards. Session-scoped, so that windows of module-scoped fixtures, closed
     at module teardown after every function-scoped patch is undone, discard too."""
-    labeling = pytest.importorskip("saeviz.app.labeling")
-    main_window = pytest.importorskip("saeviz.app.main_window")
+    labeling = pytest.importorskip("saeviz.app.labeling.feature")
+    main_window = pytest.importorskip("saeviz.app.window.main_window")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(labeling.LabelingController, "ask_unsaved", lambda self: "discard")
         mp.setattr(main_window.MainWindow, "ask_unsaved_model", lambda self, doing: "discard")

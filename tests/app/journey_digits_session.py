@@ -21,12 +21,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from journey_steps import pause  # noqa: E402
+from modal_answers import ModalAnswers, choose_file  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from journey_steps import pause  # noqa: E402
-from modal_answers import ModalAnswers, choose_file  # noqa: E402
 
 
 def describe() -> str:
@@ -70,10 +69,15 @@ def main(argv: list[str]) -> int:
             QSettings.setPath(fmt, scope, str(settings_path.parent))
 
     from journey_steps import Journey
-    from saeviz.app.launch import collect_garbage_on_ui_thread, configure_threads, warm_up
-    from saeviz.app.main_window import MainWindow
 
-    configure_threads()  # as the app starts (saeviz.app.launch.main)
+    from saeviz.app.window.launch import (
+        collect_garbage_on_ui_thread,
+        configure_threads,
+        warm_up,
+    )
+    from saeviz.app.window.main_window import MainWindow
+
+    configure_threads()  # as the app starts (saeviz.app.window.launch.main)
     warm_up()
     collect_garbage_on_ui_thread()
 

@@ -14,8 +14,8 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget  # noqa: E402
 
-from saeviz.app.live_gate import LiveGate, shown_in_window  # noqa: E402
-from saeviz.app.workers import BACKGROUND_NICENESS, TaskRunner, background_priority  # noqa: E402
+from saeviz.app.common.live_gate import LiveGate, shown_in_window  # noqa: E402
+from saeviz.app.common.tasks import BACKGROUND_NICENESS, TaskRunner, background_priority  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -163,7 +163,7 @@ def test_worker_threads_run_at_a_lower_priority_than_the_ui(qtbot):
 def test_cycles_are_collected_on_the_ui_thread_even_when_a_worker_allocates(qtbot):
     import gc
 
-    from saeviz.app import launch
+    from saeviz.app.window import launch
 
     deleted_in = []
 

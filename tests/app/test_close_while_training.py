@@ -21,9 +21,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 app = QApplication(sys.argv[:1])
-from saeviz.app.main_window import MainWindow
-from saeviz.core.config import ModelConfig, TrainConfig
-from saeviz.core.session import SessionDefaults
+from saeviz.app.window.main_window import MainWindow
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.state.session import SessionDefaults
 
 settings = QSettings(sys.argv[1], QSettings.IniFormat)
 defaults = SessionDefaults(model=ModelConfig(hidden=(64,), latent_dim=6),

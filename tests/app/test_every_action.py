@@ -18,12 +18,20 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtGui import QAction  # noqa: E402
-from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QMenu, QPushButton,  # noqa: E402
-                               QToolBar, QToolButton, QWidget)
+from PySide6.QtWidgets import (  # noqa: E402
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QMenu,
+    QPushButton,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
 
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.session import Session, SessionDefaults  # noqa: E402
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.session import Session, SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -43,10 +51,10 @@ def _optional_first_parameters() -> dict:
     import saeviz.app
 
     found = {}
-    for info in pkgutil.iter_modules(saeviz.app.__path__):
-        if info.name == "__main__":  # runs the app when imported
+    for info in pkgutil.walk_packages(saeviz.app.__path__, "saeviz.app."):
+        if info.name.endswith("__main__"):  # runs the app when imported
             continue
-        module = importlib.import_module(f"saeviz.app.{info.name}")
+        module = importlib.import_module(info.name)
         todo = [module]
         while todo:
             holder = todo.pop()

@@ -12,15 +12,15 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from modal_answers import ModalAnswers, choose_file, press  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from modal_answers import ModalAnswers, choose_file, press  # noqa: E402
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.core.checkpoint import load_checkpoint  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.project import MANIFEST  # noqa: E402
-from saeviz.core.session import Session, SessionDefaults  # noqa: E402
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.io.checkpoint import load_checkpoint  # noqa: E402
+from saeviz.core.io.project import MANIFEST  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.session import Session, SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -202,8 +202,8 @@ def test_quitting_asks_and_cancel_keeps_the_training_running(qtbot, tmp_path, re
 # -- 7: loading a model onto the open dataset -----------------------------------------------------------
 def _checkpoint(dataset_path: Path, out: Path) -> Path:
     from saeviz.core.data.registry import load_dataset
-    from saeviz.core.session import frozen_model
-    from saeviz.core.training import Trainer
+    from saeviz.core.method.training import Trainer
+    from saeviz.core.state.session import frozen_model
 
     s = Session(SessionDefaults(label_fraction=0.5, model=SMALL, train=TrainConfig(epochs=2, batch_size=32)))
     s.set_dataset(load_dataset(str(dataset_path)))

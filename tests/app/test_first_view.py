@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-
 from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.data.dataset import Dataset  # noqa: E402
-from saeviz.core.session import SessionDefaults  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from small_meshes import save_tubes, tube_faces, tubes  # noqa: E402
+
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.data.dataset import Dataset  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -20,15 +20,22 @@ from PySide6.QtGui import QImage, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from saeviz.app.candidates import (CLASSES_ROLE, SCORE_COLUMN, GuidedRequest, heldout_cv,  # noqa: E402
-                                   mesh_silhouette, score_job, vector_sparkline)
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.app.rounds import RoundTracker  # noqa: E402
-from saeviz.core.calibration import reliability_diagram  # noqa: E402
-from saeviz.core.classify import LatentClassifier  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.guided import rank_candidates  # noqa: E402
-from saeviz.core.session import SessionDefaults  # noqa: E402
+from saeviz.app.guided.candidates import (  # noqa: E402
+    CLASSES_ROLE,
+    SCORE_COLUMN,
+    GuidedRequest,
+    heldout_cv,
+    mesh_silhouette,
+    score_job,
+    vector_sparkline,
+)
+from saeviz.app.guided.rounds import RoundTracker  # noqa: E402
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.method.calibration import reliability_diagram  # noqa: E402
+from saeviz.core.method.classify import LatentClassifier  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.method.ranking import rank_candidates  # noqa: E402
+from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

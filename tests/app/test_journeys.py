@@ -27,13 +27,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from journey_steps import Journey, pause  # noqa: E402
+from modal_answers import ModalAnswers, choose_file  # noqa: E402
 from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QStyle, QStyleOptionSlider  # noqa: E402
 
-from journey_steps import Journey, pause  # noqa: E402
-from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from saeviz.app.main_window import MainWindow  # noqa: E402
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 

@@ -16,11 +16,11 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.label_edits import label_edit  # noqa: E402
-from saeviz.core.project import read_autosave  # noqa: E402
-from saeviz.core.session import SessionDefaults  # noqa: E402
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.io.project import read_autosave  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.label_edits import label_edit  # noqa: E402
+from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -450,7 +450,7 @@ def test_distance_editor_rejects_asymmetric_and_negative_input_with_a_message(wi
     assert "every distance is achieved" in ed.preview_info.text()
     # ten classes that no Euclidean configuration fits: SMACOF iterates and reports its stress
     # (its time is measured by benchmarks/bench_labeling.py, not here)
-    from saeviz.app.distance_editor import class_layout
+    from saeviz.app.labeling.distance_editor import class_layout
 
     A = np.random.default_rng(0).random((10, 10)) + 0.5
     D10 = A + A.T

@@ -11,15 +11,15 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from modal_answers import ModalAnswers, choose_file  # noqa: E402
 from PySide6.QtCore import QRect, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QDockWidget, QTabBar, QToolBar  # noqa: E402
-
-from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.session import SessionDefaults  # noqa: E402
 from small_meshes import save_tubes  # noqa: E402
+
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -208,8 +208,8 @@ def _help_action(w, text):
 
 
 def test_help_keyboard_shortcuts_lists_every_shortcut_of_the_window(qtbot, tmp_path):
-    from saeviz.app.labeling_queue import QUEUE_KEYS
-    from saeviz.app.shortcuts_dialog import DESCRIBED_QUEUE_KEYS
+    from saeviz.app.guided.queue import QUEUE_KEYS
+    from saeviz.app.window.shortcuts_dialog import DESCRIBED_QUEUE_KEYS
 
     w = make_window(qtbot, tmp_path / "keys.ini")
     try:

@@ -8,9 +8,9 @@ pytest.importorskip("PySide6")
 
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
-from saeviz.app import latent_view_2d  # noqa: E402
-from saeviz.app.latent_view import LatentView, points_in_polygon  # noqa: E402
-from saeviz.app.latent_view_style import compute_style  # noqa: E402
+from saeviz.app.latent import view_2d as latent_view_2d  # noqa: E402
+from saeviz.app.latent.style import compute_style  # noqa: E402
+from saeviz.app.latent.view import LatentView, points_in_polygon  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -474,7 +474,7 @@ def test_brush_and_lasso_helpers_select_by_screen_position(qtbot, view):
 
 
 def test_merged_spheres_enclose_both():
-    from saeviz.app.latent_view_3d import merge_spheres
+    from saeviz.app.latent.view_3d import merge_spheres
 
     rng = np.random.default_rng(4)
     for _ in range(50):

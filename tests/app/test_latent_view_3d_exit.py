@@ -29,8 +29,8 @@ SCRIPT = textwrap.dedent("""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([sys.argv[0]])
-    from saeviz.app.launch import collect_garbage_on_ui_thread
-    from saeviz.app.main_window import MainWindow
+    from saeviz.app.window.launch import collect_garbage_on_ui_thread
+    from saeviz.app.window.main_window import MainWindow
 
     collect_garbage_on_ui_thread()
     w = MainWindow(settings=QSettings(sys.argv[1], QSettings.IniFormat))

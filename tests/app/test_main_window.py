@@ -14,9 +14,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # no
 from PySide6.QtGui import QDropEvent, QImage, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.session import SessionDefaults  # noqa: E402
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -16,7 +16,7 @@ pytest.importorskip("pyvistaqt")
 
 from PySide6 import QtWidgets  # noqa: E402
 
-from saeviz.core.mesh_ops import VertexNormals  # noqa: E402
+from saeviz.core.display.mesh_ops import VertexNormals  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -36,7 +36,7 @@ def bodies40(request, tmp_path_factory):
 
 @pytest.fixture
 def view(qtbot, bodies40):
-    from saeviz.app.mesh_view import MeshView
+    from saeviz.app.mesh.viewport import MeshView
 
     v = MeshView()
     qtbot.addWidget(v)

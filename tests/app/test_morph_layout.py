@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from modal_answers import ModalAnswers, choose_file  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QScrollArea  # noqa: E402
-
-from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from saeviz.app.main_window import MainWindow  # noqa: E402
-from saeviz.app.window_fit import panel_of  # noqa: E402
 from small_meshes import save_tubes  # noqa: E402
+
+from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.app.window.window_fit import panel_of  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -19,10 +19,10 @@ pytest.importorskip("pyvistaqt")
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.morph import morph_path  # noqa: E402
-from saeviz.core.session import Session, SessionDefaults, frozen_model  # noqa: E402
-from saeviz.core.training import Trainer, decode  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.method.morph import morph_path  # noqa: E402
+from saeviz.core.method.training import Trainer, decode  # noqa: E402
+from saeviz.core.state.session import Session, SessionDefaults, frozen_model  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -71,11 +71,11 @@ def make_session(dataset, trained_result, defaults=DEFAULTS):
 @pytest.fixture
 def rig(qtbot, bodies40, trained):
     """A session, a mesh viewport, a latent view with a PCA projection, and the morph panel."""
-    from saeviz.app.decode_anywhere import LatentMarkers
-    from saeviz.app.latent_view import LatentView
-    from saeviz.app.mesh_view import MeshView
-    from saeviz.app.morph_panel import MorphPanel
-    from saeviz.core.projection import LiveProjection, make_projector
+    from saeviz.app.latent.view import LatentView
+    from saeviz.app.mesh.decode_anywhere import LatentMarkers
+    from saeviz.app.mesh.morph_panel import MorphPanel
+    from saeviz.app.mesh.viewport import MeshView
+    from saeviz.core.display.projection import LiveProjection, make_projector
 
     s = make_session(bodies40, trained)
     mv = MeshView()
@@ -262,8 +262,8 @@ def test_screenshot_in_the_middle_of_a_morph(qtbot, rig):
 
 
 def test_decode_anywhere_with_ctrl_click(qtbot, rig):
-    from saeviz.app.decode_anywhere import DecodeAnywhere
-    from saeviz.core.morph import labeled_mean
+    from saeviz.app.mesh.decode_anywhere import DecodeAnywhere
+    from saeviz.core.method.morph import labeled_mean
 
     s, lv, live, mv = rig["session"], rig["latent"], rig["live"], rig["mesh"]
     da = DecodeAnywhere(s, lv, lambda: live, mesh_view=mv)
@@ -311,7 +311,7 @@ def digits_trained(digits):
 
 
 def test_images_show_the_decoded_image_and_a_strip(qtbot, digits, digits_trained):
-    from saeviz.app.morph_panel import STRIP_STEPS, MorphPanel
+    from saeviz.app.mesh.morph_panel import STRIP_STEPS, MorphPanel
 
     defaults = SessionDefaults(label_fraction=0.25, model=ModelConfig(architecture="mlp", hidden=(64, 32), latent_dim=6))
     s = make_session(digits, digits_trained, defaults)
@@ -333,8 +333,8 @@ def test_the_opengl_mesh_viewport_is_made_only_for_a_mesh_dataset(qtbot, bodies4
     from PySide6.QtCore import QSettings
     from PySide6.QtOpenGLWidgets import QOpenGLWidget
 
-    from saeviz.app.main_window import MainWindow
-    from saeviz.app.mesh_view import MeshView
+    from saeviz.app.mesh.viewport import MeshView
+    from saeviz.app.window.main_window import MainWindow
 
     s = Session(DEFAULTS)
     s.set_dataset(digits)
@@ -362,7 +362,7 @@ def test_the_opengl_mesh_viewport_is_made_only_for_a_mesh_dataset(qtbot, bodies4
 def test_the_main_window_docks_the_mesh_tools(qtbot, bodies40, trained, digits, tmp_path):
     from PySide6.QtCore import QSettings
 
-    from saeviz.app.main_window import MainWindow
+    from saeviz.app.window.main_window import MainWindow
 
     s = make_session(bodies40, trained)
     w = MainWindow(session=s, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),

@@ -16,11 +16,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-import PySide6  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
+import PySide6  # noqa: E402
 from PySide6 import QtWidgets  # noqa: E402
 
-from saeviz.app.latent_view import LatentView  # noqa: E402
+from saeviz.app.latent.view import LatentView  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

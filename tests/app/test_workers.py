@@ -10,12 +10,24 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QThread  # noqa: E402
 
-from saeviz.app.workers import (IDLE, PAUSED, RUNNING, TaskRunner, TrainingController,  # noqa: E402
-                                TrainingRequest, TrainingWorker, project_linear)
-from saeviz.core.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.app.common.tasks import TaskRunner  # noqa: E402
+from saeviz.app.training.worker import (  # noqa: E402
+    IDLE,
+    PAUSED,
+    RUNNING,
+    TrainingController,
+    TrainingRequest,
+    TrainingWorker,
+)
 from saeviz.core.data.digits import load_digits  # noqa: E402
-from saeviz.core.session import (Session, SessionDefaults, export_table,  # noqa: E402
-                                 live_snapshot_every)
+from saeviz.core.display.projection import project_linear  # noqa: E402
+from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.state.session import (  # noqa: E402
+    Session,
+    SessionDefaults,
+    export_table,
+    live_snapshot_every,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -216,7 +228,7 @@ def test_gamma_changes_apply_from_the_next_epoch(qtbot, session, controller):
 
 # -- pure helpers --------------------------------------------------------------------------------------------
 def test_project_linear_maps_targets_with_the_frame_transform():
-    from saeviz.core.projection import LiveProjection, PCAProjector
+    from saeviz.core.display.projection import LiveProjection, PCAProjector
 
     rng = np.random.default_rng(0)
     codes = rng.normal(size=(300, 6)) * np.array([5, 3, 1, 0.5, 0.2, 0.1])

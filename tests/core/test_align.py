@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from saeviz.core.align import paper_rotation, procrustes_rotation
 from saeviz.core.errors import DataError
+from saeviz.core.method.align import paper_rotation, procrustes_rotation
 
 ALIGNERS = [procrustes_rotation, paper_rotation]
 

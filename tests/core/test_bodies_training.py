@@ -7,13 +7,13 @@ import pytest
 import torch
 from sklearn.metrics import silhouette_score
 
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.data import load_dataset, reveal_labels
 from saeviz.core.data.bodies import load_bodies
 from saeviz.core.errors import DataError
-from saeviz.core.evaluate import heldout_error, rmse
-from saeviz.core.labels import Supervision, default_color, equal_distances
-from saeviz.core.training import Trainer, encode
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.evaluate import heldout_error, rmse
+from saeviz.core.method.training import Trainer, encode
+from saeviz.core.state.labels import Supervision, default_color, equal_distances
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_basis_networks_see_coordinates_of_unit_size():
     """The basis model's MLPs divide and multiply by sqrt(D / k): its layers see basis
     coordinates of about unit RMS whatever the number of features, and the reconstruction
     is the same function of the coordinates."""
-    from saeviz.core.models import build_autoencoder
+    from saeviz.core.method.models import build_autoencoder
 
     rng = np.random.default_rng(0)
     for n_features in (300, 3000):
@@ -120,8 +120,8 @@ def test_basis_checkpoints_without_a_coefficient_scale_load_unscaled(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from saeviz.core.checkpoint import load_checkpoint, save_checkpoint
-    from saeviz.core.models import build_autoencoder
+    from saeviz.core.io.checkpoint import load_checkpoint, save_checkpoint
+    from saeviz.core.method.models import build_autoencoder
 
     X = np.random.default_rng(1).normal(size=(40, 30)).astype(np.float32)
     model = build_autoencoder(ModelConfig(architecture="basis", hidden=(8,), latent_dim=2, basis_size=6), X)

@@ -1,10 +1,15 @@
 import numpy as np
 import pytest
 
-from saeviz.core.calibration import (classifier_reliability, confidence_histogram, expected_calibration_error,
-                                     outcome_pairs, reliability_diagram)
-from saeviz.core.classify import LatentClassifier
 from saeviz.core.errors import DataError
+from saeviz.core.method.calibration import (
+    classifier_reliability,
+    confidence_histogram,
+    expected_calibration_error,
+    outcome_pairs,
+    reliability_diagram,
+)
+from saeviz.core.method.classify import LatentClassifier
 
 
 def test_perfectly_calibrated_sample_has_ece_near_zero():

@@ -7,12 +7,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from saeviz.core.checkpoint import load_checkpoint, read_header, save_checkpoint
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.errors import CheckpointError
-from saeviz.core.labels import Supervision
-from saeviz.core.models import build_autoencoder
-from saeviz.core.training import encode
+from saeviz.core.io.checkpoint import load_checkpoint, read_header, save_checkpoint
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import build_autoencoder
+from saeviz.core.method.training import encode
+from saeviz.core.state.labels import Supervision
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_header_claiming_terabytes(tmp_path):
 def test_save_is_atomic_and_keeps_old_file_on_failure(saved, monkeypatch):
     path, model, X, sup = saved
     before = path.read_bytes()
-    import saeviz.core.checkpoint as ck
+    import saeviz.core.io.checkpoint as ck
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -124,7 +124,7 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(saved, monkeypatch):
 
 @pytest.fixture
 def resumable(tmp_path):
-    from saeviz.core.training import Trainer
+    from saeviz.core.method.training import Trainer
 
     X = np.random.default_rng(1).normal(size=(64, 6)).astype(np.float32)
     cfg = TrainConfig(batch_size=16, device="cpu")

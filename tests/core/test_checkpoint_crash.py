@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core.checkpoint import load_checkpoint
+from saeviz.core.io.checkpoint import load_checkpoint
 
 WRITER = r"""
 import sys, numpy as np
-from saeviz.core.checkpoint import save_checkpoint
-from saeviz.core.config import ModelConfig, TrainConfig
-from saeviz.core.models import build_autoencoder
+from saeviz.core.io.checkpoint import save_checkpoint
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import build_autoencoder
 path = sys.argv[1]
 X = np.random.default_rng(0).random((64, 300)).astype(np.float32)
 for generation in range(1, 10**6):
@@ -27,8 +27,8 @@ for generation in range(1, 10**6):
 
 
 def expected_state(generation: int):
-    from saeviz.core.config import ModelConfig
-    from saeviz.core.models import build_autoencoder
+    from saeviz.core.method.config import ModelConfig
+    from saeviz.core.method.models import build_autoencoder
     X = np.random.default_rng(0).random((64, 300)).astype(np.float32)
     return build_autoencoder(ModelConfig(hidden=(512, 256), latent_dim=8), X, seed=generation).state_dict()
 

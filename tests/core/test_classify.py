@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from saeviz.core.classify import LatentClassifier
 from saeviz.core.errors import DataError
+from saeviz.core.method.classify import LatentClassifier
 
 
 def blobs(seed=0, k=3, n=60, spread=0.3):

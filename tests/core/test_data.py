@@ -23,8 +23,8 @@ from saeviz.core.data import (
     load_mnist_folder,
     load_npz,
     read_idx,
+    registry,
 )
-from saeviz.core.data import registry
 from saeviz.core.errors import DataError
 
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core import distributed
-from saeviz.core.checkpoint import load_checkpoint, save_checkpoint
-from saeviz.core.config import ModelConfig, TrainConfig
+from saeviz.core.method import distributed
 from saeviz.core.data import load_dataset, reveal_labels
-from saeviz.core.distributed import SingleProcess, split_batches
-from saeviz.core.labels import Supervision, default_color, equal_distances
-from saeviz.core.training import Trainer, encode
+from saeviz.core.io.checkpoint import load_checkpoint, save_checkpoint
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.distributed import SingleProcess, split_batches
+from saeviz.core.method.training import Trainer, encode
+from saeviz.core.state.labels import Supervision, default_color, equal_distances
 
 HERE = Path(__file__).parent
 MODEL = ModelConfig(architecture="mlp", hidden=(64,), latent_dim=10)
@@ -201,7 +201,7 @@ def test_resume_restores_optimizer_history_and_shuffling(tmp_path):
 @pytest.mark.slow
 def test_torchrun_command_line_writes_once_and_resumes_in_one_process(tmp_path, capsys, monkeypatch):
     from saeviz.cli import main
-    from saeviz.core import checkpoint
+    from saeviz.core.io import checkpoint
 
     out = tmp_path / "m"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

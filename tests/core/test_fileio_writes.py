@@ -12,12 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from saeviz.core.checkpoint import load_checkpoint, save_checkpoint
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.data.meshes import save_mesh, write_npz_atomic
-from saeviz.core.fileio import atomic_write_text, remove_stale_temp_files
-from saeviz.core.models import build_autoencoder
-from saeviz.core.outputs import prepare_output
+from saeviz.core.io.checkpoint import load_checkpoint, save_checkpoint
+from saeviz.core.io.fileio import atomic_write_text, remove_stale_temp_files
+from saeviz.core.io.outputs import prepare_output
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import build_autoencoder
 
 
 @pytest.fixture
@@ -51,9 +51,9 @@ def test_exports_and_cached_files_respect_the_umask(tmp_path, umask, value, expe
 
 WRITER = r"""
 import sys, numpy as np
-from saeviz.core.checkpoint import save_checkpoint
-from saeviz.core.config import ModelConfig, TrainConfig
-from saeviz.core.models import build_autoencoder
+from saeviz.core.io.checkpoint import save_checkpoint
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import build_autoencoder
 X = np.random.default_rng(0).random((64, 3000)).astype(np.float32)
 model = build_autoencoder(ModelConfig(hidden=(1024, 512), latent_dim=8), X, seed=0)
 print("ready", flush=True)
@@ -115,7 +115,7 @@ def test_checking_a_checkpoint_folder_removes_stale_temporary_files(tmp_path):
 
 
 def test_looking_for_unsaved_sessions_removes_cut_short_autosaves(tmp_path):
-    from saeviz.core.project import Project
+    from saeviz.core.io.project import Project
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f".session-{int(dead.stdout)}-0123456789abcdef.npz.{int(dead.stdout)}.q1w2e3r4.tmp"

@@ -1,11 +1,19 @@
 import numpy as np
 import pytest
 
-from saeviz.core.classify import LatentClassifier
 from saeviz.core.errors import DataError
-from saeviz.core.guided import (STRATEGIES, Assignment, LabelingQueue, Scores, compare_rounds,
-                                rank_candidates, rank_scores, score_samples)
-from saeviz.core.labels import LabelStore
+from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.ranking import (
+    STRATEGIES,
+    Assignment,
+    LabelingQueue,
+    Scores,
+    compare_rounds,
+    rank_candidates,
+    rank_scores,
+    score_samples,
+)
+from saeviz.core.state.labels import LabelStore
 
 
 def blobs(seed=0, k=4, n=40, d=3, spread=1.2):

@@ -36,7 +36,7 @@ BOMB = 128 << 20               # what the bombs decompress to (twice the budget)
 # its own forked process under the address-space limit, two at a time, its output in files.
 _SERVER = r"""
 import json, os, resource, sys, traceback
-import torch, saeviz.cli, saeviz.core.checkpoint, saeviz.core.project, saeviz.estimator  # noqa: F401
+import torch, saeviz.cli, saeviz.core.io.checkpoint, saeviz.core.io.project, saeviz.estimator  # noqa: F401
 limit, cases_file, out_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 cases = json.load(open(cases_file))
 
@@ -173,9 +173,9 @@ def _checkpoint(path: Path, change=None, resumable: bool = False) -> Path:
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from saeviz.core.checkpoint import read_header, save_checkpoint
-    from saeviz.core.config import ModelConfig, TrainConfig
-    from saeviz.core.models import Autoencoder
+    from saeviz.core.io.checkpoint import read_header, save_checkpoint
+    from saeviz.core.method.config import ModelConfig, TrainConfig
+    from saeviz.core.method.models import Autoencoder
 
     torch.manual_seed(0)
     model = Autoencoder(ModelConfig(hidden=(8,), latent_dim=2), (8, 8))
@@ -201,8 +201,8 @@ def _checkpoint(path: Path, change=None, resumable: bool = False) -> Path:
 def _project(folder: Path, change=None, labels_bytes: bytes | None = None) -> Path:
     import hashlib
 
-    from saeviz.core.labels import equal_distances
-    from saeviz.core.project import ProjectState, save_project
+    from saeviz.core.io.project import ProjectState, save_project
+    from saeviz.core.state.labels import equal_distances
 
     state = ProjectState(dataset_source={"loader": "digits", "decomposition": "abc", "test_fraction": 0.2, "seed": 0},
                          labels=np.full(10, -1), class_names=("a", "b"), colors=("#ff0000", "#00ff00"),
@@ -290,7 +290,7 @@ def build_corpus(root: Path) -> list[Case]:
     labels_bomb = root / "labels-bomb.npz"
     _zip_bomb(labels_bomb, "index", (BOMB // 16,), "<i8", extra={"label": np.zeros(1, np.int64)})
     add(Case("label-npz-bomb-reader", "py", [
-        "from saeviz.core.label_io import read_labels\n"
+        "from saeviz.core.io.label_io import read_labels\n"
         f"read_labels({str(labels_bomb)!r}, class_names=['a', 'b'], n_dataset=10)"],
         "error", "labels-bomb.npz", "memory budget"))
     project_bomb = root / "project-labels-bomb"
@@ -303,13 +303,13 @@ def build_corpus(root: Path) -> list[Case]:
     doc["files"]["labels"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     (project_bomb / "project.json").write_text(json.dumps(doc))
     add(Case("project-labels-npz-bomb-open", "py", [
-        f"from saeviz.core.project import Project\nProject.open({str(project_bomb)!r})"],
+        f"from saeviz.core.io.project import Project\nProject.open({str(project_bomb)!r})"],
         "error", lab_name, "memory budget"))
     csv = root / "labels-4mb.csv"
     n = 400_000
     csv.write_text("index,label\n" + "".join(f"{i},{i % 2}\n" for i in range(n)))
     add(Case("label-csv-4mb-reader", "py", [
-        "import resource\nfrom saeviz.core.label_io import read_labels\n"
+        "import resource\nfrom saeviz.core.io.label_io import read_labels\n"
         f"lf = read_labels({str(csv)!r}, class_names=['a', 'b'], n_dataset={n})\n"
         f"assert len(lf.labels) == {n}\nprint('rows', len(lf.labels))"], "ok", match="rows"))
 
@@ -325,7 +325,7 @@ def build_corpus(root: Path) -> list[Case]:
     ref_project = root / "project-ref-resize"
     _project(ref_project, lambda d: d.update(dataset={"loader": "images", "path": str(big), "size": [30000, 30000]}))
     add(Case("project-ref-resize-open", "py", [
-        f"from saeviz.core.project import Project\nProject.open({str(ref_project)!r}, load_model=False)"],
+        f"from saeviz.core.io.project import Project\nProject.open({str(ref_project)!r}, load_model=False)"],
         "error", "project-ref-resize", "size"))
 
     # finding 6: tracebacks instead of named errors
@@ -342,7 +342,7 @@ def build_corpus(root: Path) -> list[Case]:
         ck = _checkpoint(root / f"ckpt-{name}.safetensors", change)
         mode = "cli" if name == "model-list" else "py"
         payload = (["eval", str(ck)] if mode == "cli" else
-                   [f"from saeviz.core.checkpoint import load_checkpoint\nload_checkpoint({str(ck)!r})"])
+                   [f"from saeviz.core.io.checkpoint import load_checkpoint\nload_checkpoint({str(ck)!r})"])
         add(Case(f"ckpt-{name}-{'cli-eval' if mode == 'cli' else 'load'}", mode, payload, "error", f"ckpt-{name}", match))
 
     def amsgrad_without_state(doc, tensors):
@@ -378,16 +378,16 @@ def build_corpus(root: Path) -> list[Case]:
         folder = root / f"project-labels-{name}"
         _project(folder, labels_bytes=data)
         add(Case(f"project-labels-{name}-open", "py", [
-            f"from saeviz.core.project import Project\nProject.open({str(folder)!r})"], "error", "labels-", "labels"))
+            f"from saeviz.core.io.project import Project\nProject.open({str(folder)!r})"], "error", "labels-", "labels"))
     deep_project = root / "project-deep"
     _project(deep_project, lambda d: json.dumps(d)[:-1] + ', "x": ' + _deep(100_000) + "}")
     add(Case("project-json-100000-deep-open", "py", [
-        f"from saeviz.core.project import Project\nProject.open({str(deep_project)!r})"],
+        f"from saeviz.core.io.project import Project\nProject.open({str(deep_project)!r})"],
         "error", "project-deep", "nested deeper"))
     digits30 = root / "labels-30-digits.csv"
     digits30.write_text("index,label\n" + "9" * 30 + ",1\n")
     add(Case("label-csv-30-digit-index-reader", "py", [
-        "from saeviz.core.label_io import read_labels\n"
+        "from saeviz.core.io.label_io import read_labels\n"
         f"read_labels({str(digits30)!r}, class_names=['a', 'b'], n_dataset=10)"],
         "error", "labels-30-digits.csv, line 2", "out of range"))
 

@@ -6,9 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.errors import DataError
-from saeviz.core.label_edits import (
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.training import Trainer
+from saeviz.core.state.label_edits import (
     ClassTable,
     StrokeAccumulator,
     add_class_edit,
@@ -21,8 +22,7 @@ from saeviz.core.label_edits import (
     replace_labels_edit,
     set_distances_edit,
 )
-from saeviz.core.labels import LabelStore
-from saeviz.core.training import Trainer
+from saeviz.core.state.labels import LabelStore
 
 
 def make_store(n=200, k=3, seed=0, fraction=0.3):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from saeviz.core.errors import DataError
-from saeviz.core.label_io import read_labels, write_labels
+from saeviz.core.io.label_io import read_labels, write_labels
 
 NAMES = ("A", "B", "C")
 

@@ -5,7 +5,7 @@ import torch
 from sklearn.manifold import smacof
 
 from saeviz.core.errors import DataError
-from saeviz.core.mds import (
+from saeviz.core.method.mds import (
     MDSResult,
     collapse_rates,
     smacof_class_level,

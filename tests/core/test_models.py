@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core.config import ModelConfig
-from saeviz.core.models import Autoencoder, build_autoencoder, normalization
+from saeviz.core.method.config import ModelConfig
+from saeviz.core.method.models import Autoencoder, build_autoencoder, normalization
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (28, 28), (7, 10)])

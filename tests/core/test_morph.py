@@ -1,5 +1,5 @@
-"""Class transitions and latent paths (``saeviz.core.morph``) and mesh arithmetic
-(``saeviz.core.mesh_ops``): centers, paths, fast decoding, projection inverse, pose change,
+"""Class transitions and latent paths (``saeviz.core.method.morph``) and mesh arithmetic
+(``saeviz.core.display.mesh_ops``): centers, paths, fast decoding, projection inverse, pose change,
 normals and exports."""
 from __future__ import annotations
 
@@ -8,17 +8,31 @@ import pytest
 import torch
 import trimesh
 
-from saeviz.core.config import ModelConfig, TrainConfig
+from saeviz.core.display.mesh_ops import VertexNormals, vertex_errors, vertex_normals
+from saeviz.core.display.projection import LiveProjection, make_projector
 from saeviz.core.errors import DataError
-from saeviz.core.labels import LabelStore
-from saeviz.core.mesh_ops import VertexNormals, vertex_errors, vertex_normals
-from saeviz.core.models import build_autoencoder
-from saeviz.core.morph import (CodeDecoder, bone_pairs, class_centers, class_direction, decode_codes,
-                               interpolate, inverse_at, joint_positions, labeled_mean, morph_path,
-                               nearest_codes, pose_change, save_animation, save_mesh_sequence,
-                               sequence_paths, steps)
-from saeviz.core.projection import LiveProjection, make_projector
-from saeviz.core.training import Trainer, decode, encode
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.models import build_autoencoder
+from saeviz.core.method.morph import (
+    CodeDecoder,
+    bone_pairs,
+    class_centers,
+    class_direction,
+    decode_codes,
+    interpolate,
+    inverse_at,
+    joint_positions,
+    labeled_mean,
+    morph_path,
+    nearest_codes,
+    pose_change,
+    save_animation,
+    save_mesh_sequence,
+    sequence_paths,
+    steps,
+)
+from saeviz.core.method.training import Trainer, decode, encode
+from saeviz.core.state.labels import LabelStore
 
 
 # ----------------------------------------------------------------------------- centers and paths
@@ -89,8 +103,8 @@ def test_class_transition_of_a_trained_sae_reaches_the_target_class(digits):
     """On digits (3 classes, 20% labels): morphing every test sample of class A to class B and
     re-encoding the decoded image lands it in class B for the linear SVM far more often than
     the unmorphed samples."""
-    from saeviz.core.classify import LatentClassifier
     from saeviz.core.data.dataset import reveal_labels
+    from saeviz.core.method.classify import LatentClassifier
 
     train, test = digits.train_idx, digits.test_idx
     labels = reveal_labels(digits.y[train], np.arange(len(train)), 0.2, 0)

@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core.config import MDSConfig, ModelConfig, TrainConfig
 from saeviz.core.errors import CheckpointError, DataError
-from saeviz.core.labels import LabelStore
-from saeviz.core.project import (
+from saeviz.core.io.project import (
     MANIFEST,
     Project,
     ProjectState,
@@ -27,8 +25,10 @@ from saeviz.core.project import (
     state_from_session,
     write_autosave,
 )
-from saeviz.core.session import Session, SessionDefaults
-from saeviz.core.training import Trainer
+from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
+from saeviz.core.method.training import Trainer
+from saeviz.core.state.labels import LabelStore
+from saeviz.core.state.session import Session, SessionDefaults
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ModelConfig(hidden=(16,), latent_dim=3)
@@ -190,9 +190,9 @@ WRITER = textwrap.dedent("""
         time.sleep(0.004)
         real_fsync(fd)
     os.fsync = slow_fsync
-    from saeviz.core.config import ModelConfig
-    from saeviz.core.models import build_autoencoder
-    from saeviz.core.project import ProjectState, save_project
+    from saeviz.core.method.config import ModelConfig
+    from saeviz.core.method.models import build_autoencoder
+    from saeviz.core.io.project import ProjectState, save_project
     folder, start = sys.argv[1], int(sys.argv[2])
     n = 4000
     X = np.random.default_rng(0).normal(size=(64, 20)).astype(np.float32)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from saeviz.core.errors import CheckpointError, DataError
-from saeviz.core.labels import Supervision, equal_distances
-from saeviz.core.project import (
+from saeviz.core.io.project import (
     AUTOSAVE_DIR,
     AUTOSAVE_FILE,
     MANIFEST,
@@ -19,6 +18,7 @@ from saeviz.core.project import (
     load_project,
     save_project,
 )
+from saeviz.core.state.labels import Supervision, equal_distances
 
 
 def make_state(n=200, seed=0) -> ProjectState:

@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from saeviz.core.errors import DataError
-from saeviz.core.projection import (
+from saeviz.core.display.projection import (
     AxesProjector,
     Interrupted,
     LDAProjector,
@@ -27,6 +26,7 @@ from saeviz.core.projection import (
     run_tsne,
     run_umap,
 )
+from saeviz.core.errors import DataError
 
 
 def random_orthogonal(k, rng, reflect=False):
@@ -448,7 +448,7 @@ def test_umap_is_warm_started_from_previous_coordinates(monkeypatch):
 
 
 def test_projection_module_imports_without_qt():
-    code = ("import sys, saeviz.core.projection; "
+    code = ("import sys, saeviz.core.display.projection; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

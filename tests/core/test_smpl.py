@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from saeviz.core.data import bodies
-from saeviz.core.data.smpl import SMPL_JOINTS, SMPLModel, axis_angle_to_matrix, convert_smpl_pkl
+from saeviz.core.data.smpl import (
+    SMPL_JOINTS,
+    SMPLModel,
+    axis_angle_to_matrix,
+    convert_smpl_pkl,
+)
 from saeviz.core.errors import DataError
 
 # SMPL's kinematic tree and a T-pose skeleton (x: body's left, y: up, z: forward; metres).

@@ -4,9 +4,9 @@ import pytest
 import torch
 from scipy.stats import ortho_group
 
-from saeviz.core.config import MDSConfig
 from saeviz.core.errors import DataError
-from saeviz.core.structure import StructureTargets, compute_targets
+from saeviz.core.method.config import MDSConfig
+from saeviz.core.method.structure import StructureTargets, compute_targets
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.errors import DataError, TrainingError
-from saeviz.core.labels import LabelStore
-from saeviz.core.training import ControlToken, Trainer
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.training import ControlToken, Trainer
+from saeviz.core.state.labels import LabelStore
 
 SMALL = ModelConfig(hidden=(32,), latent_dim=4)
 
@@ -149,7 +149,7 @@ def test_bad_inputs_have_clear_errors():
         tr.fit(1)
     with pytest.raises(ValueError, match="gamma"):
         TrainConfig(gamma=1.5)
-    from saeviz.core.labels import Supervision
+    from saeviz.core.state.labels import Supervision
     bad = Supervision(np.where(y == 2, 5, y), ("a", "b", "c"), ("r", "g", "b"), np.ones((3, 3)) - np.eye(3), 0)
     with pytest.raises(DataError, match="labels must lie in"):
         Trainer(X, SMALL, TrainConfig(), bad).fit(1)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core.config import ModelConfig, TrainConfig
 from saeviz.core.errors import TrainingError
-from saeviz.core.labels import Supervision, equal_distances
-from saeviz.core.training import Trainer
+from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.training import Trainer
+from saeviz.core.state.labels import Supervision, equal_distances
 
 
 def make_trainer(lr=1e-3, batch_size=64):

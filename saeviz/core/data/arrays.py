@@ -19,7 +19,7 @@ Recognised arrays:
     shapes (``"vector"`` flattens each sample).
 
 Other arrays are ignored. Each array header is read and checked (numeric dtype, size
-consistent with the archive, within the memory budget of ``saeviz.core.budget``) before any
+consistent with the archive, within the memory budget of ``saeviz.core.io.budget``) before any
 data are read; arrays of Python objects are refused, never unpickled.
 """
 from __future__ import annotations
@@ -34,9 +34,9 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npformat
 
-from ..budget import check_budget
-from ..errors import DataError
-from .dataset import KINDS, Dataset, make_split
+from saeviz.core.data.dataset import KINDS, Dataset, make_split
+from saeviz.core.errors import DataError
+from saeviz.core.io.budget import check_budget
 
 MAX_NPZ_ARRAY_BYTES = 1 << 34  # 16 GiB per array, and never more than the memory budget
 DISTANCE_COPIES = 4
@@ -284,7 +284,7 @@ def load_npz(path: str | os.PathLike, test_fraction: float = 0.2, seed: int = 0)
 
 def save_npz(path: str | os.PathLike, dataset: Dataset) -> Path:
     """Write ``dataset`` as an ``.npz`` that ``load_npz`` reads back identically (atomically)."""
-    from ..fileio import atomic_path
+    from saeviz.core.io.fileio import atomic_path
 
     path = Path(path)
     if path.suffix != ".npz":

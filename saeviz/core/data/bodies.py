@@ -68,16 +68,23 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 
-from ..budget import check_budget
-from ..errors import DataError
-from ..fileio import remove_stale_temp_files
-from ..validate import MAX_BODIES
-from .dataset import Dataset
-from . import body_cache
-from .meshes import write_npz_atomic
-from .poses import (DOFS, Capsule, LimbContacts, Rig, default_contacts, pose_rotations,
-                    sample_pose_angles)
-from .smpl import SMPLModel
+from saeviz.core.data import body_cache
+from saeviz.core.data.dataset import Dataset
+from saeviz.core.data.meshes import write_npz_atomic
+from saeviz.core.data.poses import (
+    DOFS,
+    Capsule,
+    LimbContacts,
+    Rig,
+    default_contacts,
+    pose_rotations,
+    sample_pose_angles,
+)
+from saeviz.core.data.smpl import SMPLModel
+from saeviz.core.errors import DataError
+from saeviz.core.io.budget import check_budget
+from saeviz.core.io.fileio import remove_stale_temp_files
+from saeviz.core.io.validate import MAX_BODIES
 
 log = logging.getLogger(__name__)
 

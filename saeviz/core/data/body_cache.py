@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import DataError
-from ..fileio import pid_alive
+from saeviz.core.errors import DataError
+from saeviz.core.io.fileio import pid_alive
 
 #: What a build of the anny model writes (about 830 MB), with room to spare.
 ANNY_CACHE_BYTES = 900 * 2 ** 20

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from saeviz.core.errors import DataError
 
 KINDS = ("image", "mesh", "vector")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-from .dataset import Dataset, make_split
+from saeviz.core.data.dataset import Dataset, make_split
+from saeviz.core.errors import DataError
 
 MNIST_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 FASHION_CLASSES: tuple[str, ...] = (

@@ -18,10 +18,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..budget import check_budget
-from ..errors import DataError
-from .dataset import Dataset
-from .digits import decompose
+from saeviz.core.data.dataset import Dataset
+from saeviz.core.data.digits import decompose
+from saeviz.core.errors import DataError
+from saeviz.core.io.budget import check_budget
 
 # type code -> big-endian numpy dtype
 IDX_DTYPES: dict[int, str] = {

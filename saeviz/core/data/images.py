@@ -21,10 +21,10 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from ..budget import check_budget
-from ..errors import DataError
-from ..validate import MAX_IMAGE_SIDE
-from .dataset import Dataset, make_split
+from saeviz.core.data.dataset import Dataset, make_split
+from saeviz.core.errors import DataError
+from saeviz.core.io.budget import check_budget
+from saeviz.core.io.validate import MAX_IMAGE_SIDE
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 # memory per pixel while one image is decoded: up to 4 bytes of RGBA (or 32-bit) pixels, the

@@ -22,9 +22,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import DataError
-from ..fileio import atomic_path
-from .dataset import Dataset
+from saeviz.core.data.dataset import Dataset
+from saeviz.core.errors import DataError
+from saeviz.core.io.fileio import atomic_path
 
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl")
 

@@ -24,10 +24,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
-from .dataset import Dataset
-from .digits import DECOMPOSITIONS
-from .idx import _PARTS, _candidates, find_idx_files, load_mnist_folder
+from saeviz.core.data.dataset import Dataset
+from saeviz.core.data.digits import DECOMPOSITIONS
+from saeviz.core.data.idx import _PARTS, _candidates, find_idx_files, load_mnist_folder
+from saeviz.core.errors import DataError
 
 
 @dataclass(frozen=True)

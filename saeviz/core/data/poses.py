@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .smpl import axis_angle_to_matrix
+from saeviz.core.data.smpl import axis_angle_to_matrix
 
 #: Sampling ranges of the anatomical angles, in degrees (lo, hi). ``L``/``R`` joints share
 #: a range and are sampled independently.

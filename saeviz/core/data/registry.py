@@ -32,14 +32,19 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..errors import DataError
-from ..validate import check_source
-from .arrays import load_npz
-from .dataset import Dataset
-from .digits import load_digits
-from .idx import find_idx_files, load_mnist_folder
-from .images import IMAGE_SUFFIXES, load_image_folder
-from .named import CLASS_GROUPINGS, IDX_DATASETS, grouping_decomposition, load_idx_dataset
+from saeviz.core.data.arrays import load_npz
+from saeviz.core.data.dataset import Dataset
+from saeviz.core.data.digits import load_digits
+from saeviz.core.data.idx import find_idx_files, load_mnist_folder
+from saeviz.core.data.images import IMAGE_SUFFIXES, load_image_folder
+from saeviz.core.data.named import (
+    CLASS_GROUPINGS,
+    IDX_DATASETS,
+    grouping_decomposition,
+    load_idx_dataset,
+)
+from saeviz.core.errors import DataError
+from saeviz.core.io.validate import check_source
 
 Loader = Callable[..., Dataset]
 

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..budget import check_budget
-from ..errors import DataError
-from .meshes import write_npz_atomic
+from saeviz.core.data.meshes import write_npz_atomic
+from saeviz.core.errors import DataError
+from saeviz.core.io.budget import check_budget
 
 SMPL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 
@@ -129,7 +129,7 @@ class SMPLModel:
     @classmethod
     def from_npz(cls, path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> "SMPLModel":
         """Read a model in the plain-array ``.npz`` format (see the module documentation)."""
-        from .arrays import read_npz_arrays
+        from saeviz.core.data.arrays import read_npz_arrays
 
         path = Path(path)
         if not path.is_file():

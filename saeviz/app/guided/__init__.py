@@ -1,0 +1,2 @@
+"""Guided labeling: candidates ranked by the classifier, the labeling queue, rounds and
+classifier metrics."""

@@ -1,0 +1,1 @@
+"""Labeling by hand: paint tools, classes, class distances, projects and label files."""

@@ -1,0 +1,1 @@
+"""The latent view (2D and 3D), its panel of projection choices, and the sample inspector."""

@@ -1,0 +1,251 @@
+"""Loss curves: reconstruction and structural loss per epoch and, smoothed, per batch."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from scipy.signal import lfilter
+
+from saeviz.app.training.controls import LiveLabel
+
+RECON_COLOR = "#0072B2"
+STRUCT_COLOR = "#D55E00"
+_FLOOR = 1e-12  # losses are shown on a log axis
+
+
+class _Series:
+    """A growing float buffer (amortised appends, views without copies)."""
+
+    def __init__(self, capacity: int = 1024):
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        need = self.n + len(x)
+        if need > len(self._x):
+            cap = max(need, 2 * len(self._x))
+            self._x = np.resize(self._x, cap)
+            self._y = np.resize(self._y, cap)
+        self._x[self.n:need] = x
+        self._y[self.n:need] = y
+        self.n = need
+
+    def clear(self) -> None:
+        self.n = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.n]
+
+
+def ema(values: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
+    """Exponential moving average of ``values``, continuing from ``start`` when given."""
+    values = np.asarray(values, float)
+    if not len(values):
+        return values.copy()
+    prev = float(values[0]) if start is None else float(start)
+    out, _ = lfilter([alpha], [1.0, alpha - 1.0], values, zi=[(1.0 - alpha) * prev])
+    return out
+
+
+class LossPlot(QWidget):
+    """Per-epoch losses (lines with markers) and smoothed per-batch losses (thin lines).
+
+    The x axis counts epochs; batch ``b`` of ``n`` in epoch ``e`` sits at ``e - 1 + b / n``.
+    """
+
+    def __init__(self, parent: QWidget | None = None, smoothing: int = 20, max_hz: float = 5.0):
+        super().__init__(parent)
+        self._alpha = 2.0 / (smoothing + 1)
+        self._history: list[dict] = []
+        self._history_dirty = False
+        self._batches_dirty = False
+        # Curves are redrawn at most max_hz times a second, however often data arrive:
+        # each redraw re-ranges the plot and re-samples all four curves.
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(int(1000 / max_hz))
+        self._redraw.timeout.connect(self.flush)
+        self._batch_recon = _Series()
+        self._batch_struct = _Series()
+        self._ema_recon: float | None = None
+        self._ema_struct: float | None = None
+        self._done_epochs: set[int] = set()
+        self._live: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLogMode(y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.setLabel("left", "loss (MSE)")
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210),
+                                          labelTextColor="#333333")
+
+        def curve(color, width, name, symbol=None, alpha=255):
+            c = pg.mkColor(color)
+            c.setAlpha(alpha)
+            item = pg.PlotDataItem(pen=pg.mkPen(c, width=width), name=name, symbol=symbol,
+                                   symbolSize=5, symbolBrush=c, symbolPen=None)
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+            self.plot.addItem(item)
+            return item
+
+        self.batch_recon_item = curve(RECON_COLOR, 1, "reconstruction (batches)", alpha=170)
+        self.batch_struct_item = curve(STRUCT_COLOR, 1, "structural (batches)", alpha=170)
+        self.recon_item = curve(RECON_COLOR, 2, "reconstruction", symbol="o")
+        self.struct_item = curve(STRUCT_COLOR, 2, "structural", symbol="o")
+
+        self.show_batches = QCheckBox("per batch")
+        self.show_batches.setChecked(True)
+        self.show_batches.toggled.connect(self._toggle_batches)
+        self.summary = LiveLabel()
+        row = QHBoxLayout()
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.show_batches)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.plot, 1)
+        lay.addLayout(row)
+
+    # -- data -----------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._batch_recon.clear()
+        self._batch_struct.clear()
+        self._ema_recon = self._ema_struct = None
+        self._done_epochs.clear()
+        self._live = None
+        self._history = []
+        self._history_dirty = self._batches_dirty = False
+        self._redraw.stop()
+        for item in (self.batch_recon_item, self.batch_struct_item, self.recon_item, self.struct_item):
+            item.setData([], [])
+        self.summary.setText("")
+
+    def _schedule(self) -> None:
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    def flush(self) -> None:
+        """Draw what arrived since the last redraw now."""
+        self._redraw.stop()
+        if self._history_dirty:
+            self._history_dirty = False
+            self._draw_history()
+        if self._batches_dirty:
+            self._batches_dirty = False
+            self._update_batches()
+
+    @property
+    def unit(self):
+        """The unit of the RMSE in the summary (``units.Unit``; plain numbers by default)."""
+        from saeviz.app.common.units import PLAIN
+
+        return getattr(self, "_unit", PLAIN)
+
+    def set_unit(self, unit) -> None:
+        self._unit = unit
+        self._history_dirty = True
+        self._schedule()
+
+    def set_history(self, history: list[dict]) -> None:
+        """Per-epoch losses (``recon_loss``, ``struct_loss``, ``n_labeled`` per entry)."""
+        self._history = list(history)
+        self._history_dirty = True
+        self._schedule()
+
+    def _draw_history(self) -> None:
+        history = self._history
+        if not history:
+            self.recon_item.setData([], [])
+            self.struct_item.setData([], [])
+            self.summary.setText("")
+            return
+        ep = np.array([h["epoch"] for h in history], float)
+        rec = np.array([h["recon_loss"] for h in history], float)
+        st = np.array([h["struct_loss"] if h.get("n_labeled", 1) else np.nan for h in history], float)
+        self.recon_item.setData(ep, np.maximum(rec, _FLOOR))
+        ok = np.isfinite(st)
+        self.struct_item.setData(ep[ok], np.maximum(st[ok], _FLOOR))
+        last = history[-1]
+        text = f"epoch {last['epoch']}: reconstruction {last['recon_loss']:.4g}"
+        if last.get("n_labeled", 1):
+            text += f", structural {last['struct_loss']:.4g}"
+        if last.get("rmse") is not None:
+            text += f", RMSE {self.unit.format(last['rmse'])}"
+        self.summary.setText(text)
+
+    def add_epoch_batches(self, epoch: int, batch_losses) -> None:
+        """Commit the batch losses of a completed epoch (1-based ``epoch``)."""
+        if epoch in self._done_epochs or not len(batch_losses):
+            return
+        self._done_epochs.add(epoch)
+        arr = np.asarray(batch_losses, float).reshape(-1, 2)
+        x = epoch - 1 + (np.arange(len(arr)) + 1) / len(arr)
+        r = ema(arr[:, 0], self._alpha, self._ema_recon)
+        s = ema(arr[:, 1], self._alpha, self._ema_struct)
+        self._ema_recon, self._ema_struct = float(r[-1]), float(s[-1])
+        self._batch_recon.extend(x, r)
+        self._batch_struct.extend(x, s)
+        self._live = None
+        self._batches_dirty = True
+        self._schedule()
+
+    def set_live(self, epoch: int, n_batches: int, batch_losses) -> None:
+        """Batch losses of the running (0-based ``epoch`` completed) epoch so far."""
+        if not len(batch_losses) or n_batches < 1:
+            self._live = None
+        else:
+            arr = np.asarray(batch_losses, float).reshape(-1, 2)
+            x = epoch + (np.arange(len(arr)) + 1) / n_batches
+            self._live = (x, ema(arr[:, 0], self._alpha, self._ema_recon),
+                          ema(arr[:, 1], self._alpha, self._ema_struct))
+        self._batches_dirty = True
+        self._schedule()
+
+    def _update_batches(self) -> None:
+        if not self.show_batches.isChecked():
+            return
+        for series, item, k in ((self._batch_recon, self.batch_recon_item, 1),
+                                (self._batch_struct, self.batch_struct_item, 2)):
+            x, y = series.x, series.y
+            if self._live is not None:
+                x = np.concatenate([x, self._live[0]])
+                y = np.concatenate([y, self._live[k]])
+            if k == 2 and len(y) and not np.any(y > 0):
+                item.setData([], [])  # no labels (or gamma 0): nothing structural to show
+                continue
+            item.setData(x, np.maximum(y, _FLOOR))
+
+    def _toggle_batches(self, on: bool) -> None:
+        self.batch_recon_item.setVisible(on)
+        self.batch_struct_item.setVisible(on)
+        if on:
+            self._update_batches()
+
+    @property
+    def n_batch_points(self) -> int:
+        return self._batch_recon.n
+
+    def epoch_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The plotted per-epoch reconstruction curve (x, y), for checks."""
+        self.flush()
+        x, y = self.recon_item.getOriginalDataset()
+        return (np.asarray([] if x is None else x), np.asarray([] if y is None else y))
+
+
+def format_loss(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.4g}"

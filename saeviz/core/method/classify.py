@@ -1,0 +1,85 @@
+"""A linear SVM on latent codes with the paper's normalised confidence (sections 3.3-3.4).
+
+The raw one-vs-rest SVM scores are scaled "between the class centers" into [0, 1]: the mean
+score the classes get at their own centers (the mean code of each class's labeled samples)
+maps to 1, the mean score they get at the other classes' centers maps to 0, and the result is
+clipped. One affine map serves all classes, so the ordering of the classes is the SVM's own
+and ``predict`` is always the arg-max of ``confidence`` and ``predict_proba``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from saeviz.core.errors import DataError
+
+
+class LatentClassifier:
+    """Linear SVM on codes; ``labels`` use -1 for unlabeled samples, which are ignored."""
+
+    def __init__(self, C: float = 1.0, max_iter: int = 5000, random_state: int = 0):
+        self.C = C
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, codes: np.ndarray, labels: np.ndarray) -> "LatentClassifier":
+        codes = np.asarray(codes, np.float64)
+        labels = np.asarray(labels)
+        if codes.ndim != 2 or len(codes) != len(labels):
+            raise DataError(f"{len(labels)} labels for codes of shape {codes.shape}")
+        mask = labels >= 0
+        classes = np.unique(labels[mask])
+        if len(classes) < 2:
+            raise DataError("the classifier needs labeled samples of at least two classes")
+        Z, y = codes[mask], labels[mask]
+        self.scaler_ = StandardScaler().fit(Z)
+        self.svm_ = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.svm_.fit(self.scaler_.transform(Z), y)
+        self.classes_ = self.svm_.classes_
+        self.centers_ = np.stack([Z[y == c].mean(axis=0) for c in self.classes_])
+        raw = self._raw(self.centers_)  # (K centers, K scores)
+        k = len(self.classes_)
+        hi = float(np.trace(raw)) / k
+        lo = float(raw.sum() - np.trace(raw)) / (k * (k - 1))
+        span = hi - lo
+        self.score_low_, self.score_span_ = lo, (span if span > 1e-12 else 1.0)
+        return self
+
+    def _raw(self, codes: np.ndarray) -> np.ndarray:
+        scores = self.svm_.decision_function(self.scaler_.transform(np.asarray(codes, np.float64)))
+        if scores.ndim == 1:  # binary: one score, positive for classes_[1]
+            scores = np.stack([-scores, scores], axis=1)
+        return scores
+
+    def decision_function(self, codes: np.ndarray) -> np.ndarray:
+        """Raw SVM scores (N, K), one column per class in ``classes_``."""
+        return self._raw(codes)
+
+    def confidence(self, codes: np.ndarray) -> np.ndarray:
+        """Normalised scores (N, K) in [0, 1]: 1 at a class's own center, 0 at the others'."""
+        return np.clip((self._raw(codes) - self.score_low_) / self.score_span_, 0.0, 1.0)
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        """Normalised confidences divided by their sum (ties from clipping broken by the raw
+        scores, so the arg-max is the SVM's prediction)."""
+        raw = self._raw(codes)
+        soft = np.exp(raw - raw.max(axis=1, keepdims=True))
+        p = self.confidence(codes) + 1e-3 * soft / soft.sum(axis=1, keepdims=True)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self._raw(codes), axis=1)]
+
+    def margin(self, codes: np.ndarray) -> np.ndarray:
+        """Best minus second-best raw score: small means uncertain (guided labeling)."""
+        scores = np.sort(self._raw(codes), axis=1)
+        return scores[:, -1] - scores[:, -2]
+
+    def error(self, codes: np.ndarray, y_true: np.ndarray) -> float:
+        return float(np.mean(self.predict(codes) != np.asarray(y_true)))

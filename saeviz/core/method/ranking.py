@@ -1,0 +1,440 @@
+"""Guided labeling (paper section 3.5): which unlabeled samples are worth labeling next.
+
+``score_samples`` turns a fitted ``LatentClassifier`` and latent codes into per-sample
+``Scores`` (predicted class, its normalised confidence, the margin between the best and the
+second-best raw SVM score, the class probabilities), all vectorised. ``rank_candidates``
+(or ``rank_scores`` on scores computed once) orders the *unlabeled* samples by one of
+``STRATEGIES``:
+
+``margin``
+    the paper's criterion: best minus second-best raw one-vs-rest SVM score; the smallest
+    margin comes first.
+``least_confidence``
+    ``1 - max`` normalised confidence (section 3.4); the largest comes first.
+``entropy``
+    entropy (nats) of ``predict_proba``; the largest comes first.
+``random``
+    a uniform random order of the unlabeled samples, reproducible from ``seed``; the score
+    is the uniform draw in [0, 1) that sets the order (smallest first).
+
+Ties are broken by sample index, so every ranking is deterministic. Labeled samples
+(label >= 0) are never candidates.
+
+``compare_rounds`` measures what a labeling round changed (predictions that flipped, per
+class gains and losses, the held-out error before and after). ``LabelingQueue`` walks a
+user through the candidates (assign, skip, back, undo, redo) without any GUI dependency.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+from psygnal import Signal
+
+from saeviz.core.errors import DataError
+from saeviz.core.state.labels import UNLABELED, LabelStore
+
+STRATEGIES = ("margin", "least_confidence", "entropy", "random")
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """Per-sample classifier output for N samples and the classifier's K classes.
+
+    ``classes`` are the label values of the K columns (the classes that had labeled samples
+    when the classifier was fitted); ``predicted`` and ``second`` hold label values.
+    """
+
+    classes: np.ndarray     # (K,)
+    decision: np.ndarray    # (N, K) raw one-vs-rest SVM scores
+    proba: np.ndarray       # (N, K) normalised confidences divided by their sum
+    predicted: np.ndarray   # (N,) best class
+    second: np.ndarray      # (N,) second-best class
+    confidence: np.ndarray  # (N,) normalised confidence of the best class, in [0, 1]
+    margin: np.ndarray      # (N,) best minus second-best raw score, >= 0
+
+    def __len__(self) -> int:
+        return len(self.predicted)
+
+    @property
+    def entropy(self) -> np.ndarray:
+        """Entropy of ``proba`` per sample, in nats (0 .. log K)."""
+        p = self.proba
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(p > 0, p * np.log(p), 0.0)
+        return -terms.sum(axis=1)
+
+
+def score_samples(classifier, codes: np.ndarray) -> Scores:
+    """Scores of every sample from a fitted ``LatentClassifier``, in one pass over the codes.
+
+    The raw scores are computed once; the normalised confidence and the probabilities follow
+    from them exactly as ``LatentClassifier.confidence`` and ``predict_proba`` define them
+    (the affine map ``score_low_`` / ``score_span_``, clipped; then normalised by the sum,
+    clipping ties broken by a softmax of the raw scores weighted 1e-3).
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise DataError(f"codes must have shape (N, d), got {codes.shape}")
+    classes = np.asarray(classifier.classes_)
+    raw = np.asarray(classifier.decision_function(codes), np.float64)
+    rows = np.arange(len(raw))
+    best = np.argmax(raw, axis=1)
+    top = raw[rows, best]
+    # in place, to keep the temporaries of a large N few
+    conf = np.subtract(raw, classifier.score_low_)
+    conf /= classifier.score_span_
+    np.clip(conf, 0.0, 1.0, out=conf)
+    proba = np.subtract(raw, top[:, None])
+    np.exp(proba, out=proba)
+    proba *= 1e-3 / proba.sum(axis=1, keepdims=True)
+    proba += conf
+    proba /= proba.sum(axis=1, keepdims=True)
+    raw[rows, best] = -np.inf  # the runner-up is the best of the rest
+    second = np.argmax(raw, axis=1)
+    margin = top - raw[rows, second]
+    raw[rows, best] = top
+    return Scores(
+        classes=_frozen(classes.copy()), decision=_frozen(raw), proba=_frozen(proba),
+        predicted=_frozen(classes[best]), second=_frozen(classes[second]),
+        confidence=_frozen(conf[rows, best]), margin=_frozen(margin),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Unlabeled samples ranked by a strategy, the most worth labeling first."""
+
+    strategy: str
+    indices: np.ndarray     # (k,) sample indices
+    scores: np.ndarray      # (k,) the strategy's score (see the module docstring)
+    best: np.ndarray        # (k,) predicted class
+    second: np.ndarray      # (k,) runner-up class
+    confidence: np.ndarray  # (k,) normalised confidence of the predicted class
+    margin: np.ndarray      # (k,) best minus second-best raw SVM score
+    n_pool: int             # unlabeled samples the candidates were chosen from
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _strategy_scores(scores: Scores, pool: np.ndarray, strategy: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(score, sort key) of the pool samples: ascending key = most worth labeling first."""
+    if strategy == "margin":
+        s = scores.margin[pool]
+        return s, s
+    if strategy == "least_confidence":
+        s = 1.0 - scores.confidence[pool]
+        return s, -s
+    if strategy == "entropy":
+        s = scores.entropy[pool]
+        return s, -s
+    if strategy == "random":
+        s = np.random.default_rng(seed).random(len(pool))
+        return s, s
+    raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+
+
+def rank_scores(scores: Scores, labels: np.ndarray, k: int | None = 100, strategy: str = "margin",
+                seed: int = 0) -> Candidates:
+    """The ``k`` unlabeled samples (``labels == -1``) ranked first by ``strategy``.
+
+    ``k=None`` ranks the whole unlabeled pool; fewer than ``k`` come back when the pool is
+    smaller.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    labels = np.asarray(labels)
+    if labels.shape != (len(scores),):
+        raise DataError(f"{labels.shape[0] if labels.ndim else 0} labels for {len(scores)} scored samples")
+    if k is not None and int(k) < 0:
+        raise ValueError(f"k must be non-negative, got {k}")
+    pool = np.flatnonzero(labels == UNLABELED)
+    values, key = _strategy_scores(scores, pool, strategy, seed)
+    order = np.argsort(key, kind="stable")  # pool is ascending, so ties keep index order
+    if k is not None:
+        order = order[: int(k)]
+    idx = pool[order]
+    return Candidates(
+        strategy=strategy, indices=_frozen(idx), scores=_frozen(np.asarray(values, np.float64)[order]),
+        best=_frozen(scores.predicted[idx]), second=_frozen(scores.second[idx]),
+        confidence=_frozen(scores.confidence[idx]), margin=_frozen(scores.margin[idx]),
+        n_pool=int(len(pool)),
+    )
+
+
+def rank_candidates(classifier, codes: np.ndarray, labels: np.ndarray, k: int | None = 100,
+                    strategy: str = "margin", seed: int = 0) -> Candidates:
+    """Score all ``codes`` with ``classifier`` and rank the unlabeled ones (``rank_scores``)."""
+    codes = np.asarray(codes)
+    labels = np.asarray(labels)
+    if labels.shape != (len(codes),):
+        raise DataError(f"{len(labels)} labels for {len(codes)} codes")
+    return rank_scores(score_samples(classifier, codes), labels, k=k, strategy=strategy, seed=seed)
+
+
+# -- one labeling round against the next ---------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class RoundComparison:
+    """What changed between the predictions of two rounds on the same N samples.
+
+    ``gained[i]`` counts samples predicted ``classes[i]`` after but not before; ``lost[i]``
+    those predicted ``classes[i]`` before but not after. The held-out fields are ``None``
+    without ground truth; ``fixed`` / ``broken`` count held-out samples that went from wrong
+    to right / right to wrong.
+    """
+
+    n_samples: int
+    flipped: np.ndarray  # indices whose predicted class changed
+    classes: np.ndarray
+    gained: np.ndarray
+    lost: np.ndarray
+    heldout_error_before: float | None = None
+    heldout_error_after: float | None = None
+    fixed: int | None = None
+    broken: int | None = None
+
+    @property
+    def n_flipped(self) -> int:
+        return int(len(self.flipped))
+
+    def to_dict(self) -> dict:
+        return {
+            "n_samples": self.n_samples, "n_flipped": self.n_flipped,
+            "classes": self.classes.tolist(), "gained": self.gained.tolist(), "lost": self.lost.tolist(),
+            "heldout_error_before": self.heldout_error_before, "heldout_error_after": self.heldout_error_after,
+            "fixed": self.fixed, "broken": self.broken,
+        }
+
+
+def compare_rounds(before: Scores, after: Scores, heldout_truth: np.ndarray | None = None,
+                   heldout_index: np.ndarray | None = None) -> RoundComparison:
+    """Compare two rounds' scores of the same samples.
+
+    ``heldout_index`` picks the held-out samples among the scored ones (default: all of
+    them); ``heldout_truth`` holds their true classes, in that order.
+    """
+    if len(before) != len(after):
+        raise DataError(f"the rounds scored different samples ({len(before)} and {len(after)})")
+    pb, pa = np.asarray(before.predicted), np.asarray(after.predicted)
+    changed = pb != pa
+    classes = np.union1d(before.classes, after.classes)
+    gained = np.bincount(np.searchsorted(classes, pa[changed]), minlength=len(classes))
+    lost = np.bincount(np.searchsorted(classes, pb[changed]), minlength=len(classes))
+    err_b = err_a = None
+    fixed = broken = None
+    if heldout_truth is not None:
+        truth = np.asarray(heldout_truth)
+        idx = np.arange(len(pb)) if heldout_index is None else np.asarray(heldout_index, np.int64)
+        if idx.ndim != 1 or truth.shape != idx.shape:
+            raise DataError(f"{truth.size} held-out labels for {idx.size} held-out samples")
+        if idx.size and (idx.min() < 0 or idx.max() >= len(pb)):
+            raise DataError(f"held-out index out of range 0..{len(pb) - 1}")
+        if idx.size:
+            right_b, right_a = pb[idx] == truth, pa[idx] == truth
+            err_b, err_a = float(1.0 - right_b.mean()), float(1.0 - right_a.mean())
+            fixed, broken = int(np.sum(~right_b & right_a)), int(np.sum(right_b & ~right_a))
+    return RoundComparison(
+        n_samples=len(pb), flipped=_frozen(np.flatnonzero(changed)), classes=_frozen(classes),
+        gained=_frozen(gained.astype(np.int64)), lost=_frozen(lost.astype(np.int64)),
+        heldout_error_before=err_b, heldout_error_after=err_a, fixed=fixed, broken=broken,
+    )
+
+
+# -- walking a user through the candidates -------------------------------------------------
+@dataclass(frozen=True)
+class Assignment:
+    """One label given through the queue: sample ``index`` went from ``old`` to ``new``."""
+
+    index: int
+    old: int
+    new: int
+
+
+Apply = Callable[[int, int], int]  # (sample index, new label) -> the label it had
+
+
+def _applier(target) -> Apply:
+    if isinstance(target, LabelStore):
+        return lambda index, label: int(target.assign([index], label)[0])
+    if callable(target):
+        return lambda index, label: int(target(index, label))
+    raise TypeError("the queue writes labels through a LabelStore or a callable(index, label) -> old label")
+
+
+class LabelingQueue:
+    """The candidates of a round, one at a time: assign a class, skip, go back, undo, redo.
+
+    Labels are written through ``apply``: a ``LabelStore`` or a callable
+    ``(index, label) -> previous label``. The queue keeps its own undo history of the
+    assignments it made. A GUI with its own undo stack wraps each assignment in a command:
+    the command remembers ``queue.current`` when created, its first ``redo`` calls
+    ``queue.assign(label, index=that)``, its ``undo`` calls ``queue.undo()`` and later redos
+    call ``queue.redo()``; as long as every assignment goes through such commands, the two
+    histories stay in the same order.
+
+    ``current`` is the sample to label (``None`` once past the last item). Labeling or
+    skipping the current item moves on to the next item not yet assigned (labeling another
+    item leaves ``current`` where it is); ``back`` steps to the previous item, whatever its
+    state, so an answer can be reviewed or changed. ``progress`` is
+    (items assigned, items in the queue). ``changed`` is emitted after every change.
+    """
+
+    changed = Signal()
+
+    def __init__(self, candidates: Candidates | Iterable[int] = (), apply: LabelStore | Apply | None = None):
+        if apply is None:
+            raise TypeError("LabelingQueue needs a LabelStore or a callable to write labels through")
+        self._apply = _applier(apply)
+        self._undo: list[Assignment] = []
+        self._redo: list[Assignment] = []
+        self._live: dict[int, int] = {}  # sample index -> assignments not undone
+        self._set_items(candidates)
+
+    # -- the list -----------------------------------------------------------------------
+    def _set_items(self, candidates) -> None:
+        idx = candidates.indices if isinstance(candidates, Candidates) else candidates
+        items = np.asarray(idx if isinstance(idx, np.ndarray) else list(idx), dtype=np.int64).ravel()
+        if np.unique(items).size != items.size:
+            raise DataError("the queue's candidates contain a sample twice")
+        self._items = items
+        self._where = {int(s): p for p, s in enumerate(items)}
+        self._done = np.array([self._live.get(int(s), 0) > 0 for s in items], dtype=bool)
+        self._skipped = np.zeros(len(items), bool)
+        self._pos = self._next_open(-1)
+
+    def refresh(self, candidates: Candidates | Iterable[int]) -> None:
+        """Replace the items with a new ranking (after retraining); the undo history stays."""
+        self._set_items(candidates)
+        self.changed.emit()
+
+    @property
+    def items(self) -> tuple[int, ...]:
+        return tuple(int(i) for i in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def position(self) -> int:
+        """Position of ``current`` in ``items`` (``len(self)`` when finished)."""
+        return self._pos
+
+    @property
+    def current(self) -> int | None:
+        return int(self._items[self._pos]) if self._pos < len(self._items) else None
+
+    @property
+    def finished(self) -> bool:
+        return self._pos >= len(self._items)
+
+    def status(self, position: int) -> str:
+        """``"assigned"``, ``"skipped"`` or ``"pending"`` for the item at ``position``."""
+        if not 0 <= position < len(self._items):
+            raise IndexError(f"position {position} outside the queue of {len(self._items)}")
+        if self._done[position]:
+            return "assigned"
+        return "skipped" if self._skipped[position] else "pending"
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return int(self._done.sum()), len(self._items)
+
+    def _next_open(self, pos: int) -> int:
+        rest = np.flatnonzero(~self._done[pos + 1:])
+        return pos + 1 + int(rest[0]) if rest.size else len(self._items)
+
+    def _count(self, sample: int, step: int) -> None:
+        n = self._live.get(sample, 0) + step
+        if n > 0:
+            self._live[sample] = n
+        else:
+            self._live.pop(sample, None)
+        pos = self._where.get(sample)
+        if pos is not None:
+            self._done[pos] = n > 0
+            if n > 0:
+                self._skipped[pos] = False
+
+    # -- moving ------------------------------------------------------------------------
+    def skip(self) -> int | None:
+        """Leave the current item unlabeled and move on; returns the new ``current``."""
+        if self.finished:
+            raise IndexError("the queue is finished: nothing to skip")
+        if not self._done[self._pos]:
+            self._skipped[self._pos] = True
+        self._pos = self._next_open(self._pos)
+        self.changed.emit()
+        return self.current
+
+    def back(self) -> int | None:
+        """Step to the previous item (no-op at the first); returns the new ``current``."""
+        if self._pos > 0:
+            self._pos -= 1
+            self.changed.emit()
+        return self.current
+
+    # -- labeling ----------------------------------------------------------------------
+    def assign(self, label: int, index: int | None = None) -> Assignment:
+        """Give ``label`` to the current item (or to queue item ``index``) and move on."""
+        if index is None:
+            if self.finished:
+                raise IndexError("the queue is finished: nothing to assign")
+            pos = self._pos
+        else:
+            pos = self._where.get(int(index))
+            if pos is None:
+                raise KeyError(f"sample {index} is not in the queue")
+        sample = int(self._items[pos])
+        label = int(label)
+        old = self._apply(sample, label)
+        rec = Assignment(sample, int(old), label)
+        self._count(sample, +1)
+        self._undo.append(rec)
+        self._redo.clear()
+        if pos == self._pos:
+            self._pos = self._next_open(pos)
+        self.changed.emit()
+        return rec
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> Assignment | None:
+        """Restore the label the last assignment replaced and return to that item."""
+        if not self._undo:
+            return None
+        rec = self._undo.pop()
+        self._apply(rec.index, rec.old)
+        self._count(rec.index, -1)
+        self._redo.append(rec)
+        pos = self._where.get(rec.index)
+        if pos is not None:
+            self._pos = pos
+        self.changed.emit()
+        return rec
+
+    def redo(self) -> Assignment | None:
+        """Apply the last undone assignment again and move on from its item."""
+        if not self._redo:
+            return None
+        rec = self._redo.pop()
+        self._apply(rec.index, rec.new)
+        self._count(rec.index, +1)
+        self._undo.append(rec)
+        if self._where.get(rec.index) == self._pos:
+            self._pos = self._next_open(self._pos)
+        self.changed.emit()
+        return rec

@@ -1,0 +1,2 @@
+"""What a user works on, Qt-free and observable: the ``Session`` (dataset, labels, model,
+training state and results), the ``LabelStore`` and the label edits that change it."""
