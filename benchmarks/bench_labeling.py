@@ -32,7 +32,7 @@ def stroke_path(width: float, height: float, moves: int) -> np.ndarray:
 
 
 def bench_core(n: int, moves: int, radius: float, repeats: int) -> dict:
-    from saeviz.app.labeling.paint_tools import capsule_hits
+    from saeviz.app import capsule_hits
     from saeviz.core.state.label_edits import StrokeAccumulator
     from saeviz.core.state.labels import LabelStore
 
@@ -71,9 +71,7 @@ def bench_view(app, n: int, moves: int, radius: float, repeats: int) -> dict:
     from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
     from benchmarks.bench_view import close_widget, synthetic_codes, wait_painted
-    from saeviz.app.common.undo import LabelEditor
-    from saeviz.app.labeling.paint_tools import PaintTools
-    from saeviz.app.latent.view import LatentView
+    from saeviz.app import LabelEditor, LatentView, PaintTools
     from saeviz.core.display.projection import LiveProjection, PCAProjector
     from saeviz.core.state.labels import LabelStore
 
@@ -134,7 +132,7 @@ def bench_view(app, n: int, moves: int, radius: float, repeats: int) -> dict:
 
 def bench_preview(k: int, repeats: int) -> float:
     """Median milliseconds of the distance editor's MDS preview for k classes."""
-    from saeviz.app.labeling.distance_editor import class_layout
+    from saeviz.core.method.class_layout import class_layout
 
     rng = np.random.default_rng(1)
     A = rng.random((k, k)) + 0.5

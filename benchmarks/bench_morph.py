@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from PySide6.QtWidgets import QApplication
 
-    from saeviz.app.mesh.morph_panel import MorphPanel
-    from saeviz.app.mesh.viewport import MeshView
+    from saeviz.app import MeshView, MorphPanel
     from saeviz.core.data import bodies
     from saeviz.core.display.mesh_ops import VertexNormals
     from saeviz.core.method.config import ModelConfig, TrainConfig

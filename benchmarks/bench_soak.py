@@ -50,8 +50,7 @@ def main(argv=None) -> None:
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
 
-        from saeviz.app.window.launch import collect_garbage_on_ui_thread
-        from saeviz.app.window.main_window import MainWindow
+        from saeviz.app import MainWindow, collect_garbage_on_ui_thread
         from saeviz.core.method.config import ModelConfig, TrainConfig
         from saeviz.core.state.session import SessionDefaults
 

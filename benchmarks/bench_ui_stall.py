@@ -124,7 +124,7 @@ def measure(app, window, seconds: float) -> dict:
 def run_case(app, name: str, dataset, seconds: float) -> dict:
     from PySide6.QtCore import QSettings
 
-    from saeviz.app.window.main_window import MainWindow
+    from saeviz.app import MainWindow
     from saeviz.core.method.config import ModelConfig, TrainConfig
     from saeviz.core.state.session import Session, SessionDefaults
 
@@ -158,7 +158,7 @@ def main(argv=None) -> None:
     try:
         from PySide6.QtWidgets import QApplication
 
-        from saeviz.app.window.launch import (
+        from saeviz.app import (
             collect_garbage_on_ui_thread,
             configure_threads,
             warm_up,

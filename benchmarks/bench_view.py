@@ -99,7 +99,7 @@ def wait_painted(app, counter, timeout=5.0) -> None:
 def bench_latent_view(app, n, dims, frames, d, shot=None) -> dict:
     from PySide6 import QtTest
 
-    from saeviz.app.latent.view import LatentView
+    from saeviz.app import LatentView
     from saeviz.core.display.projection import LiveProjection, PCAProjector
 
     Z, labels, centers, rng = synthetic_codes(n, d)

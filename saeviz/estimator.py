@@ -170,13 +170,13 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         return self._train(1)
 
     def _make_trainer(self, X, train_cfg: TrainConfig, model=None, previous=None) -> Trainer:
+        if previous is not None:  # keep the weights, the optimiser's state and the epoch count
+            return previous.fork(self._current_supervision, X=self._samples(X), config=train_cfg,
+                                 gamma=train_cfg.gamma)
         trainer = Trainer(self._samples(X), self._model_config(), train_cfg,
                           supervision=self._current_supervision, model=model)
-        if previous is not None:  # keep the optimiser's state and the epoch count
-            trainer.optimizer.load_state_dict(previous.optimizer.state_dict())
-            trainer.epoch, trainer.history = previous.epoch, previous.history
-        elif model is not None:  # unpickled: the weights and history go on, Adam starts afresh
-            trainer.epoch, trainer.history = self.n_epochs_, list(self.history_)
+        if model is not None:  # unpickled: the weights and history go on, Adam starts afresh
+            trainer.start_from_history(self.history_, self.n_epochs_)
         return trainer
 
     def _current_supervision(self):

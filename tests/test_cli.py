@@ -3,6 +3,7 @@ import sys
 
 import numpy as np
 import pytest
+from idx_files import write_idx_folder
 
 from saeviz.cli import main
 
@@ -134,19 +135,6 @@ def test_benchmarks_help_returns_at_once_and_lists_them():
 
 
 # -- train: architecture, class groupings, named datasets ------------------------------------------
-def _write_idx_folder(folder, n_train=40, n_test=20, size=8):
-    """Four small MNIST-format IDX files with random images and cycling labels 0..9."""
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
-        labels = np.arange(n, dtype=np.uint8) % 10
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-            bytes([0, 0, 8, 3]) + np.array([n, size, size], ">u4").tobytes() + images.tobytes())
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            bytes([0, 0, 8, 1]) + np.array([n], ">u4").tobytes() + labels.tobytes())
-
-
 @pytest.mark.slow
 def test_train_defaults_to_the_mlp_and_names_each_architectures_own_sizes(tmp_path, capsys):
     from saeviz.core.io.checkpoint import load_checkpoint
@@ -185,7 +173,7 @@ def test_train_on_mnist_by_name_finds_the_user_folder_or_says_where_to_put_it(tm
     err = capsys.readouterr().err
     folder = tmp_path / "share" / "saeviz" / "datasets" / "mnist"
     assert str(folder) in err and "SAEVIZ_MNIST_DIR" in err and "Traceback" not in err
-    _write_idx_folder(folder)
+    write_idx_folder(folder)
     assert main(["train", "--dataset", "mnist", "--classes", "ten", "--labeled", "0.5", "--epochs", "1",
                  "--batch-size", "16", "--out", str(tmp_path / "m"), "--quiet"]) == 0
     err = capsys.readouterr().err

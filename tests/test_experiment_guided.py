@@ -4,24 +4,13 @@ import math
 import re
 
 import pytest
+from json_numbers import numbers
 
 pytest.importorskip("matplotlib", reason="the experiment reports need the 'report' extra")
 
 from saeviz.experiments import EXPERIMENTS  # noqa: E402
 from saeviz.experiments.__main__ import main  # noqa: E402
 from saeviz.experiments.guided import ARMS, QUICK  # noqa: E402
-
-
-def numbers(obj, path="results"):
-    """Every number in a JSON tree, with where it sits."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from numbers(v, f"{path}.{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from numbers(v, f"{path}[{i}]")
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield path, obj
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import math
 import re
 
 import pytest
+from json_numbers import numbers
 
 pytest.importorskip("matplotlib", reason="the experiment reports need the 'report' extra")
 pytest.importorskip("umap", reason="the sparse-labels experiment needs umap-learn (the 'report' extra)")
@@ -19,18 +20,6 @@ from saeviz.experiments import (  # noqa: E402
 from saeviz.experiments.__main__ import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-def numbers(obj, path="results"):
-    """Every number in a JSON tree, with where it sits (booleans are not numbers here)."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from numbers(v, f"{path}.{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from numbers(v, f"{path}[{i}]")
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield path, obj
 
 
 def run_quick(name, tmp_path, *extra):

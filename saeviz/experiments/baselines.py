@@ -86,6 +86,14 @@ def load_setup(setup: Setup, max_train: int | None = None) -> Split:
     return split
 
 
+def setup_splits(settings):
+    """``(name, setup, split)`` for each of ``settings.datasets`` in turn, its training part cut to
+    ``settings.max_train[name]`` samples (0: all of them)."""
+    for name in settings.datasets:
+        setup = SETUPS[name]
+        yield name, setup, load_setup(setup, settings.max_train.get(name) or None)
+
+
 def describe(setup: Setup, split: Split) -> str:
     return (f"**{setup.name}**: {setup.note}; {len(split.y_train)} training / {len(split.y_test)} held-out "
             f"samples, classes {', '.join(split.class_names)}.")
@@ -149,6 +157,14 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     if len(np.unique(labels[labeled])) < 2:
         raise ExperimentError("the semi-supervised baselines need labeled samples of at least two classes")
     return labeled
+
+
+def _semi_supervised_start(labels: np.ndarray, seed: int, train: TrainConfig | None):
+    """The training settings (the library's defaults for ``None``), the indices of the labeled
+    samples and the labels as a tensor; every global generator seeded with ``seed``."""
+    labeled = _check_labels(labels)
+    common.seed_everything(seed)
+    return train or TrainConfig(), labeled, torch.from_numpy(np.asarray(labels, np.int64))
 
 
 # -- plain autoencoder --------------------------------------------------------------------------
@@ -254,12 +270,9 @@ def train_aae(X: np.ndarray, labels: np.ndarray, n_classes: int, model: ModelCon
               train: TrainConfig | None = None, adversarial_lr: float = 2e-4) -> AAE:
     """Makhzani et al. 2016, section 2.3, with Adam (the discriminators and the encoder's
     adversarial updates at ``adversarial_lr`` with beta1 = 0.5, as usual for GANs)."""
-    train = train or TrainConfig()
-    labeled = _check_labels(labels)
-    common.seed_everything(seed)
+    train, labeled, y_all = _semi_supervised_start(labels, seed, train)
     aae = AAE(model, X, n_classes, seed)
     c_all, r_all = aae.net.inputs(X)
-    y_all = torch.from_numpy(np.asarray(labels, np.int64))
     enc_params = list(aae.net.ae.encoder.parameters())
     opt_rec = torch.optim.Adam(enc_params + list(aae.net.ae.decoder.parameters()), lr=train.lr)
     opt_disc = torch.optim.Adam(list(aae.d_cat.parameters()) + list(aae.d_style.parameters()),
@@ -339,12 +352,9 @@ def train_classifier(X: np.ndarray, labels: np.ndarray, n_classes: int, model: M
                      seed: int, train: TrainConfig | None = None) -> ClassifierNet:
     """Cross-entropy on the labeled samples only, for ``epochs * ceil(len(X) / batch)`` steps:
     the number of optimizer steps the SAE takes on the same data, however few labels there are."""
-    train = train or TrainConfig()
-    labeled = _check_labels(labels)
-    common.seed_everything(seed)
+    train, labeled, y_all = _semi_supervised_start(labels, seed, train)
     clf = ClassifierNet(model, X, n_classes, seed)
     c_all, _ = clf.net.inputs(X)
-    y_all = torch.from_numpy(np.asarray(labels, np.int64))
     opt = torch.optim.Adam(clf.params, lr=train.lr)
     rng = np.random.default_rng(seed)
     bs = int(train.batch_size)

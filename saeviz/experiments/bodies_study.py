@@ -273,8 +273,7 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
                         "n_test": len(split.X_test)},
                "per_seed": per_seed, "summary": {"gammas": table, "raw_vertices": baseline},
                "seconds": clock.seconds}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = common.output_folder(out)
     _figure(split, first_raw, settings.gammas, out)
     common.write_json(out / "results.json", results)
     write_report(out, results)

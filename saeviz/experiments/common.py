@@ -7,7 +7,6 @@ drawn by matplotlib, the ``report`` extra).
 """
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import json
 import math
@@ -128,13 +127,7 @@ def continue_training(trainer: Trainer, labels: np.ndarray, class_names: tuple[s
     ``seed`` sets the batch order of the continuation, so copies continued with the same
     seed see the same batches and differ only in their labels.
     """
-    config = trainer.config.replace(seed=int(seed))
-    fork = Trainer(trainer.X.numpy(), trainer.model_config, config, supervision(labels, class_names),
-                   model=copy.deepcopy(trainer.model))
-    fork.optimizer.load_state_dict(copy.deepcopy(trainer.optimizer.state_dict()))
-    fork.gamma = trainer.gamma
-    fork.epoch = trainer.epoch
-    fork.history = [dict(h) for h in trainer.history]
+    fork = trainer.fork(supervision(labels, class_names), config=trainer.config.replace(seed=int(seed)))
     return _run(fork, epochs, on_epoch)
 
 
@@ -201,6 +194,23 @@ def write_json(path: Path, results: dict) -> Path:
 
 
 # -- reports ----------------------------------------------------------------------------------
+def output_folder(out: Path) -> Path:
+    """``out`` as a path, created (with its parents) when missing."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def start_per_dataset(out: Path, experiment: str, quick: bool, settings: dict,
+                      **facts) -> tuple[Path, Stopwatch, dict]:
+    """The output folder (created), a started clock and the results of an experiment that fills
+    ``results["datasets"]`` one dataset at a time: its name, ``quick``, ``settings``, further
+    ``facts``, the environment, no datasets yet and ``complete`` false."""
+    results = {"experiment": experiment, "quick": bool(quick), "settings": settings, **facts,
+               "environment": environment(), "datasets": {}, "complete": False}
+    return output_folder(out), Stopwatch(), results
+
+
 def require_matplotlib() -> None:
     """Fail early, before any training, when the figures cannot be drawn."""
     try:
@@ -252,3 +262,38 @@ class Stopwatch:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.t0
+
+
+def run_status(results: dict, full_epochs: int, quick: str, partial: str) -> str:
+    """The bold notes that open a report: ``quick`` for a quick run, a reduced-setting note when a
+    full run trained fewer or more epochs than ``full_epochs``, and ``partial`` when the run did
+    not finish."""
+    epochs = results["settings"]["epochs"]
+    status = quick if results["quick"] else ""
+    if not results["quick"] and epochs != full_epochs:
+        status += (f"**Reduced setting**: {epochs} epochs instead of the full setting's {full_epochs}, "
+                   "to fit the time available on a shared, loaded 2-core machine. ")
+    if not results["complete"]:
+        status += partial
+    return status
+
+
+def add_reproduce(report: Report, results: dict, command: str) -> None:
+    """The report's last section: the command that reruns ``results`` and how long it took."""
+    report.heading("Reproduce")
+    report.text(f"`{command}` "
+                f"({results.get('seconds', 0) / 60:.1f} minutes here, {results['environment']['torch_threads']} "
+                "CPU thread(s), shared loaded 2-core machine).")
+
+
+def save_results(out: Path, results: dict, seconds: float, write_report: Callable[[], Path]) -> None:
+    """Record ``seconds`` in ``results``, write ``out/results.json``, then the report."""
+    results["seconds"] = seconds
+    write_json(Path(out) / "results.json", results)
+    write_report()
+
+
+def log_written(out: Path, results: dict, log: Log) -> None:
+    """Tell where the report and the numbers went and how long the run took."""
+    out = Path(out)
+    log(f"wrote {out / 'report.md'} and {out / 'results.json'} in {results['seconds']:.0f} s")

@@ -13,7 +13,7 @@ of the predicted class.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,8 @@ from saeviz.core.method.calibration import (
 )
 from saeviz.core.method.config import TrainConfig
 from saeviz.experiments import baselines as B
-from saeviz.experiments import common
-from saeviz.experiments.common import Log, Report, Stopwatch, summary
+from saeviz.experiments import common, options
+from saeviz.experiments.common import Log, Report, summary
 
 DESCRIPTION = "reliability and histograms of SAE SVM confidences against classifier softmax, with ECE"
 
@@ -59,20 +59,11 @@ QUICK = Settings(datasets=("digits",), epochs=2, seeds={"digits": (0,), "bodies"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=tuple(B.SETUPS), default=None, help="one dataset only")
-    parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {FULL.epochs})")
+    options.add_dataset_and_epochs(parser, B.SETUPS, FULL.epochs)
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None) -> Settings:
-    s = QUICK if quick else FULL
-    changes = {}
-    if dataset is not None:
-        changes["datasets"] = (dataset,)
-    if seeds is not None:
-        changes["seeds"] = {d: tuple(range(int(seeds))) for d in s.seeds}
-    if epochs is not None:
-        changes["epochs"] = int(epochs)
-    return replace(s, **changes)
+    return options.with_overrides(QUICK if quick else FULL, seeds, dataset, epochs)
 
 
 def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log) -> tuple[dict, dict]:
@@ -116,15 +107,9 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         dataset: str | None = None, epochs: int | None = None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clock = Stopwatch()
-    results = {"experiment": "confidence", "quick": bool(quick), "settings": asdict(settings),
-               "training": training_settings(), "environment": common.environment(), "datasets": {},
-               "complete": False}
-    for name in settings.datasets:
-        setup = B.SETUPS[name]
-        split = B.load_setup(setup, settings.max_train.get(name) or None)
+    out, clock, results = common.start_per_dataset(out, "confidence", quick, asdict(settings),
+                                                   training=training_settings())
+    for name, setup, split in B.setup_splits(settings):
         log(f"confidence on {name}: {len(split.y_train)} training / {len(split.y_test)} test samples")
         per_seed, raws = [], []
         for seed in settings.seeds[name]:
@@ -138,14 +123,10 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
                             "ece_top_label": summary(r[m]["ece_top_label"] for r in per_seed)} for m in METHODS},
             "pooled": pooled(raws, split.y_test, split.n_classes, settings.n_bins),
             "seeds": per_seed}
-        results["seconds"] = clock.seconds
-        common.write_json(out / "results.json", results)
-        write_report(out, results)
+        common.save_results(out, results, clock.seconds, lambda: write_report(out, results))
     results["complete"] = True
-    results["seconds"] = clock.seconds
-    common.write_json(out / "results.json", results)
-    write_report(out, results)
-    log(f"wrote {out / 'report.md'} and {out / 'results.json'} in {results['seconds']:.0f} s")
+    common.save_results(out, results, clock.seconds, lambda: write_report(out, results))
+    common.log_written(out, results, log)
     return results
 
 
@@ -195,13 +176,7 @@ def _figure(name: str, d: dict):
 
 def command(results: dict) -> str:
     """The command line that reruns ``results``' settings."""
-    st, base = results["settings"], (QUICK if results["quick"] else FULL)
-    cmd = "python -m saeviz.experiments confidence" + (" --quick" if results["quick"] else "")
-    if tuple(st["datasets"]) != tuple(base.datasets) and len(st["datasets"]) == 1:
-        cmd += f" --dataset {st['datasets'][0]}"
-    if st["epochs"] != base.epochs:
-        cmd += f" --epochs {st['epochs']}"
-    return cmd + " --out FOLDER"
+    return options.rerun_command("confidence", results, QUICK if results["quick"] else FULL)
 
 
 def training_settings(config: TrainConfig | None = None) -> dict:
@@ -211,6 +186,10 @@ def training_settings(config: TrainConfig | None = None) -> dict:
             "target_scale": c.target_scale}
 
 
+QUICK_NOTE = "**Quick run**: small subsets and 2 epochs, for a smoke test only. "
+PARTIAL_NOTE = "**Partial run**: not every dataset finished; the report covers those that did. "
+
+
 def write_report(out: Path, results: dict) -> Path:
     st = results["settings"]
     # runs before these were recorded used the library defaults
@@ -218,12 +197,7 @@ def write_report(out: Path, results: dict) -> Path:
     scale = "automatic target scale" if not tr["target_scale"] else f"target scale {tr['target_scale']:g}"
     mds = {"class": "class-level MDS", "exact": "MDS over every labeled sample"}.get(tr["mds"], tr["mds"])
     rep = Report(out, "Decision confidence: SAE scores against softmax")
-    status = "**Quick run**: small subsets and 2 epochs, for a smoke test only. " if results["quick"] else ""
-    if not results["quick"] and st["epochs"] != FULL.epochs:
-        status += (f"**Reduced setting**: {st['epochs']} epochs instead of the full setting's {FULL.epochs}, "
-                   "to fit the time available on a shared, loaded 2-core machine. ")
-    if not results["complete"]:
-        status += "**Partial run**: not every dataset finished; the report covers those that did. "
+    status = common.run_status(results, FULL.epochs, QUICK_NOTE, PARTIAL_NOTE)
     rep.text("Paper section 3.4 (Figs. 8 and 9): how well a confidence predicts whether a decision is right. "
              + status)
     rep.heading("Setup")
@@ -269,8 +243,5 @@ def write_report(out: Path, results: dict) -> Path:
         rep.figure(_figure(name, d), f"confidence_{name}.png",
                    f"{name}: reliability diagrams (bins with at least {MIN_BIN} pairs) and histograms of the "
                    "confidence of the predicted class, held-out samples of all seeds.")
-    rep.heading("Reproduce")
-    rep.text(f"`{command(results)}` "
-             f"({results.get('seconds', 0) / 60:.1f} minutes here, {results['environment']['torch_threads']} CPU "
-             "thread(s), shared loaded 2-core machine).")
+    common.add_reproduce(rep, results, command(results))
     return rep.write()

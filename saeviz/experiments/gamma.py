@@ -10,15 +10,15 @@ every dataset and seed.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from saeviz.core.method.config import TrainConfig
-from saeviz.core.method.training import decode
+from saeviz.core.method.evaluate import rmse
 from saeviz.experiments import baselines as B
-from saeviz.experiments import common
+from saeviz.experiments import common, options
 from saeviz.experiments.common import Log, Report, Stopwatch, mean_std, summary
 
 DESCRIPTION = "reconstruction RMSE and classification error for gamma from 0 to 1"
@@ -50,27 +50,16 @@ QUICK = Settings(datasets=("digits",), gammas=(0.0, 0.5, 1.0), epochs=2, seeds={
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=tuple(B.SETUPS), default=None, help="one dataset only")
-    parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {FULL.epochs})")
+    options.add_dataset_and_epochs(parser, B.SETUPS, FULL.epochs)
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None) -> Settings:
-    s = QUICK if quick else FULL
-    changes = {}
-    if dataset is not None:
-        changes["datasets"] = (dataset,)
-    if seeds is not None:
-        changes["seeds"] = {d: tuple(range(int(seeds))) for d in s.seeds}
-    if epochs is not None:
-        changes["epochs"] = int(epochs)
-    return replace(s, **changes)
+    return options.with_overrides(QUICK if quick else FULL, seeds, dataset, epochs)
 
 
 def heldout_rmse(trainer, split) -> float:
     """Root-mean-square reconstruction error of the held-out samples, in data units."""
-    codes = common.encode_test(trainer, split)
-    rec = decode(trainer.model, codes)
-    return float(np.sqrt(np.mean((rec.astype(np.float64) - split.X_test) ** 2)))
+    return rmse(trainer.model, split.X_test, common.encode_test(trainer, split))
 
 
 def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log) -> dict:
@@ -97,14 +86,8 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         dataset: str | None = None, epochs: int | None = None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clock = Stopwatch()
-    results = {"experiment": "gamma", "quick": bool(quick), "settings": asdict(settings),
-               "environment": common.environment(), "datasets": {}, "complete": False}
-    for name in settings.datasets:
-        setup = B.SETUPS[name]
-        split = B.load_setup(setup, settings.max_train.get(name) or None)
+    out, clock, results = common.start_per_dataset(out, "gamma", quick, asdict(settings))
+    for name, setup, split in B.setup_splits(settings):
         log(f"gamma on {name}: {len(split.y_train)} training / {len(split.y_test)} test samples, "
             f"gammas {list(settings.gammas)}, seeds {list(settings.seeds[name])}")
         per_seed = []
@@ -116,14 +99,10 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
                 "n_train": int(len(split.y_train)), "n_test": int(len(split.y_test)),
                 "seeds_planned": list(settings.seeds[name]),
                 "summary": summarise(per_seed, settings.gammas), "seeds": per_seed}
-            results["seconds"] = clock.seconds
-            common.write_json(out / "results.json", results)
-            write_report(out, results)
+            common.save_results(out, results, clock.seconds, lambda: write_report(out, results))
     results["complete"] = True
-    results["seconds"] = clock.seconds
-    common.write_json(out / "results.json", results)
-    write_report(out, results)
-    log(f"wrote {out / 'report.md'} and {out / 'results.json'} in {results['seconds']:.0f} s")
+    common.save_results(out, results, clock.seconds, lambda: write_report(out, results))
+    common.log_written(out, results, log)
     return results
 
 
@@ -154,26 +133,15 @@ def _figure(results: dict):
 
 def command(results: dict) -> str:
     """The command line that reruns ``results``' settings."""
-    st, base = results["settings"], (QUICK if results["quick"] else FULL)
-    cmd = "python -m saeviz.experiments gamma" + (" --quick" if results["quick"] else "")
-    if tuple(st["datasets"]) != tuple(base.datasets) and len(st["datasets"]) == 1:
-        cmd += f" --dataset {st['datasets'][0]}"
-    if st["epochs"] != base.epochs:
-        cmd += f" --epochs {st['epochs']}"
-    return cmd + " --out FOLDER"
+    return options.rerun_command("gamma", results, QUICK if results["quick"] else FULL)
 
 
 def write_report(out: Path, results: dict) -> Path:
     st = results["settings"]
     rep = Report(out, "Effect of gamma: reconstruction against structure")
-    status = ""
-    if results["quick"]:
-        status = "**Quick run**: small subsets, few epochs, one seed, for a smoke test only. "
-    if not results["quick"] and st["epochs"] != FULL.epochs:
-        status += (f"**Reduced setting**: {st['epochs']} epochs instead of the full setting's {FULL.epochs}, "
-                   "to fit the time available on a shared, loaded 2-core machine. ")
-    if not results["complete"]:
-        status += "**Partial run**: not every dataset and seed finished; the report covers those that did. "
+    status = common.run_status(
+        results, FULL.epochs, "**Quick run**: small subsets, few epochs, one seed, for a smoke test only. ",
+        "**Partial run**: not every dataset and seed finished; the report covers those that did. ")
     rep.text("Paper section 3.6 (Fig. 11): gamma weighs the structural loss (1) against the reconstruction "
              "loss (0) for the labeled samples. " + status)
     rep.heading("Setup")
@@ -202,8 +170,5 @@ def write_report(out: Path, results: dict) -> Path:
     rep.figure(_figure(results), "gamma.png",
                "Held-out classification error (left axis) and reconstruction RMSE (right axis) against gamma, "
                "mean ± std over seeds.")
-    rep.heading("Reproduce")
-    rep.text(f"`{command(results)}` "
-             f"({results.get('seconds', 0) / 60:.1f} minutes here, {results['environment']['torch_threads']} "
-             "CPU thread(s), shared loaded 2-core machine).")
+    common.add_reproduce(rep, results, command(results))
     return rep.write()

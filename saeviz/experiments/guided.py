@@ -223,8 +223,7 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
     """Run the experiment, write ``results.json`` and ``report.md`` into ``out``; return the results."""
     common.require_matplotlib()
     settings = settings_for(quick, seeds, labeled, epochs, added)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
     split = common.load_split(settings.dataset)
@@ -257,13 +256,11 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         "seeds": per_seed,
         "sweep": sweep,
     }
-    results["seconds"] = clock.seconds
-    common.write_json(out / "results.json", results)
-    write_report(out, results, raws, split)
+    common.save_results(out, results, clock.seconds, lambda: write_report(out, results, raws, split))
     s = results["summary"]
     log(f"held-out error before {mean_std(s['error_before'])}%; after: "
         + ", ".join(f"{arm} {mean_std(s['arms'][arm]['error_after'])}%" for arm in settings.arms))
-    log(f"wrote {out / 'report.md'} and {out / 'results.json'} in {results['seconds']:.0f} s")
+    common.log_written(out, results, log)
     return results
 
 

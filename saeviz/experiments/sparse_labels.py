@@ -157,8 +157,7 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
     if "umap" in settings.methods:
         B.require_umap()
     setup = B.SETUPS[settings.dataset]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
     split = B.load_setup(setup, settings.max_train or None)
@@ -182,11 +181,9 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
                         "description": B.describe(setup, split)},
             "model": setup.model.to_dict(), "training": TrainConfig().to_dict(), "environment": env,
             "summary": summarise(per_seed, settings), "seeds": per_seed,
-            "seconds": seconds_before + clock.seconds,
         }
-        common.write_json(out / "results.json", results)
-        write_report(out, results)
-    log(f"wrote {out / 'report.md'} and {out / 'results.json'} in {results['seconds']:.0f} s")
+        common.save_results(out, results, seconds_before + clock.seconds, lambda: write_report(out, results))
+    common.log_written(out, results, log)
     return results
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from saeviz.core.method.config import TrainConfig
 from saeviz.experiments import baselines as B
-from saeviz.experiments import common
+from saeviz.experiments import common, options
 from saeviz.experiments.common import Log, Report, Stopwatch, summary
 
 DESCRIPTION = "2D projections of AE, VAE, AAE and SAE latent spaces with silhouette scores"
@@ -51,20 +51,11 @@ QUICK = Settings(datasets=("digits",), epochs=2, max_train={"digits": 300, "bodi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=tuple(B.SETUPS), default=None, help="one dataset only")
-    parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {FULL.epochs})")
+    options.add_dataset_and_epochs(parser, B.SETUPS, FULL.epochs)
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None) -> Settings:
-    s = QUICK if quick else FULL
-    changes = {}
-    if dataset is not None:
-        changes["datasets"] = (dataset,)
-    if seeds is not None:
-        changes["seeds"] = tuple(range(int(seeds)))
-    if epochs is not None:
-        changes["epochs"] = int(epochs)
-    return replace(s, **changes)
+    return options.with_overrides(QUICK if quick else FULL, seeds, dataset, epochs)
 
 
 def projection(train_codes: np.ndarray, y_train: np.ndarray):
@@ -133,15 +124,9 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         dataset: str | None = None, epochs: int | None = None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clock = Stopwatch()
-    results = {"experiment": "structure", "quick": bool(quick), "settings": asdict(settings),
-               "environment": common.environment(), "datasets": {}, "complete": False}
+    out, clock, results = common.start_per_dataset(out, "structure", quick, asdict(settings))
     views_of = {}
-    for name in settings.datasets:
-        setup = B.SETUPS[name]
-        split = B.load_setup(setup, settings.max_train.get(name) or None)
+    for name, setup, split in B.setup_splits(settings):
         log(f"structure on {name}: {len(split.y_train)} training / {len(split.y_test)} test samples")
         per_seed = []
         for seed in settings.seeds:
@@ -155,14 +140,10 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
             "summary": {k: {m: summary(r["models"][k][m] for r in per_seed)
                             for m in ("silhouette", "silhouette_2d", "svm_error")} for k in MODELS},
             "seeds": per_seed}
-        results["seconds"] = clock.seconds
-        common.write_json(out / "results.json", results)
-        write_report(out, results, views_of)
+        common.save_results(out, results, clock.seconds, lambda: write_report(out, results, views_of))
     results["complete"] = True
-    results["seconds"] = clock.seconds
-    common.write_json(out / "results.json", results)
-    write_report(out, results, views_of)
-    log(f"wrote {out / 'report.md'} and {out / 'results.json'} in {results['seconds']:.0f} s")
+    common.save_results(out, results, clock.seconds, lambda: write_report(out, results, views_of))
+    common.log_written(out, results, log)
     return results
 
 
@@ -188,24 +169,17 @@ def _figure(name: str, views: dict, y: np.ndarray, class_names, res: dict):
 
 def command(results: dict) -> str:
     """The command line that reruns ``results``' settings."""
-    st, base = results["settings"], (QUICK if results["quick"] else FULL)
-    cmd = "python -m saeviz.experiments structure" + (" --quick" if results["quick"] else "")
-    if tuple(st["datasets"]) != tuple(base.datasets) and len(st["datasets"]) == 1:
-        cmd += f" --dataset {st['datasets'][0]}"
-    if st["epochs"] != base.epochs:
-        cmd += f" --epochs {st['epochs']}"
-    return cmd + " --out FOLDER"
+    return options.rerun_command("structure", results, QUICK if results["quick"] else FULL)
+
+
+QUICK_NOTE = "**Quick run**: small subsets and 2 epochs, for a smoke test only. "
+PARTIAL_NOTE = "**Partial run**: not every dataset finished; the report covers those that did. "
 
 
 def write_report(out: Path, results: dict, views_of: dict) -> Path:
     st = results["settings"]
     rep = Report(out, "Structure of the latent space: AE, VAE, AAE and SAE")
-    status = "**Quick run**: small subsets and 2 epochs, for a smoke test only. " if results["quick"] else ""
-    if not results["quick"] and st["epochs"] != FULL.epochs:
-        status += (f"**Reduced setting**: {st['epochs']} epochs instead of the full setting's {FULL.epochs}, "
-                   "to fit the time available on a shared, loaded 2-core machine. ")
-    if not results["complete"]:
-        status += "**Partial run**: not every dataset finished; the report covers those that did. "
+    status = common.run_status(results, FULL.epochs, QUICK_NOTE, PARTIAL_NOTE)
     rep.text("Paper section 3.2 (Figs. 1 and 4): whether the classes separate in the latent space. " + status)
     rep.heading("Setup")
     rep.text(*(["- **Data**: " + d["description"] for d in results["datasets"].values()] + [
@@ -242,8 +216,5 @@ def write_report(out: Path, results: dict, views_of: dict) -> Path:
             views, y, cn = views_of[name]
             rep.figure(_figure(name, views, y, cn, d), f"structure_{name}.png",
                        f"{name}: held-out samples in the 2D view of each model's latent space, coloured by true class.")
-    rep.heading("Reproduce")
-    rep.text(f"`{command(results)}` "
-             f"({results.get('seconds', 0) / 60:.1f} minutes here, {results['environment']['torch_threads']} CPU "
-             "thread(s), shared loaded 2-core machine).")
+    common.add_reproduce(rep, results, command(results))
     return rep.write()

@@ -6,6 +6,7 @@ organisation name, never to the user's real settings.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -69,13 +70,114 @@ def isolated_recovery(tmp_path_factory):
 def unsaved_changes_are_discarded_on_teardown():
     """Closing a window with unsaved labels or an unsaved trained model asks a blocking
     question (so do opening another dataset or model); tests that check the questions replace
-    ``ask_unsaved`` on their own controller or put ``MainWindow.ask_unsaved_model`` back with
+    ``ask_unsaved`` on their own controller or put ``Documents.ask_unsaved_model`` back with
     the function-scoped ``monkeypatch`` (undone after the test, back to this answer), every
     other window discards. Session-scoped, so that windows of module-scoped fixtures, closed
     at module teardown after every function-scoped patch is undone, discard too."""
     labeling = pytest.importorskip("saeviz.app.labeling.feature")
-    main_window = pytest.importorskip("saeviz.app.window.main_window")
+    documents = pytest.importorskip("saeviz.app.window.documents")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(labeling.LabelingController, "ask_unsaved", lambda self: "discard")
-        mp.setattr(main_window.MainWindow, "ask_unsaved_model", lambda self, doing: "discard")
+        mp.setattr(documents.Documents, "ask_unsaved_model", lambda self, doing: "discard")
         yield
+
+
+_SMALL_DEFAULTS = object()
+
+
+def open_main_window(settings_path, *, register=None, defaults=_SMALL_DEFAULTS, model=None, epochs=1,
+                     batch_size=128, lr=2e-3, train=None, size=None, shown_size=None, timeout=30000,
+                     **window):
+    """A ``MainWindow`` as a user first sees it (see ``make_window``); ``register`` is called
+    with the window before it is shown (e.g. ``qtbot.addWidget``)."""
+    from gui_helpers import wait_until
+    from PySide6.QtCore import QSettings
+    from PySide6.QtTest import QTest
+
+    from saeviz.app import MainWindow
+    from saeviz.core.method.config import ModelConfig, TrainConfig
+    from saeviz.core.state.session import SessionDefaults
+
+    if defaults is _SMALL_DEFAULTS:
+        defaults = SessionDefaults(model=model or ModelConfig(hidden=(64,), latent_dim=6),
+                                   train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
+                                                     **(train or {})))
+    w = MainWindow(settings=QSettings(str(settings_path), QSettings.IniFormat), defaults=defaults, **window)
+    if register is not None:
+        register(w)
+    if size is not None:
+        w.resize(*size)
+    w.show()
+    assert QTest.qWaitForWindowExposed(w)
+    if shown_size is not None:
+        w.resize(*shown_size)
+        wait_until(lambda: (w.width(), w.height()) == tuple(shown_size), timeout=10)
+    if window.get("open_startup", True):
+        wait_until(lambda: w.session.dataset is not None, timeout=timeout / 1000)
+    return w
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Open main windows as a user first sees them.
+
+    ``make_window(settings_path, ...)`` opens a ``MainWindow`` that keeps its settings in
+    ``settings_path``, shows it and waits until its start-up dataset is loaded (unless
+    ``open_startup=False``). ``defaults`` are the session defaults (``None``: the shipped ones);
+    left out, a small network (``model``, default one hidden layer of 64 and a 6-D latent space)
+    trains ``epochs`` epochs with ``batch_size``, ``lr`` and any further ``TrainConfig``
+    settings in ``train``. ``size`` resizes the window before it is shown, ``shown_size`` after
+    (and waits until it has that size); other keywords go to ``MainWindow``. ``timeout`` is how
+    long (ms) the dataset may take to load. pytest-qt closes the windows after the test.
+    """
+    return functools.partial(open_main_window, register=qtbot.addWidget)
+
+
+@pytest.fixture(scope="module")
+def make_module_window(qapp, tmp_path_factory):
+    """``make_window`` for module-scoped fixtures (pytest-qt's ``qtbot`` is per test): the
+    windows' autosaves go to a folder of the module's own, and windows still open at the end of
+    the module are closed. The fixture that uses it may close its window itself, and check how."""
+    from PySide6.QtWidgets import QApplication
+
+    windows = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SAEVIZ_RECOVERY_DIR", str(tmp_path_factory.mktemp("recovery")))
+        yield functools.partial(open_main_window, register=windows.append)
+        for w in windows:
+            if w.isVisible():
+                w.close()
+            w.deleteLater()
+        QApplication.processEvents()
+
+
+def load_small_bodies(request, tmp_path_factory, count: int = 40, seed: int = 7):
+    """``count`` generated bodies at reduced resolution; the body model and the bodies are
+    cached across runs in pytest's cache (in temporary folders without one)."""
+    pytest.importorskip("pyvistaqt")
+    from saeviz.core.data.bodies import load_bodies
+
+    cache = getattr(request.config, "cache", None)
+    anny = os.environ.get("ANNY_CACHE_DIR") or str(
+        cache.mkdir("saeviz-anny-model") if cache is not None else tmp_path_factory.mktemp("anny"))
+    data = cache.mkdir("saeviz-bodies") if cache is not None else tmp_path_factory.mktemp("bodies")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANNY_CACHE_DIR", anny)
+        return load_bodies(count=count, seed=seed, resolution="reduced", cache_dir=data)
+
+
+@pytest.fixture(scope="module")
+def bodies40(request, tmp_path_factory):
+    """Forty generated bodies (seed 7), loaded once per test module."""
+    return load_small_bodies(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    """The folder for screenshots worth looking at after a run: ``$SAEVIZ_ARTIFACTS``, by
+    default ``build/test-artifacts`` in the repository (created when missing)."""
+    from pathlib import Path
+
+    path = Path(os.environ.get("SAEVIZ_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from gui_helpers import near_polyline
 from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
@@ -209,19 +210,6 @@ class Journey:
     @staticmethod
     def near_polyline(S: np.ndarray, points) -> np.ndarray:
         return near_polyline(S, points)
-
-
-def near_polyline(S: np.ndarray, points) -> np.ndarray:
-    """Distance of each point to a polyline, by dense sampling."""
-    from scipy.spatial import cKDTree
-
-    samples = []
-    for a, b in zip(points[:-1], points[1:]):
-        a, b = np.asarray(a, float), np.asarray(b, float)
-        n = max(2, int(np.ceil(np.linalg.norm(b - a) / 0.25)) + 1)
-        samples.append(a + np.linspace(0, 1, n)[:, None] * (b - a))
-    d, _ = cKDTree(np.concatenate(samples)).query(S)
-    return d
 
 
 def _point(p) -> QPoint:

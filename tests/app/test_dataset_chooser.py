@@ -1,31 +1,18 @@
 """The settings panel's dataset chooser offers MNIST and Fashion-MNIST in their class groupings."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from idx_files import write_idx_folder  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
 from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
 from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-def write_idx_folder(folder, n_train=40, n_test=20, size=8):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
-        labels = np.arange(n, dtype=np.uint8) % 10
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-            bytes([0, 0, 8, 3]) + np.array([n, size, size], ">u4").tobytes() + images.tobytes())
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            bytes([0, 0, 8, 1]) + np.array([n], ">u4").tobytes() + labels.tobytes())
 
 
 def choose(qtbot, combo, data):
@@ -43,20 +30,15 @@ def error_boxes(w):
     return [b for b in w.findChildren(QMessageBox) if b.objectName() == "errorBox" and b.isVisible()]
 
 
-def test_mnist_from_the_user_folder_and_a_missing_fashion_mnist(qtbot, tmp_path, monkeypatch):
+def test_mnist_from_the_user_folder_and_a_missing_fashion_mnist(make_window, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
     monkeypatch.delenv("SAEVIZ_MNIST_DIR", raising=False)
     monkeypatch.setenv("SAEVIZ_FASHION_MNIST_DIR", str(tmp_path / "no-fashion"))
     folder = tmp_path / "share" / "saeviz" / "datasets" / "mnist"
     write_idx_folder(folder)
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     defaults = SessionDefaults(model=ModelConfig(hidden=(32,), latent_dim=4), train=TrainConfig(epochs=1))
-    w = MainWindow(settings=settings, defaults=defaults)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
+    w = make_window(tmp_path / "settings.ini", defaults=defaults)
     combo = w.settings_panel.dataset_combo
     texts = [combo.itemText(i) for i in range(combo.count())]
     assert "MNIST, 10 digits" in texts and "MNIST, 3 classes A/B/C" in texts

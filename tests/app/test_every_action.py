@@ -8,7 +8,6 @@ test_signal_slots.py). Done on the digits demo and on a small generated set of b
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import types
 
@@ -16,7 +15,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.app import MainWindow  # noqa: E402
 from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
 from saeviz.core.state.session import Session, SessionDefaults  # noqa: E402
 
@@ -212,16 +211,6 @@ def walk(qtbot, w: MainWindow) -> tuple[list[str], list[str], list[str]]:
                 top.reject()
 
 
-def open_window(qtbot, tmp_path, session=None, defaults=None) -> MainWindow:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    w = MainWindow(session=session, settings=settings, defaults=defaults, open_startup=session is None)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
-
-
 def train_one_epoch(qtbot, w: MainWindow) -> None:
     with qtbot.waitSignal(w.controller.finished, timeout=180000):
         w.actions["train"].trigger()
@@ -250,11 +239,11 @@ def check_walk(qtbot, w) -> None:
     assert w.isVisible()
 
 
-def test_every_action_and_button_on_the_digits_demo(qtbot, tmp_path, monkeypatch):
+def test_every_action_and_button_on_the_digits_demo(make_window, qtbot, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     defaults = SessionDefaults(model=ModelConfig(hidden=(64,), latent_dim=6),
                                train=TrainConfig(epochs=1, batch_size=128, lr=2e-3))
-    w = open_window(qtbot, tmp_path, defaults=defaults)
+    w = make_window(tmp_path / "settings.ini", defaults=defaults)
     try:
         train_one_epoch(qtbot, w)
         check_walk(qtbot, w)
@@ -262,28 +251,14 @@ def test_every_action_and_button_on_the_digits_demo(qtbot, tmp_path, monkeypatch
         close_everything(qtbot, w)
 
 
-@pytest.fixture(scope="module")
-def bodies40(request, tmp_path_factory):
-    pytest.importorskip("pyvistaqt")
-    from saeviz.core.data.bodies import load_bodies
-
-    cache = getattr(request.config, "cache", None)
-    anny = os.environ.get("ANNY_CACHE_DIR") or str(
-        cache.mkdir("saeviz-anny-model") if cache is not None else tmp_path_factory.mktemp("anny"))
-    data = cache.mkdir("saeviz-bodies") if cache is not None else tmp_path_factory.mktemp("bodies")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ANNY_CACHE_DIR", anny)
-        return load_bodies(count=40, seed=7, resolution="reduced", cache_dir=data)
-
-
-def test_every_action_and_button_on_generated_bodies(qtbot, tmp_path, monkeypatch, bodies40):
+def test_every_action_and_button_on_generated_bodies(make_window, qtbot, tmp_path, monkeypatch, bodies40):
     monkeypatch.chdir(tmp_path)
     defaults = SessionDefaults(label_fraction=0.25,
                                model=ModelConfig(architecture="basis", hidden=(64, 32), latent_dim=8, basis_size=32),
                                train=TrainConfig(gamma=0.5, epochs=1, batch_size=16, device="cpu", seed=0))
     session = Session(defaults)
     session.set_dataset(bodies40)
-    w = open_window(qtbot, tmp_path, session=session, defaults=defaults)
+    w = make_window(tmp_path / "settings.ini", defaults=defaults, session=session, open_startup=False)
     try:
         train_one_epoch(qtbot, w)
         w.session.select(0)

@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("PySide6")
 
 from modal_answers import ModalAnswers, choose_file, press  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.app.window.documents import Documents  # noqa: E402
 from saeviz.core.io.checkpoint import load_checkpoint  # noqa: E402
 from saeviz.core.io.project import MANIFEST  # noqa: E402
 from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
@@ -25,28 +25,17 @@ from saeviz.core.state.session import Session, SessionDefaults  # noqa: E402
 pytestmark = pytest.mark.gui
 
 SMALL = ModelConfig(hidden=(64,), latent_dim=6)
-REAL_ASK_UNSAVED_MODEL = MainWindow.ask_unsaved_model  # before the fixtures answer it
+REAL_ASK_UNSAVED_MODEL = Documents.ask_unsaved_model  # before the fixtures answer it
 
 
 @pytest.fixture
 def real_model_question(monkeypatch):
-    monkeypatch.setattr(MainWindow, "ask_unsaved_model", REAL_ASK_UNSAVED_MODEL)
-
-
-def make_window(qtbot, settings_path, epochs=1):
-    settings = QSettings(str(settings_path), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=epochs, batch_size=128, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
+    monkeypatch.setattr(Documents, "ask_unsaved_model", REAL_ASK_UNSAVED_MODEL)
 
 
 @pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "settings.ini")
+def win(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "settings.ini")
     yield w
     w.close()
 
@@ -81,8 +70,8 @@ def labels(w):
 
 
 # -- 1 and 5: saving a project from the menu, and reopening it ----------------------------------
-def test_save_project_from_the_menu_saves_again_saves_as_and_reopens_with_exports(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "a.ini")
+def test_save_project_from_the_menu_saves_again_saves_as_and_reopens_with_exports(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "a.ini")
     ctl = w.labeling
     try:
         train_epochs(qtbot, w, 1)
@@ -109,7 +98,7 @@ def test_save_project_from_the_menu_saves_again_saves_as_and_reopens_with_export
     finally:
         w.close()
 
-    w2 = make_window(qtbot, tmp_path / "b.ini")
+    w2 = make_window(tmp_path / "b.ini")
     try:
         assert not w2.actions["export_codes"].isEnabled()  # nothing trained in the new window
         trigger(qtbot, w2.labeling.actions["open_project"], choose_file(second))
@@ -181,8 +170,8 @@ def test_open_dataset_asks_and_save_writes_the_model_first(win, qtbot, tmp_path,
     assert len(ckpt.history) == 1 and ckpt.dataset_source["loader"] == "digits"
 
 
-def test_quitting_asks_and_cancel_keeps_the_training_running(qtbot, tmp_path, real_model_question):
-    w = make_window(qtbot, tmp_path / "q.ini", epochs=500)
+def test_quitting_asks_and_cancel_keeps_the_training_running(make_window, qtbot, tmp_path, real_model_question):
+    w = make_window(tmp_path / "q.ini", epochs=500)
     try:
         w.actions["train"].trigger()
         qtbot.waitUntil(lambda: w.session.epoch >= 1, timeout=120000)
@@ -245,8 +234,8 @@ def test_a_model_for_other_samples_asks_before_opening_its_dataset(win, qtbot, t
 
 
 # -- 12: progress of the run and of the model -------------------------------------------------------------
-def test_progress_counts_the_run_and_the_status_bar_every_epoch(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "p.ini", epochs=1)
+def test_progress_counts_the_run_and_the_status_bar_every_epoch(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "p.ini", epochs=1)
     try:
         train_epochs(qtbot, w, 1)
         assert w.status_epoch.text() == "1 epochs total"

@@ -14,29 +14,15 @@ import pytest
 pytest.importorskip("PySide6")
 
 from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from small_meshes import save_tubes, tube_faces, tubes  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
 from saeviz.core.data.dataset import Dataset  # noqa: E402
-from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.state.session import SessionDefaults  # noqa: E402
+from saeviz.core.method.config import ModelConfig  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 SMALL = ModelConfig(hidden=(64,), latent_dim=6, basis_size=16)
-
-
-def make_window(qtbot, settings_path, defaults="small", **kw):
-    settings = QSettings(str(settings_path), QSettings.IniFormat)
-    if defaults == "small":
-        defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=1, batch_size=32, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults, **kw)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
 
 
 def press_space_and_wait(qtbot, w):
@@ -51,8 +37,8 @@ def open_file(qtbot, w, path):
         qtbot.waitUntil(lambda: answers.done, timeout=30000)
 
 
-def test_the_demo_shows_the_pretrained_model_at_the_first_start(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "first.ini", defaults=None)  # the shipped settings
+def test_the_demo_shows_the_pretrained_model_at_the_first_start(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "first.ini", defaults=None)  # the shipped settings
     try:
         s = w.session
         qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=60000)
@@ -71,8 +57,8 @@ def test_the_demo_shows_the_pretrained_model_at_the_first_start(qtbot, tmp_path)
         w.close()
 
 
-def test_other_settings_show_the_untrained_network_until_space_is_pressed(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "s.ini")
+def test_other_settings_show_the_untrained_network_until_space_is_pressed(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "s.ini", model=SMALL, batch_size=32)
     try:
         s = w.session
         qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=60000)
@@ -93,8 +79,8 @@ def test_other_settings_show_the_untrained_network_until_space_is_pressed(qtbot,
         w.close()
 
 
-def test_a_mesh_dataset_opens_on_the_basis_network_with_a_body_shown(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "m.ini")
+def test_a_mesh_dataset_opens_on_the_basis_network_with_a_body_shown(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "m.ini", model=SMALL, batch_size=32)
     try:
         assert w.session.model_config.architecture == "mlp"
         open_file(qtbot, w, save_tubes(tmp_path / "tubes.npz"))
@@ -129,10 +115,10 @@ def _save_with_button(qtbot, mv, path):
     qtbot.waitUntil(lambda: Path(path).exists(), timeout=10000)
 
 
-def test_the_mesh_views_save_button_writes_the_body_shown_as_ply_and_obj(qtbot, tmp_path):
+def test_the_mesh_views_save_button_writes_the_body_shown_as_ply_and_obj(make_window, qtbot, tmp_path):
     import trimesh
 
-    w = make_window(qtbot, tmp_path / "e.ini")
+    w = make_window(tmp_path / "e.ini", model=SMALL, batch_size=32)
     try:
         open_file(qtbot, w, save_tubes(tmp_path / "tubes.npz"))
         qtbot.waitUntil(lambda: w.session.dataset.kind == "mesh", timeout=120000)
@@ -153,12 +139,12 @@ def test_the_mesh_views_save_button_writes_the_body_shown_as_ply_and_obj(qtbot, 
         w.close()
 
 
-def test_errors_of_bodies_are_shown_in_millimetres(qtbot, tmp_path):
+def test_errors_of_bodies_are_shown_in_millimetres(make_window, qtbot, tmp_path):
     X, y = tubes(40)
     bodies = Dataset(name="bodies (test)", X=X, kind="mesh", y=y, class_names=("female", "male"),
                      faces=tube_faces(), source={"loader": "bodies", "count": 40, "seed": 0,
                                                  "model": "anny", "resolution": "reduced"})
-    w = make_window(qtbot, tmp_path / "u.ini")
+    w = make_window(tmp_path / "u.ini", model=SMALL, batch_size=32)
     try:
         w._dataset_loaded(bodies, None)  # as opening the generated bodies does
         s = w.session
@@ -176,10 +162,10 @@ def test_errors_of_bodies_are_shown_in_millimetres(qtbot, tmp_path):
         w.close()
 
 
-def test_the_morph_exports_an_mp4_from_its_export_button(qtbot, tmp_path):
+def test_the_morph_exports_an_mp4_from_its_export_button(make_window, qtbot, tmp_path):
     import imageio.v3 as iio
 
-    w = make_window(qtbot, tmp_path / "mp4.ini")
+    w = make_window(tmp_path / "mp4.ini", model=SMALL, batch_size=32)
     try:
         press_space_and_wait(qtbot, w)
         qtbot.waitUntil(lambda: w.session.classifier is not None, timeout=30000)

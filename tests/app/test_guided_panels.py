@@ -6,55 +6,33 @@ in). The worker-side functions are tested without a window.
 """
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from gui_helpers import wait_until  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from saeviz.app.guided.candidates import (  # noqa: E402
-    CLASSES_ROLE,
-    SCORE_COLUMN,
-    GuidedRequest,
-    heldout_cv,
-    mesh_silhouette,
-    score_job,
-    vector_sparkline,
-)
-from saeviz.app.guided.rounds import RoundTracker  # noqa: E402
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.app.common.view_settings import VIEW_STATE_KEY  # noqa: E402
+from saeviz.app.guided.candidates import GuidedRequest, heldout_cv, score_job  # noqa: E402
+from saeviz.app.guided.candidates_panel import CLASSES_ROLE, SCORE_COLUMN  # noqa: E402
 from saeviz.core.method.calibration import reliability_diagram  # noqa: E402
 from saeviz.core.method.classify import LatentClassifier  # noqa: E402
-from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
+from saeviz.core.method.config import ModelConfig  # noqa: E402
 from saeviz.core.method.ranking import rank_candidates  # noqa: E402
-from saeviz.core.state.session import SessionDefaults  # noqa: E402
+from saeviz.core.state.results import compute_epoch_result  # noqa: E402
+from saeviz.core.state.rounds import RoundTracker  # noqa: E402
+from saeviz.core.state.view_state import ViewState  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 SMALL = ModelConfig(hidden=(64,), latent_dim=6)
-REPO = Path(__file__).resolve().parents[2]
-
-
-def artifacts_dir() -> Path:
-    path = Path(os.environ.get("SAEVIZ_ARTIFACTS", REPO / "build" / "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def wait_until(predicate, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the window")
-        QTest.qWait(20)
 
 
 def ranking_settled(w, epoch: int) -> bool:
@@ -69,28 +47,14 @@ def train_epoch(w, epoch: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def win(qapp, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("guided")
-    old = os.environ.get("SAEVIZ_RECOVERY_DIR")
-    os.environ["SAEVIZ_RECOVERY_DIR"] = str(tmp / "recovery")
-    settings = QSettings(str(tmp / "settings.ini"), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=1, batch_size=128, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    wait_until(lambda: w.session.dataset is not None, timeout=120)
+def win(make_module_window, tmp_path_factory):
+    w = make_module_window(tmp_path_factory.mktemp("guided") / "settings.ini", model=SMALL, timeout=120000)
     train_epoch(w, 1)
     yield w
     w.labeling.ask_unsaved = lambda: "discard"
     assert w.close()
     QTest.qWait(50)  # the close handlers' follow-ups stop the workers
     assert w.guided.controller.runner.submit("probe", int) == -1  # closed: takes no more work
-    w.deleteLater()
-    QApplication.processEvents()
-    if old is None:
-        os.environ.pop("SAEVIZ_RECOVERY_DIR", None)
-    else:
-        os.environ["SAEVIZ_RECOVERY_DIR"] = old
 
 
 def reference(result, k: int, strategy: str):
@@ -160,7 +124,8 @@ def test_strategy_and_count_rerank_off_the_ui_thread(win):
                and len(g.controller.candidates) == 100)
     assert np.array_equal(panel.shown_indices, reference(g.controller.result, 100, "margin").indices)
     assert panel.table.isColumnHidden(SCORE_COLUMN)
-    assert w.settings.value("guided/strategy") == "margin" and int(w.settings.value("guided/k")) == 100
+    stored = ViewState.from_dict(json.loads(w.settings.value(VIEW_STATE_KEY)))  # remembered at once
+    assert stored.guided_strategy == "margin" and stored.guided_k == 100
 
 
 def test_clicking_a_candidate_selects_the_sample(win):
@@ -304,7 +269,7 @@ def test_metrics_show_heldout_error_histogram_and_calibration(win):
     mp.kind_combo.setCurrentIndex(mp.kind_combo.findData("top_label"))
 
 
-def test_screenshot_of_the_candidates_and_the_queue(win):
+def test_screenshot_of_the_candidates_and_the_queue(artifacts_dir, win):
     w = win
     g = w.guided
     w.resize(1400, 880)
@@ -314,7 +279,7 @@ def test_screenshot_of_the_candidates_and_the_queue(win):
     QTest.qWait(300)
     assert g.docks["candidates"].isVisible() and g.docks["queue"].isVisible()
     assert qp_has_image(g.queue_panel)
-    path = artifacts_dir() / "guided_labeling_window.png"
+    path = artifacts_dir / "guided_labeling_window.png"
     assert w.grab().save(str(path))
     img = QImage(str(path))
     assert img.width() >= 1000 and img.height() >= 600
@@ -351,9 +316,10 @@ def test_cross_validation_predicts_each_label_once_without_it():
 
 
 def _result(codes, y, labels, version, epoch):
-    req = GuidedRequest(seq=epoch, codes=codes, labels=labels.copy(), label_version=version,
+    res = compute_epoch_result(codes, labels, 3, epoch=epoch, label_version=version)
+    req = GuidedRequest(seq=epoch, epoch_result=res, labels=res.labels, label_version=version,
                         class_names=("a", "b", "c"), class_colors=("#E69F00", "#56B4E9", "#009E73"),
-                        epoch=epoch, k=10, strategy="margin", seed=0, kind="vector",
+                        k=10, strategy="margin", seed=0, kind="vector",
                         X=np.ascontiguousarray(codes, np.float32))
     return score_job(req)
 
@@ -381,16 +347,3 @@ def test_a_round_closes_only_after_a_full_epoch_with_the_new_labels():
     assert len(t.rounds) == 1 and t.add(_result(codes, y, labels, 3, epoch=6)) is not None
     # a model trained afresh starts over
     assert t.add(_result(codes, y, labels, 3, epoch=1)) is None and t.rounds == []
-
-
-def test_mesh_and_vector_thumbnails():
-    rng = np.random.default_rng(1)
-    body = rng.uniform(-1, 1, size=(4000, 3)) * np.array([0.25, 1.0, 0.1])  # tall (y), thin in z
-    sil = mesh_silhouette(body, 48)
-    rows = np.flatnonzero(sil.max(axis=1))
-    cols = np.flatnonzero(sil.max(axis=0))
-    assert sil.shape == (48, 48) and sil.dtype == np.uint8
-    assert np.ptp(rows) > 3 * np.ptp(cols)  # seen from the front: taller than wide
-    line = vector_sparkline(np.linspace(-1, 1, 300), -1, 1, 48)
-    ys = [np.flatnonzero(line[:, c])[0] for c in range(48)]
-    assert np.all(np.diff(ys) <= 0)  # a rising ramp climbs towards the top row

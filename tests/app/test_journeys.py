@@ -29,11 +29,11 @@ pytest.importorskip("PySide6")
 
 from journey_steps import Journey, pause  # noqa: E402
 from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QStyle, QStyleOptionSlider  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
+from saeviz.app import MainWindow  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
@@ -42,8 +42,8 @@ REPO = HERE.parents[1]
 
 
 @pytest.fixture
-def artifacts() -> Path:
-    path = Path(os.environ.get("SAEVIZ_ARTIFACTS", REPO / "build" / "test-artifacts")) / "journeys"
+def artifacts(artifacts_dir) -> Path:
+    path = artifacts_dir / "journeys"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -57,14 +57,11 @@ def waiter(qtbot):
     return wait_until
 
 
-def new_window(qtbot, settings_path: Path) -> MainWindow:
+def new_window(make_window, qtbot, settings_path: Path) -> MainWindow:
     """The window as a first start opens it: the shipped defaults and the digits demo."""
-    w = MainWindow(settings=QSettings(str(settings_path), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(settings_path, defaults=None, timeout=120000)
     w.activateWindow()
-    qtbot.waitUntil(lambda: w.session.dataset is not None and w.session.codes is not None, timeout=120000)
+    qtbot.waitUntil(lambda: w.session.codes is not None, timeout=120000)
     return w
 
 
@@ -73,7 +70,7 @@ def weights(model) -> dict[str, np.ndarray]:
 
 
 # -- digits ---------------------------------------------------------------------------------------------------
-def test_digits_journey_train_paint_queue_save_kill_reopen(qtbot, tmp_path, artifacts, isolated_recovery):
+def test_digits_journey_train_paint_queue_save_kill_reopen(make_window, qtbot, tmp_path, artifacts, isolated_recovery):
     project = tmp_path / "my digits project"
     expected = tmp_path / "expected.npz"
     env = dict(os.environ, SAEVIZ_RECOVERY_DIR=str(isolated_recovery), PYTHONUNBUFFERED="1")
@@ -95,7 +92,7 @@ def test_digits_journey_train_paint_queue_save_kill_reopen(qtbot, tmp_path, arti
     saved = np.load(expected)
     assert (project / "project.json").is_file()
 
-    w = new_window(qtbot, tmp_path / "second" / "settings.ini")
+    w = new_window(make_window, qtbot, tmp_path / "second" / "settings.ini")
     j = Journey(w, artifacts, waiter(qtbot))
     j.laptop_window()
     ctl = w.labeling
@@ -180,10 +177,10 @@ def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_bodies_journey_open_train_click_morph_export(qtbot, tmp_path, artifacts, bodies_npz, umask_022):
+def test_bodies_journey_open_train_click_morph_export(make_window, qtbot, tmp_path, artifacts, bodies_npz, umask_022):
     imageio = pytest.importorskip("imageio.v3")
     trimesh = pytest.importorskip("trimesh")
-    w = new_window(qtbot, tmp_path / "settings.ini")
+    w = new_window(make_window, qtbot, tmp_path / "settings.ini")
     j = Journey(w, artifacts, waiter(qtbot), prefix="bodies")
     j.laptop_window()
     s = w.session

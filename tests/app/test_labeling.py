@@ -1,50 +1,22 @@
 """Labeling in the main window, under Xvfb: paint tools, undo, classes, distances, projects."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 mpath = pytest.importorskip("matplotlib.path")
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence, QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
 from saeviz.core.io.project import read_autosave  # noqa: E402
-from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
 from saeviz.core.state.label_edits import label_edit  # noqa: E402
-from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-SMALL = ModelConfig(hidden=(64,), latent_dim=6)
-REPO = Path(__file__).resolve().parents[2]
-
-
-def artifacts_dir() -> Path:
-    path = Path(os.environ.get("SAEVIZ_ARTIFACTS", REPO / "build" / "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def make_window(qtbot, settings_path, epochs=1):
-    settings = QSettings(str(settings_path), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=epochs, batch_size=128, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults)
-    # pytest-qt closes the window after the test; unsaved labels must not block it with a question
-    w.labeling.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
 
 
 def show_codes(qtbot, w, seed=0):
@@ -66,8 +38,8 @@ def recovery_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def win(qtbot, tmp_path, recovery_dir):
-    w = make_window(qtbot, tmp_path / "settings.ini")
+def win(make_window, qtbot, tmp_path, recovery_dir):
+    w = make_window(tmp_path / "settings.ini")
     show_codes(qtbot, w)
     yield w
     w.close()
@@ -450,7 +422,7 @@ def test_distance_editor_rejects_asymmetric_and_negative_input_with_a_message(wi
     assert "every distance is achieved" in ed.preview_info.text()
     # ten classes that no Euclidean configuration fits: SMACOF iterates and reports its stress
     # (its time is measured by benchmarks/bench_labeling.py, not here)
-    from saeviz.app.labeling.distance_editor import class_layout
+    from saeviz.core.method.class_layout import class_layout
 
     A = np.random.default_rng(0).random((10, 10)) + 0.5
     D10 = A + A.T
@@ -484,8 +456,8 @@ def test_distance_presets_set_up_the_papers_classes(win, qtbot):
     assert np.array_equal(store.distances, np.ones((3, 3)) - np.eye(3))
 
 
-def test_presets_regroup_ten_digit_classes(qtbot, tmp_path, recovery_dir):
-    w = make_window(qtbot, tmp_path / "s.ini")
+def test_presets_regroup_ten_digit_classes(make_window, qtbot, tmp_path, recovery_dir):
+    w = make_window(tmp_path / "s.ini")
     try:
         w.open_dataset("digits10")
         qtbot.waitUntil(lambda: w.session.labels.n_classes == 10, timeout=30000)
@@ -538,8 +510,8 @@ def test_export_then_import_labels(win, tmp_path):
 
 
 # -- projects, unsaved changes, autosave ---------------------------------------------------------------------------
-def test_a_project_saved_and_reopened_restores_labels_classes_distances_model_and_view(qtbot, tmp_path, recovery_dir):
-    w = make_window(qtbot, tmp_path / "a.ini")
+def test_a_project_saved_and_reopened_restores_labels_classes_distances_model_and_view(make_window, qtbot, tmp_path, recovery_dir):
+    w = make_window(tmp_path / "a.ini")
     try:
         with qtbot.waitSignal(w.controller.finished, timeout=120000):
             w.train(1)
@@ -566,7 +538,7 @@ def test_a_project_saved_and_reopened_restores_labels_classes_distances_model_an
     finally:
         w.close()
 
-    w2 = make_window(qtbot, tmp_path / "b.ini")
+    w2 = make_window(tmp_path / "b.ini")
     try:
         ctl2 = w2.labeling
         ctl2.open_project(folder)
@@ -586,8 +558,8 @@ def test_a_project_saved_and_reopened_restores_labels_classes_distances_model_an
         w2.close()
 
 
-def test_closing_with_unsaved_work_asks(qtbot, tmp_path, recovery_dir):
-    w = make_window(qtbot, tmp_path / "s.ini")
+def test_closing_with_unsaved_work_asks(make_window, qtbot, tmp_path, recovery_dir):
+    w = make_window(tmp_path / "s.ini")
     ctl = w.labeling
     assert not w.isWindowModified()
     ctl.label([0, 1, 2], 1)
@@ -603,8 +575,8 @@ def test_closing_with_unsaved_work_asks(qtbot, tmp_path, recovery_dir):
     assert not list(recovery_dir.glob("*.npz")) if recovery_dir.exists() else True
 
 
-def test_labels_are_autosaved_and_offered_again_after_a_crash(qtbot, tmp_path, recovery_dir):
-    w = make_window(qtbot, tmp_path / "s.ini")
+def test_labels_are_autosaved_and_offered_again_after_a_crash(make_window, qtbot, tmp_path, recovery_dir):
+    w = make_window(tmp_path / "s.ini")
     ctl = w.labeling
     store = w.session.labels
     ctl.editor.push(label_edit(store, np.arange(40), 2, "Paint"))
@@ -621,7 +593,7 @@ def test_labels_are_autosaved_and_offered_again_after_a_crash(qtbot, tmp_path, r
     ctl.project.autosave_path.rename(orphan)
     w.close()
 
-    w2 = make_window(qtbot, tmp_path / "s2.ini")
+    w2 = make_window(tmp_path / "s2.ini")
     try:
         ctl2 = w2.labeling
         qtbot.waitUntil(lambda: ctl2.box is not None and ctl2.box.isVisible(), timeout=10000)
@@ -638,7 +610,7 @@ def test_labels_are_autosaved_and_offered_again_after_a_crash(qtbot, tmp_path, r
         w2.close()
 
 
-def test_screenshot_with_painted_labels(win, qtbot):
+def test_screenshot_with_painted_labels(artifacts_dir, win, qtbot):
     w = win
     ctl = w.labeling
     S = visible_positions(w)
@@ -662,7 +634,7 @@ def test_screenshot_with_painted_labels(win, qtbot):
     qtbot.wait(100)
     counts = w.session.labels.counts()
     assert np.all(counts > 0), counts
-    path = artifacts_dir() / "labeling.png"
+    path = artifacts_dir / "labeling.png"
     assert w.grab().save(str(path))
     assert path.stat().st_size > 10_000
 

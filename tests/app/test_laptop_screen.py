@@ -4,9 +4,6 @@ switches do not grow it; tab titles are whole; tool bar actions have icons; Help
 shortcuts lists every shortcut of the window. Screenshots go to build/test-artifacts."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("PySide6")
@@ -17,33 +14,10 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QDockWidget, QTabBar, QToolBar  # noqa: E402
 from small_meshes import save_tubes  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
-from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.state.session import SessionDefaults  # noqa: E402
-
 pytestmark = pytest.mark.gui
 
-SMALL = ModelConfig(hidden=(64,), latent_dim=6)
 LAPTOP = (1280, 720)
 TITLE_BAR = 40  # room a window manager takes above the window
-REPO = Path(__file__).resolve().parents[2]
-
-
-def artifacts() -> Path:
-    path = Path(os.environ.get("SAEVIZ_ARTIFACTS", REPO / "build" / "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def make_window(qtbot, settings_path, **kw):
-    settings = QSettings(str(settings_path), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=1, batch_size=64, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults, **kw)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
 
 
 def fits_laptop(size) -> bool:
@@ -61,8 +35,8 @@ def shown_docks(w) -> list[QDockWidget]:
     return [d for d in w.findChildren(QDockWidget) if d.isVisible() and not d.visibleRegion().isEmpty()]
 
 
-def test_the_window_fits_1280x720_on_digits_and_meshes_and_projections_do_not_grow_it(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "s.ini")
+def test_the_window_fits_1280x720_on_digits_and_meshes_and_projections_do_not_grow_it(artifacts_dir, make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "s.ini", batch_size=64)
     try:
         assert fits_laptop(w.minimumSizeHint()), w.minimumSizeHint()
         w.resize(LAPTOP[0], LAPTOP[1] - TITLE_BAR)
@@ -104,14 +78,14 @@ def test_the_window_fits_1280x720_on_digits_and_meshes_and_projections_do_not_gr
         image = w.grab()
         assert image.width() == LAPTOP[0] and image.height() == LAPTOP[1]
         assert image.save(str(tmp_path / "window-1280x720.png"))
-        image.save(str(artifacts() / "window-1280x720-meshes.png"))
+        image.save(str(artifacts_dir / "window-1280x720-meshes.png"))
     finally:
         w.close()
 
 
-def test_a_remembered_geometry_larger_than_the_screen_is_brought_onto_it(qtbot, tmp_path):
+def test_a_remembered_geometry_larger_than_the_screen_is_brought_onto_it(make_window, qtbot, tmp_path):
     settings_path = tmp_path / "big.ini"
-    big = make_window(qtbot, settings_path, open_startup=True)
+    big = make_window(settings_path, batch_size=64, open_startup=True)
     area = big.screen().availableGeometry()
     big.setMinimumSize(0, 0)
     big.setGeometry(area.x() + 300, area.y() + 200, area.width() + 1200, area.height() + 900)
@@ -120,7 +94,7 @@ def test_a_remembered_geometry_larger_than_the_screen_is_brought_onto_it(qtbot, 
     stored = QSettings(str(settings_path), QSettings.IniFormat).value("window/geometry")
     assert stored is not None and not stored.isEmpty()
 
-    w = make_window(qtbot, settings_path)
+    w = make_window(settings_path, batch_size=64)
     try:
         # the whole window on a screen at least 1280x720 wide; on a narrower one (the tests'
         # display may be 800x600) as narrow as the window can be, from the screen's left edge
@@ -137,8 +111,8 @@ def test_a_remembered_geometry_larger_than_the_screen_is_brought_onto_it(qtbot, 
         w.close()
 
 
-def test_a_first_start_opens_within_the_screen(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "first.ini")
+def test_a_first_start_opens_within_the_screen(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "first.ini", batch_size=64)
     try:
         area = QGuiApplication.primaryScreen().availableGeometry()
         qtbot.waitUntil(lambda: area.contains(w.frameGeometry())
@@ -148,8 +122,8 @@ def test_a_first_start_opens_within_the_screen(qtbot, tmp_path):
         w.close()
 
 
-def test_tab_titles_of_tabbed_docks_are_whole(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "tabs.ini")
+def test_tab_titles_of_tabbed_docks_are_whole(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "tabs.ini", batch_size=64)
     try:
         w.resize(*LAPTOP)
         qtbot.wait(100)
@@ -175,8 +149,8 @@ def test_tab_titles_of_tabbed_docks_are_whole(qtbot, tmp_path):
         w.close()
 
 
-def test_tool_bar_and_training_actions_have_icons(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path / "icons.ini")
+def test_tool_bar_and_training_actions_have_icons(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "icons.ini", batch_size=64)
     try:
         bars = w.findChildren(QToolBar)
         assert bars
@@ -207,11 +181,11 @@ def _help_action(w, text):
     raise AssertionError(f"no Help > {text}")
 
 
-def test_help_keyboard_shortcuts_lists_every_shortcut_of_the_window(qtbot, tmp_path):
+def test_help_keyboard_shortcuts_lists_every_shortcut_of_the_window(artifacts_dir, make_window, qtbot, tmp_path):
     from saeviz.app.guided.queue import QUEUE_KEYS
     from saeviz.app.window.shortcuts_dialog import DESCRIBED_QUEUE_KEYS
 
-    w = make_window(qtbot, tmp_path / "keys.ini")
+    w = make_window(tmp_path / "keys.ini", batch_size=64)
     try:
         _help_action(w, "Keyboard shortcuts").trigger()
         dialog = w._shortcuts_dialog
@@ -236,7 +210,7 @@ def test_help_keyboard_shortcuts_lists_every_shortcut_of_the_window(qtbot, tmp_p
                                "undo" in c.parent().text(0).lower() for c in visible)
         assert len(visible) < len(shown)
         image = dialog.grab()
-        image.save(str(artifacts() / "keyboard-shortcuts.png"))
+        image.save(str(artifacts_dir / "keyboard-shortcuts.png"))
         dialog.reject()
         qtbot.waitUntil(lambda: w._shortcuts_dialog is None, timeout=5000)
     finally:

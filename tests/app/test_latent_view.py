@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from saeviz.app.latent import view_2d as latent_view_2d  # noqa: E402
 from saeviz.app.latent.style import compute_style  # noqa: E402
-from saeviz.app.latent.view import LatentView, points_in_polygon  # noqa: E402
+from saeviz.app.latent.view import LatentView  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -471,29 +471,6 @@ def test_brush_and_lasso_helpers_select_by_screen_position(qtbot, view):
     assert near == {12, 7, 11, 13, 17, 6, 8, 16, 18}
     square = [viewport_point(view, x, y) for x, y in [(0.5, 0.5), (2.5, 0.5), (2.5, 2.5), (0.5, 2.5)]]
     assert sorted(view.indices_in_polygon(square).tolist()) == [6, 7, 11, 12]
-
-
-def test_merged_spheres_enclose_both():
-    from saeviz.app.latent.view_3d import merge_spheres
-
-    rng = np.random.default_rng(4)
-    for _ in range(50):
-        a = (rng.normal(size=3), float(rng.uniform(0.1, 2)))
-        b = (rng.normal(size=3) * 3, float(rng.uniform(0.1, 2)))
-        c, r = merge_spheres(a, b)
-        for centre, radius in (a, b):
-            assert np.linalg.norm(centre - c) + radius <= r + 1e-9
-        # ... and is the smallest such sphere.
-        d = np.linalg.norm(a[0] - b[0])
-        assert r <= max(a[1], b[1], (d + a[1] + b[1]) / 2) + 1e-9
-    assert merge_spheres(None, a) is a and merge_spheres(a, None) is a
-
-
-def test_points_in_polygon_even_odd():
-    pts = np.array([[0.5, 0.5], [1.5, 0.5], [5, 5], [0.5, 1.5]])
-    L_shape = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]])
-    assert points_in_polygon(pts, L_shape).tolist() == [True, True, False, True]
-    assert not points_in_polygon(pts, L_shape[:2]).any()
 
 
 # --------------------------------------------------------------------------- export

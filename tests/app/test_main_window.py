@@ -1,9 +1,7 @@
 """The main window end to end, under Xvfb: digits demo, training, selection, export, errors."""
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +12,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # no
 from PySide6.QtGui import QDropEvent, QImage, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
-from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.state.session import SessionDefaults  # noqa: E402
-
 pytestmark = pytest.mark.gui
-
-SMALL = ModelConfig(hidden=(64,), latent_dim=6)
-REPO = Path(__file__).resolve().parents[2]
-
-
-def artifacts_dir() -> Path:
-    path = Path(os.environ.get("SAEVIZ_ARTIFACTS", REPO / "build" / "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture
@@ -35,20 +20,9 @@ def settings_path(tmp_path):
     return tmp_path / "settings.ini"
 
 
-def make_window(qtbot, settings_path, epochs=2, **train):
-    settings = QSettings(str(settings_path), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, **train))
-    w = MainWindow(settings=settings, defaults=defaults)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
-
-
 @pytest.fixture
-def window(qtbot, settings_path):
-    w = make_window(qtbot, settings_path)
+def window(make_window, qtbot, settings_path):
+    w = make_window(settings_path, epochs=2, batch_size=64)
     yield w
     w.close()
 
@@ -124,20 +98,20 @@ def test_training_two_epochs_moves_the_points_and_draws_the_structure(window, qt
     assert w.controller.thread is None
 
 
-def test_pause_stops_updates_and_resume_continues(window, qtbot):
+def test_pause_stops_updates_and_resume_continues(artifacts_dir, window, qtbot):
     w = window
     w.train(200)
     w.session.select(25)
     qtbot.waitUntil(lambda: w.session.epoch >= 3, timeout=120000)
     wait_frames(qtbot, w, 2)
     qtbot.waitUntil(lambda: w.inspector.has_reconstruction, timeout=10000)
-    shot = artifacts_dir() / "main_window_training.png"
+    shot = artifacts_dir / "main_window_training.png"
     assert w.grab().save(str(shot))  # a look at the window while it trains
     w.actions["train"].trigger()  # Space: pause
     assert w.controller.state == "paused"
     assert w.actions["train"].text() == "&Resume"
     qtbot.wait(500)  # the batch in flight may still arrive
-    w._tick()
+    w.training_flow._tick()
     snap = w.session.snapshot
     frames = w.frames_rendered
     qtbot.wait(800)
@@ -175,8 +149,8 @@ def test_gamma_changed_while_training_applies_at_the_next_epoch(window, qtbot):
     assert w.session.history[-1]["gamma"] == 0.8
 
 
-def test_closing_the_window_while_training_stops_the_worker(qtbot, settings_path):
-    w = make_window(qtbot, settings_path)
+def test_closing_the_window_while_training_stops_the_worker(make_window, qtbot, settings_path):
+    w = make_window(settings_path, epochs=2, batch_size=64)
     w.train(10000)
     wait_frames(qtbot, w, 1)
     thread = w.controller.thread
@@ -336,13 +310,13 @@ def test_opening_a_missing_file_reports_it(window, qtbot, tmp_path):
 
 
 # -- settings --------------------------------------------------------------------------------------------------
-def test_layout_and_settings_are_remembered(qtbot, settings_path):
-    w = make_window(qtbot, settings_path)
+def test_layout_and_settings_are_remembered(make_window, qtbot, settings_path):
+    w = make_window(settings_path, epochs=2, batch_size=64)
     w.docks["loss"].hide()
     w.latent.set_method("lda")
     w.settings_panel.latent.setValue(5)
     w.close()
-    again = make_window(qtbot, settings_path)
+    again = make_window(settings_path, epochs=2, batch_size=64)
     try:
         assert not again.docks["loss"].isVisible()
         assert again.latent.method == "lda"

@@ -6,8 +6,6 @@ cached next to it.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -19,19 +17,6 @@ from PySide6 import QtWidgets  # noqa: E402
 from saeviz.core.display.mesh_ops import VertexNormals  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def bodies40(request, tmp_path_factory):
-    from saeviz.core.data.bodies import load_bodies
-
-    cache = getattr(request.config, "cache", None)
-    anny = os.environ.get("ANNY_CACHE_DIR") or str(
-        cache.mkdir("saeviz-anny-model") if cache is not None else tmp_path_factory.mktemp("anny"))
-    data = cache.mkdir("saeviz-bodies") if cache is not None else tmp_path_factory.mktemp("bodies")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ANNY_CACHE_DIR", anny)
-        return load_bodies(count=40, seed=7, resolution="reduced", cache_dir=data)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the middle of a morph is kept as ``build/test-artifacts/morph-mid.png``.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
 from saeviz.core.method.morph import morph_path  # noqa: E402
 from saeviz.core.method.training import Trainer, decode  # noqa: E402
+from saeviz.core.state.results import compute_epoch_result  # noqa: E402
 from saeviz.core.state.session import Session, SessionDefaults, frozen_model  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -31,19 +31,6 @@ MODEL = ModelConfig(architecture="basis", hidden=(64, 32), latent_dim=8, basis_s
 TRAIN = TrainConfig(gamma=0.5, epochs=4, batch_size=16, device="cpu", seed=0)
 DEFAULTS = SessionDefaults(label_fraction=0.25, model=MODEL, train=TRAIN)
 ATOL = 1e-5  # float32 rounding of a reordered sum (bodies are about 1.7 m tall)
-
-
-@pytest.fixture(scope="module")
-def bodies40(request, tmp_path_factory):
-    from saeviz.core.data.bodies import load_bodies
-
-    cache = getattr(request.config, "cache", None)
-    anny = os.environ.get("ANNY_CACHE_DIR") or str(
-        cache.mkdir("saeviz-anny-model") if cache is not None else tmp_path_factory.mktemp("anny"))
-    data = cache.mkdir("saeviz-bodies") if cache is not None else tmp_path_factory.mktemp("bodies")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ANNY_CACHE_DIR", anny)
-        return load_bodies(count=40, seed=7, resolution="reduced", cache_dir=data)
 
 
 def _train(dataset, model_cfg=MODEL, train_cfg=TRAIN):
@@ -65,6 +52,8 @@ def make_session(dataset, trained_result, defaults=DEFAULTS):
     s.set_dataset(dataset)  # the same revealed labels as in training (fixed seed)
     s.accept_model(model, defaults.model)
     s.accept_codes(codes)
+    # the epoch's classifier result, as the window's training flow computes it
+    s.set_classifier(compute_epoch_result(codes, s.labels.labels, s.labels.n_classes, epoch=s.epoch))
     return s
 
 
@@ -329,20 +318,14 @@ def test_images_show_the_decoded_image_and_a_strip(qtbot, digits, digits_trained
     panel.shutdown()
 
 
-def test_the_opengl_mesh_viewport_is_made_only_for_a_mesh_dataset(qtbot, bodies40, digits, tmp_path):
-    from PySide6.QtCore import QSettings
+def test_the_opengl_mesh_viewport_is_made_only_for_a_mesh_dataset(make_window, qtbot, bodies40, digits, tmp_path):
     from PySide6.QtOpenGLWidgets import QOpenGLWidget
 
     from saeviz.app.mesh.viewport import MeshView
-    from saeviz.app.window.main_window import MainWindow
 
     s = Session(DEFAULTS)
     s.set_dataset(digits)
-    w = MainWindow(session=s, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
-                   defaults=DEFAULTS, open_startup=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(tmp_path / "settings.ini", defaults=DEFAULTS, session=s, open_startup=False)
     tools = w.mesh_tools
     # no OpenGL widget in the window: Qt keeps composing it without OpenGL
     assert tools.mesh_view is None and not w.findChildren(QOpenGLWidget)
@@ -359,17 +342,9 @@ def test_the_opengl_mesh_viewport_is_made_only_for_a_mesh_dataset(qtbot, bodies4
     w.close()
 
 
-def test_the_main_window_docks_the_mesh_tools(qtbot, bodies40, trained, digits, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from saeviz.app.window.main_window import MainWindow
-
+def test_the_main_window_docks_the_mesh_tools(make_window, qtbot, bodies40, trained, digits, tmp_path):
     s = make_session(bodies40, trained)
-    w = MainWindow(session=s, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
-                   defaults=DEFAULTS, open_startup=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(tmp_path / "settings.ini", defaults=DEFAULTS, session=s, open_startup=False)
     tools = w.mesh_tools
     assert tools.docks["mesh"].isVisible()
     qtbot.waitUntil(lambda: w.latent.coords is not None, timeout=10000)

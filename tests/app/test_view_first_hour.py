@@ -15,16 +15,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
-
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
-from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
-from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
-SMALL = ModelConfig(hidden=(64,), latent_dim=6)
 REPO = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -49,18 +44,6 @@ def fill_file_dialog(path) -> list:
     return seen
 
 
-def make_window(qtbot, tmp_path, epochs=1):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=epochs, batch_size=64, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
-
-
 def train_and_wait(qtbot, w, epochs=1):
     with qtbot.waitSignal(w.controller.finished, timeout=120000):
         w.train(epochs)
@@ -68,8 +51,8 @@ def train_and_wait(qtbot, w, epochs=1):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
+def window(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "settings.ini", batch_size=64, size=(1400, 900))
     yield w
     w.close()
 
@@ -200,7 +183,7 @@ def assert_stars_on_their_classes(w) -> None:
     assert np.allclose(np.sort(drawn, axis=0), np.sort(stars[np.isfinite(stars).all(axis=1)], axis=0))
 
 
-def test_class_targets_of_a_reopened_project_sit_on_their_classes(qtbot, tmp_path, isolated_recovery):
+def test_class_targets_of_a_reopened_project_sit_on_their_classes(make_window, qtbot, tmp_path, isolated_recovery):
     from modal_answers import ModalAnswers, choose_file
 
     def trigger(w, action, *handlers):
@@ -210,7 +193,7 @@ def test_class_targets_of_a_reopened_project_sit_on_their_classes(qtbot, tmp_pat
         assert not answers.errors, answers.errors
 
     folder = tmp_path / "my project"
-    w = make_window(qtbot, tmp_path / "a", epochs=3)
+    w = make_window(tmp_path / "a" / "settings.ini", epochs=3, batch_size=64, size=(1400, 900))
     try:
         train_and_wait(qtbot, w, epochs=3)
         trained = w.session.class_targets.copy()
@@ -219,7 +202,7 @@ def test_class_targets_of_a_reopened_project_sit_on_their_classes(qtbot, tmp_pat
     finally:
         w.close()
 
-    w2 = make_window(qtbot, tmp_path / "b")
+    w2 = make_window(tmp_path / "b" / "settings.ini", batch_size=64, size=(1400, 900))
     try:
         trigger(w2, w2.labeling.actions["open_project"], choose_file(folder))
         s = w2.session

@@ -1,3 +1,6 @@
+"""Guided labeling: scores, rankings and round comparisons (``saeviz.core.method.ranking``),
+and the labeling queue walking through a ranking (``saeviz.core.state.labeling_queue``, whose
+cursor is tested in ``test_labeling_queue.py``)."""
 import numpy as np
 import pytest
 
@@ -5,14 +8,13 @@ from saeviz.core.errors import DataError
 from saeviz.core.method.classify import LatentClassifier
 from saeviz.core.method.ranking import (
     STRATEGIES,
-    Assignment,
-    LabelingQueue,
     Scores,
     compare_rounds,
     rank_candidates,
     rank_scores,
     score_samples,
 )
+from saeviz.core.state.labeling_queue import LabelingQueue
 from saeviz.core.state.labels import LabelStore
 
 
@@ -171,93 +173,6 @@ def test_compare_rounds_on_real_classifiers_sees_classes_appear():
     assert cmp.gained[2] > 30 and cmp.lost[2] == 0
     assert cmp.heldout_error_after < cmp.heldout_error_before
     assert cmp.n_flipped == int(np.sum(b.predicted != a.predicted))
-
-
-@pytest.fixture
-def store_and_queue():
-    store = LabelStore(10, ["a", "b", "c"])
-    queue = LabelingQueue([7, 2, 5, 9], store)
-    return store, queue
-
-
-def test_queue_assigns_and_moves_on(store_and_queue):
-    store, q = store_and_queue
-    seen = []
-    q.changed.connect(lambda: seen.append(q.current))
-    assert (q.current, q.progress, len(q)) == (7, (0, 4), 4)
-    rec = q.assign(1)
-    assert rec == Assignment(index=7, old=-1, new=1)
-    assert store.labels[7] == 1 and q.current == 2 and q.progress == (1, 4)
-    assert seen == [2]
-    q.assign(2)
-    assert store.labels[2] == 2 and q.current == 5
-
-
-def test_queue_skips_and_goes_back(store_and_queue):
-    store, q = store_and_queue
-    assert q.skip() == 2 and q.status(0) == "skipped" and q.progress == (0, 4)
-    q.assign(0)
-    assert q.current == 5
-    assert q.back() == 2 and q.back() == 7 and q.back() == 7
-    rec = q.assign(2)  # the skipped one, after all
-    assert rec.index == 7 and store.labels[7] == 2 and q.status(0) == "assigned"
-    assert q.current == 5  # next not yet assigned
-    assert q.back() == 2
-    rec = q.assign(1)  # change an earlier answer
-    assert rec == Assignment(index=2, old=0, new=1) and q.progress == (2, 4)
-    assert q.current == 5
-    q.skip()
-    q.assign(0)
-    assert q.finished and q.current is None
-    with pytest.raises(IndexError):
-        q.assign(1)
-    with pytest.raises(IndexError):
-        q.skip()
-
-
-def test_queue_undo_and_redo(store_and_queue):
-    store, q = store_and_queue
-    q.assign(1)
-    q.assign(2)
-    q.back()
-    q.assign(0)  # sample 2: 2 -> 0
-    assert store.labels[[7, 2]].tolist() == [1, 0]
-    rec = q.undo()
-    assert rec == Assignment(2, 2, 0) and store.labels[2] == 2 and q.current == 2
-    assert q.status(1) == "assigned" and q.progress == (2, 4)
-    q.undo()
-    assert store.labels[2] == -1 and q.status(1) == "pending" and q.progress == (1, 4)
-    q.undo()
-    assert store.labels[7] == -1 and q.current == 7 and q.progress == (0, 4)
-    assert q.undo() is None and q.can_redo
-    q.redo()
-    assert store.labels[7] == 1 and q.current == 2
-    q.assign(0)  # a new assignment clears what could be redone
-    assert not q.can_redo and store.labels[2] == 0
-
-
-def test_queue_assign_by_index_refresh_and_callback():
-    calls = []
-    labels = {}
-
-    def write(index, label):
-        calls.append((index, label))
-        old = labels.get(index, -1)
-        labels[index] = label
-        return old
-
-    q = LabelingQueue([3, 4, 6], write)
-    q.assign(2, index=6)
-    assert calls == [(6, 2)] and q.current == 3 and q.status(2) == "assigned"
-    with pytest.raises(KeyError):
-        q.assign(1, index=99)
-    q.refresh([8, 3])
-    assert q.items == (8, 3) and q.current == 8 and q.progress == (0, 2)
-    assert q.undo() == Assignment(6, -1, 2) and labels[6] == -1  # history survives a refresh
-    with pytest.raises(DataError):
-        q.refresh([1, 1])
-    with pytest.raises(TypeError):
-        LabelingQueue([1])
 
 
 def test_queue_from_candidates(fitted):

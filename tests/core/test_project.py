@@ -29,6 +29,7 @@ from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
 from saeviz.core.method.training import Trainer
 from saeviz.core.state.labels import LabelStore
 from saeviz.core.state.session import Session, SessionDefaults
+from saeviz.core.state.view_state import ViewState
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ModelConfig(hidden=(16,), latent_dim=3)
@@ -72,7 +73,10 @@ def test_a_saved_project_reopens_exactly(tmp_path, trained):
     assert np.array_equal(got.distances, state.distances)
     assert got.model_config == state.model_config and got.train_config == state.train_config
     assert got.label_fraction == 0.2 and got.label_seed == 5
-    assert got.view == state.view
+    assert got.view == ViewState.from_dict(state.view).to_dict()  # stored in the current form
+    assert ViewState.from_dict(got.view) == ViewState(projection="lda", dims=3, color="prediction", brush_radius=17.5,
+                                                     tool="lasso", current_class=2, show_targets=True,
+                                                     show_lines=False)
     assert got.history == json.loads(json.dumps(state.history))
     assert got.dataset_source == state.dataset_source and got.dataset_name == "digits (A/B/C)"
     ck = got.checkpoint
@@ -116,6 +120,50 @@ def test_damaged_or_foreign_projects_are_refused(tmp_path):
         save_project(other, make_state())
 
 
+def _as_format_1(folder: Path, view) -> None:
+    """Rewrite a saved project's manifest as format 1 wrote it: version 1, a flat view object."""
+    doc = json.loads((folder / MANIFEST).read_text())
+    doc["version"] = 1
+    doc["view"] = view
+    (folder / MANIFEST).write_text(json.dumps(doc))
+
+
+def test_a_format_1_project_opens_with_its_view_migrated(tmp_path):
+    folder = tmp_path / "old"
+    save_project(folder, make_state())
+    _as_format_1(folder, {"projection": "tsne", "dims": 3, "color": "recon", "anchors": False, "lines": True,
+                          "axes": [2, 0, 1], "tool": "brush", "brush_radius": 40.0, "current_class": 1})
+    got = load_project(folder)
+    assert got.view["version"] == 2
+    assert ViewState.from_dict(got.view) == ViewState(
+        projection="tsne", dims=3, color="recon", show_targets=False, show_lines=True, axes=(2, 0, 1),
+        tool="brush", brush_radius=40.0, current_class=1)
+    save_project(folder, got)  # saving again writes the current format
+    assert json.loads((folder / MANIFEST).read_text())["version"] == 2
+    assert load_project(folder).view == got.view
+
+
+def test_bad_view_values_of_an_old_project_fall_back_to_defaults(tmp_path):
+    folder = tmp_path / "odd"
+    save_project(folder, make_state())
+    _as_format_1(folder, {"projection": "warp", "dims": 7, "color": ["x"], "anchors": "yes", "lines": True,
+                          "brush_radius": float("1e9"), "unknown": 1})
+    got = ViewState.from_dict(load_project(folder).view)
+    assert got == ViewState(show_lines=True)
+    _as_format_1(folder, ["not", "an", "object"])
+    assert ViewState.from_dict(load_project(folder).view) == ViewState()
+
+
+def test_a_project_of_a_newer_format_is_refused_clearly(tmp_path):
+    folder = tmp_path / "new"
+    save_project(folder, make_state())
+    doc = json.loads((folder / MANIFEST).read_text())
+    doc["version"] = 3
+    (folder / MANIFEST).write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="version 3 is not supported.*newer saeviz"):
+        load_project(folder)
+
+
 def test_a_session_saves_and_reopens_with_its_settings(tmp_path, digits):
     s = Session(SessionDefaults(label_fraction=0.1))
     s.set_dataset(digits)
@@ -124,7 +172,7 @@ def test_a_session_saves_and_reopens_with_its_settings(tmp_path, digits):
     save_project(tmp_path / "s", state)
     got = load_project(tmp_path / "s")
     assert np.array_equal(got.labels, s.labels.labels)
-    assert got.dataset_source == digits.source and got.view == {"projection": "pca"}
+    assert got.dataset_source == digits.source and ViewState.from_dict(got.view) == ViewState(projection="pca")
 
 
 # -- autosave and recovery ----------------------------------------------------------------------------------
@@ -205,7 +253,7 @@ WRITER = textwrap.dedent("""
         for p in model.parameters():
             p.data.fill_(float(i))
         state = ProjectState({"loader": "digits"}, labels, ("a", "b", "c"), ("#000000",) * 3,
-                             np.ones((3, 3)) - np.eye(3), view={"i": i}, history=[{"epoch": i}])
+                             np.ones((3, 3)) - np.eye(3), label_seed=i, history=[{"epoch": i}])
         save_project(folder, state, model=model)
         print(i, flush=True)
         i += 1
@@ -214,7 +262,7 @@ WRITER = textwrap.dedent("""
 
 def check_consistent(folder: Path) -> int:
     state = load_project(folder)
-    i = int(state.view["i"])
+    i = int(state.label_seed)
     expected = np.full(4000, i % 3)
     expected[: i % 4000] = -1
     assert np.array_equal(state.labels, expected)

@@ -213,3 +213,17 @@ def test_out_of_memory_gives_advice_and_keeps_the_last_good_weights(monkeypatch)
     for k, v in tr.model.state_dict().items():
         assert torch.equal(v, good[k])
     assert tr.epoch == 1
+
+
+def test_the_loss_is_the_papers_mix_for_labeled_samples_and_reconstruction_for_the_rest():
+    import torch
+
+    from saeviz.core.method.training import sae_loss
+
+    rec = torch.tensor([1.0, 2.0, 3.0])
+    st = torch.tensor([10.0, 20.0, 30.0])
+    labeled = torch.tensor([1.0, 0.0, 1.0])
+    out = sae_loss(rec, st, labeled, 0.25)
+    assert torch.allclose(out, torch.tensor([0.25 * 10 + 0.75 * 1, 2.0, 0.25 * 30 + 0.75 * 3]))
+    assert torch.equal(sae_loss(rec, st, labeled, 0.0), rec)
+    assert torch.allclose(sae_loss(rec, st, labeled, 1.0), torch.tensor([10.0, 2.0, 30.0]))

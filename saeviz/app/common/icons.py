@@ -4,13 +4,14 @@
 Design icon names); without ``qtawesome`` it falls back to the desktop theme's icon
 (freedesktop names in ``THEME``), and to an empty icon when the theme has none.
 ``decorate(window)`` gives every action of the window that has a known object name its icon.
+``swatch(color)`` is a small square of a class colour.
 """
 from __future__ import annotations
 
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QToolBar, QToolButton
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,13 @@ ICONS: dict[str, tuple[str, str]] = {
     "undo": ("mdi6.undo", "edit-undo"),
     "redo": ("mdi6.redo", "edit-redo"),
     "protect_labels": ("mdi6.shield-check-outline", "object-locked"),
+    "protectLabels": ("mdi6.shield-check-outline", "object-locked"),
     "undoTool": ("mdi6.undo", "edit-undo"),
     "redoTool": ("mdi6.redo", "edit-redo"),
 }
 
 # commands whose tool bar buttons keep their text beside the icon (a mode to see at a glance)
-TEXT_BESIDE = ("protect_labels",)
+TEXT_BESIDE = ("protectLabels",)
 
 _cache: dict[str, QIcon] = {}
 
@@ -70,13 +72,19 @@ def icon(name: str) -> QIcon:
     return result
 
 
+def swatch(color: str, size: int = 10) -> QIcon:
+    """A square icon of ``size`` pixels filled with ``color`` (a class colour beside its name)."""
+    pix = QPixmap(size, size)
+    pix.fill(QColor(color))
+    return QIcon(pix)
+
+
 def decorate(window) -> int:
     """Give the window's actions whose object name is ``<command>Action`` their icon (one
     icon set for the whole window, theme icons given earlier included); returns how many."""
     n = 0
     named = {a.objectName().removesuffix("Action"): a for a in window.findChildren(QAction) if a.objectName()}
-    actions = getattr(getattr(window, "labeling", None), "actions", {})
-    for key, act in list(named.items()) + [(k, a) for k, a in actions.items() if k in TEXT_BESIDE]:
+    for key, act in named.items():
         if key in ICONS:
             ic = icon(key)
             if not ic.isNull():
@@ -84,11 +92,11 @@ def decorate(window) -> int:
                 n += 1
     for bar in window.findChildren(QToolBar):
         for key in TEXT_BESIDE:
-            act = actions.get(key)
+            act = named.get(key)
             button = bar.widgetForAction(act) if act is not None else None
             if isinstance(button, QToolButton):
                 button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
     return n
 
 
-__all__ = ["ICONS", "icon", "decorate"]
+__all__ = ["ICONS", "icon", "decorate", "swatch"]

@@ -9,19 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from saeviz.core.method.training import decode, encode
-
-
-def reconstruct(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Code and reconstruction of one raw sample ``x`` (runs on a worker thread)."""
-    z = encode(model, x[None], batch_size=1, device="cpu")
-    return z[0], decode(model, z, batch_size=1, device="cpu")[0]
+from saeviz.core.display.thumbnails import gray8
 
 
 def gray_image(a: np.ndarray, lo: float, hi: float) -> QImage:
     """An 8-bit grayscale QImage of the 2-D array ``a`` mapped from [lo, hi]."""
-    span = hi - lo if hi > lo else 1.0
-    u8 = np.ascontiguousarray(np.clip((np.asarray(a, float) - lo) / span * 255.0, 0, 255).astype(np.uint8))
+    u8 = gray8(a, lo, hi)
     h, w = u8.shape
     return QImage(u8.data, w, h, w, QImage.Format_Grayscale8).copy()
 

@@ -1,6 +1,6 @@
 """Guided labeling in the main window (paper section 3.5).
 
-``attach_guided(window)`` adds, and returns as ``window.guided``:
+``attach_guided(shell)`` adds to the shell's window, and returns:
 
 * docks: *Candidates* (the most uncertain unlabeled samples, ringed in the latent view; a tab
   beside the data and model settings), *Labeling queue* (one candidate at a time, labeled with
@@ -9,54 +9,51 @@
   of new labels changed once it trained in), both beside the loss curves;
 * a *Guided labeling* menu: open the queue (Ctrl+G), refresh the candidates (Ctrl+Shift+R),
   the ranking strategy, the rings in the latent view (Ctrl+Shift+H), and the panels;
-* the strategy, the number of candidates and the rings are remembered in the window's settings.
+* the strategy, the number of candidates and the rings are the shell's view state (remembered
+  in the settings and in projects).
 
 The ranking is computed after every epoch while one of these panels is open.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMenu
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QDockWidget
 
-from saeviz.app.common.window_close import WhenClosed
+from saeviz.app.common.shell import Shell
 from saeviz.app.guided.candidates import (
-    DEFAULT_K,
-    MAX_K,
     STRATEGY_TEXT,
     STRATEGY_TIPS,
-    CandidatesPanel,
     GuidedController,
 )
+from saeviz.app.guided.candidates_panel import CandidatesPanel
 from saeviz.app.guided.metrics_panel import MetricsPanel
 from saeviz.app.guided.queue import QueueController, QueuePanel
 from saeviz.app.guided.rounds import RoundsController, RoundsPanel
 from saeviz.core.method.ranking import STRATEGIES
 
-SETTINGS_K = "guided/k"
-SETTINGS_STRATEGY = "guided/strategy"
-SETTINGS_HIGHLIGHT = "guided/highlight"
-DOCKS = (("candidates", "Candidates"), ("queue", "Labeling queue"), ("metrics", "Metrics"),
-         ("rounds", "Rounds"))
+MENU = "Guided labeling"
+# key, title, the window's dock it is a tab beside
+DOCKS = (("candidates", "Candidates", "settings"), ("queue", "Labeling queue", "inspector"),
+         ("metrics", "Metrics", "loss"), ("rounds", "Rounds", "loss"))
 
 
-def attach_guided(window) -> "GuidedLabeling":
-    """Add guided labeling's docks, menu and shortcuts to ``window`` (see the module docstring)."""
-    guided = GuidedLabeling(window)
-    window.guided = guided
-    return guided
+def attach_guided(shell: Shell) -> GuidedLabeling:
+    """Add guided labeling's docks, menu and shortcuts to the shell's window (see the module
+    docstring)."""
+    return GuidedLabeling(shell)
 
 
 class GuidedLabeling(QObject):
-    """The guided-labeling controllers, panels, docks and actions of one main window."""
+    """The guided-labeling controllers, panels, docks and actions of one window."""
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self.session = window.session
-        self.controller = GuidedController(window, self)
+    def __init__(self, shell: Shell):
+        super().__init__(shell)
+        self.shell = shell
+        self.session = shell.session
+        self.controller = GuidedController(shell, self)
         self._restore_settings()
-        self.queue = QueueController(window, self.controller, self)
+        self.queue = QueueController(shell, self.controller, self)
         self.rounds = RoundsController(self.controller, self)
         self.candidates_panel = CandidatesPanel(self.controller)
         self.queue_panel = QueuePanel(self.queue)
@@ -77,66 +74,39 @@ class GuidedLabeling(QObject):
             dock.visibilityChanged.connect(lambda _v: self._update_active())
         QTimer.singleShot(0, self._update_active)
         self._closed = False
-        WhenClosed(window, self.shutdown)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+        shell.on_close(self.shutdown)
 
     # -- construction -----------------------------------------------------------------------------
     def _make_docks(self) -> None:
-        w = self.window
         widgets = {"candidates": self.candidates_panel, "queue": self.queue_panel,
                    "metrics": self.metrics_panel, "rounds": self.rounds_panel}
-        for key, title in DOCKS:
-            dock = QDockWidget(title, w)
-            dock.setObjectName(f"{key}Dock")
-            dock.setWidget(widgets[key])
-            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
-                             | QDockWidget.DockWidgetClosable)
-            self.docks[key] = dock
+        for key, title, beside in DOCKS:
+            area = Qt.LeftDockWidgetArea if key == "candidates" else Qt.RightDockWidgetArea
+            self.docks[key] = self.shell.add_dock(key, title, widgets[key], area, tab_with=beside)
         self.place_docks()
         for dock in self.docks.values():
-            w.restoreDockWidget(dock)  # where a saved layout had it, when the window restored one
-        reset = getattr(w, "actions", {}).get("reset_layout")
-        if reset is not None:
-            reset.triggered.connect(self.place_docks)
+            self.shell.restore_dock(dock)  # where a saved layout had it, when the window restored one
+        self.shell.layoutReset.connect(self.place_docks)
 
     def place_docks(self) -> None:
         """The default places: the candidates with the data and model settings (the tallest
         column; a list to pick samples from, left of the view), the queue beside the inspector,
         the metrics and rounds with the loss curves."""
-        w = self.window
-        existing = getattr(w, "docks", {})
-        existing = existing if isinstance(existing, dict) else {}
         d = self.docks
-        settings, inspector, loss = existing.get("settings"), existing.get("inspector"), existing.get("loss")
-        for key, dock in d.items():
-            dock.setFloating(False)
-            w.addDockWidget(Qt.LeftDockWidgetArea if key == "candidates" else Qt.RightDockWidgetArea, dock)
-            dock.show()
-        if settings is not None:
-            w.tabifyDockWidget(settings, d["candidates"])
-        if inspector is not None:
-            w.tabifyDockWidget(inspector, d["queue"])
-        if loss is not None:
-            w.tabifyDockWidget(loss, d["metrics"])
-            w.tabifyDockWidget(loss, d["rounds"])
-        else:
-            w.tabifyDockWidget(d["metrics"], d["rounds"])
-        for dock in (settings, inspector, loss):
+        for key, _title, beside in DOCKS:
+            area = Qt.LeftDockWidgetArea if key == "candidates" else Qt.RightDockWidgetArea
+            self.shell.place_dock(d[key], area, tab_with=beside)
+            d[key].show()
+        if "loss" not in self.shell.docks:
+            self.shell.place_dock(d["rounds"], Qt.RightDockWidgetArea, tab_with="metrics")
+        for key in ("settings", "inspector", "loss"):
+            dock = self.shell.docks.get(key)
             if dock is not None:
                 dock.raise_()
 
-    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        act = QAction(text, self.window)
-        act.setObjectName(f"guided_{key}Action")
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setToolTip(tip)
-            act.setStatusTip(tip)
-        act.triggered.connect(slot)
-        self.window.addAction(act)  # the shortcut works while the menu bar is hidden too
+    def _action(self, key: str, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False,
+                menu: str | None = MENU) -> QAction:
+        act = self.shell.add_action(menu, f"guided_{key}", text, slot, shortcut, tip, checkable=checkable)
         self.actions[key] = act
         return act
 
@@ -148,85 +118,60 @@ class GuidedLabeling(QObject):
                      "Rank the unlabeled samples again from the latest model and labels")
         self._action("show_candidates", "Show the &candidates", self.show_candidates, None,
                      "Show the list of candidates")
-        hl = self._action("highlight", "&Ring candidates in the latent view", self._highlight_toggled,
-                          "Ctrl+Shift+H", "Draw a ring around every candidate in the latent view")
-        hl.setCheckable(True)
-        hl.setChecked(self.controller.highlight_enabled)
-        self.strategy_group = QActionGroup(self.window)
+        self.shell.add_separator(MENU)
+        self.strategy_group = QActionGroup(self)
         self.strategy_group.setExclusive(True)
         self.strategy_actions: dict[str, QAction] = {}
+        strategies = self.shell.menu(MENU).addMenu("Rank by")
         for key in STRATEGIES:
-            act = QAction(STRATEGY_TEXT[key], self.window, checkable=True)
-            act.setObjectName(f"guided_strategy_{key}Action")
+            act = self.shell.add_action(None, f"guided_strategy_{key}", STRATEGY_TEXT[key],
+                                        lambda _=False, key=key: self.set_strategy(key), checkable=True)
             act.setStatusTip(STRATEGY_TIPS[key])
             act.setChecked(key == self.controller.strategy)
-            act.triggered.connect(lambda _=False, key=key: self.set_strategy(key))
             self.strategy_group.addAction(act)
+            strategies.addAction(act)
             self.strategy_actions[key] = act
+        hl = self._action("highlight", "&Ring candidates in the latent view", self._highlight_toggled,
+                          "Ctrl+Shift+H", "Draw a ring around every candidate in the latent view", checkable=True)
+        hl.setChecked(self.controller.highlight_enabled)
 
     def _make_menu(self) -> None:
-        mb = self.window.menuBar()
-        menu = QMenu("&Guided labeling", mb)
-        menu.setObjectName("guidedMenu")
-        menu.addAction(self.actions["open_queue"])
-        menu.addAction(self.actions["refresh"])
-        menu.addAction(self.actions["show_candidates"])
-        menu.addSeparator()
-        strategies = menu.addMenu("Rank by")
-        for act in self.strategy_actions.values():
-            strategies.addAction(act)
-        menu.addAction(self.actions["highlight"])
+        menu = self.shell.menu(MENU)
         menu.addSeparator()
         for dock in self.docks.values():
             menu.addAction(dock.toggleViewAction())
-        help_action = None
-        for act in mb.actions():
-            if act.menu() is not None and act.text().replace("&", "") == "Help":
-                help_action = act
-        if help_action is not None:
-            mb.insertMenu(help_action, menu)
-        else:
-            mb.addMenu(menu)
         self.menu = menu
-        for act in mb.actions():  # the View > Panels list names every dock
-            sub = act.menu()
-            if sub is None or act.text().replace("&", "") != "View":
-                continue
-            for inner in sub.actions():
-                if inner.menu() is not None and inner.text().replace("&", "") == "Panels":
-                    for dock in self.docks.values():
-                        inner.menu().addAction(dock.toggleViewAction())
 
     # -- settings ---------------------------------------------------------------------------------------
-    def _settings(self):
-        return getattr(self.window, "settings", None)
+    # The strategy, the number of candidates and the rings are the view state's
+    # (``guided_strategy``, ``guided_k``, ``guided_highlight``): the window stores it.
+    def _view_state(self):
+        return self.shell.view_state
 
     def _restore_settings(self) -> None:
-        st = self._settings()
-        if st is None:
-            return
+        vs = self._view_state()
         c = self.controller
-        try:
-            k = st.value(SETTINGS_K)
-            if k is not None:
-                c.k = int(max(1, min(MAX_K, int(k))))
-        except (TypeError, ValueError):
-            c.k = DEFAULT_K
-        strategy = st.value(SETTINGS_STRATEGY)
-        if strategy in STRATEGIES:
-            c.strategy = strategy
-        hl = st.value(SETTINGS_HIGHLIGHT)
-        if hl is not None:
-            c.highlight_enabled = hl in (True, "true", "1", 1)
+        c.k, c.strategy, c.highlight_enabled = vs.guided_k, vs.guided_strategy, vs.guided_highlight
+        for event in (vs.events.guided_k, vs.events.guided_strategy, vs.events.guided_highlight):
+            event.connect(self._view_state_changed)
+
+    def _view_state_changed(self, *_args) -> None:
+        """The view state changed (a restored window, an opened project, a command): show it."""
+        vs = self._view_state()
+        if self._closed:
+            return
+        if vs.guided_k != self.controller.k:
+            self.controller.set_k(vs.guided_k)
+            self.candidates_panel.sync_settings()
+        if vs.guided_strategy != self.controller.strategy:
+            self.set_strategy(vs.guided_strategy)
+        if vs.guided_highlight != self.controller.highlight_enabled:
+            self._highlight_toggled(vs.guided_highlight)
 
     def _save_settings(self) -> None:
-        st = self._settings()
-        if st is None:
-            return
+        vs = self._view_state()
         c = self.controller
-        st.setValue(SETTINGS_K, int(c.k))
-        st.setValue(SETTINGS_STRATEGY, c.strategy)
-        st.setValue(SETTINGS_HIGHLIGHT, bool(c.highlight_enabled))
+        vs.update(guided_k=int(c.k), guided_strategy=c.strategy, guided_highlight=bool(c.highlight_enabled))
 
     # -- commands ----------------------------------------------------------------------------------------
     def open_queue(self) -> None:
@@ -286,7 +231,7 @@ class GuidedLabeling(QObject):
 
     def _status(self, text: str) -> None:
         if text:
-            self.window.statusBar().showMessage(text, 6000)
+            self.shell.status(text, 6000)
 
     # -- closing ------------------------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -1,16 +1,18 @@
 """The labeling queue: the candidates one at a time, large enough to judge, labeled by key.
 
 ``QueuePanel`` walks through the newest ranking (``GuidedController.candidates``) with a
-``saeviz.core.method.ranking.LabelingQueue``: keys 1-9 give the shown sample a class, S skips it,
-Backspace goes back; after a label or a skip the next open candidate follows by itself. While
-the queue has the keyboard focus, its sample is also the session's selection, so the inspector
-(and, for meshes, the mesh viewport) shows it; a queue nobody works in never moves the selection.
+``saeviz.core.state.labeling_queue.LabelingQueue``: keys 1-9 give the shown sample a class,
+S skips it, Backspace goes back; after a label or a skip the next open candidate follows by
+itself. While the queue has the keyboard focus, its sample is also the session's selection, so
+the inspector (and, for meshes, the mesh viewport) shows it; a queue nobody works in never
+moves the selection.
 
-Every label is one step on the labeling undo stack (``window.labeling.editor``): an
-``AssignCommand`` whose first ``redo`` asks the queue to assign, whose ``undo`` and later
-``redo`` replay the queue's own history, so Edit > Undo (Ctrl+Z) both restores the label and
-returns the queue to that sample. The labels reach the store at once and join training at the
-next epoch. Refresh ranks again from the latest model and labels and continues with the new list.
+Every label is one edit (``LabelingQueue.assignment``) pushed onto the one labeling editor
+(``Shell.editor``), the same undo history as the paint tools and the class manager;
+the queue itself only keeps its place in the list. Edit > Undo (Ctrl+Z) of a queue label
+restores the label and returns the queue to that sample; the History panel lists it like any
+other step. The labels reach the store at once and join training at the next epoch. Refresh
+ranks again from the latest model and labels and continues with the new list.
 
 Until the user labels, skips or goes back in the queue, it follows every newer ranking by
 itself (training on in the background never leaves it showing an old epoch's candidates);
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QFont, QIcon, QUndoCommand
+from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -34,41 +36,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.icons import swatch
 from saeviz.app.common.sample_panes import CurvePane, ImagePane
-from saeviz.app.common.undo import EditCommand, LabelEditor
-from saeviz.app.guided.candidates import (
-    GuidedController,
-    mesh_axes,
-    mesh_silhouette,
-    swatch,
-)
-from saeviz.core.method.ranking import LabelingQueue
-from saeviz.core.state.label_edits import label_edit
+from saeviz.app.common.shell import Shell
+from saeviz.app.common.undo import LabelEditor
+from saeviz.app.guided.candidates import GuidedController
+from saeviz.core.display.thumbnails import mesh_axes, mesh_silhouette
+from saeviz.core.state.labeling_queue import LabelingQueue
 from saeviz.core.state.labels import UNLABELED
 
 BIG_SILHOUETTE = 160
 QUEUE_KEYS = {Qt.Key_S, Qt.Key_Backspace} | {getattr(Qt, f"Key_{i}") for i in range(1, 10)}
-
-
-class AssignCommand(QUndoCommand):
-    """One label given through the queue, as an undo step (see the module docstring)."""
-
-    def __init__(self, queue: LabelingQueue, index: int, label: int, text: str):
-        super().__init__(text)
-        self.queue = queue
-        self.index = int(index)
-        self.label = int(label)
-        self._first = True
-
-    def redo(self) -> None:
-        if self._first:
-            self._first = False
-            self.queue.assign(self.label, index=self.index)
-        else:
-            self.queue.redo()
-
-    def undo(self) -> None:
-        self.queue.undo()
 
 
 class QueueController(QObject):
@@ -77,15 +55,11 @@ class QueueController(QObject):
     changed = Signal()          # the queue moved, assigned, or got new items
     waitingChanged = Signal(bool)
 
-    def __init__(self, window, guided: GuidedController, parent: QObject | None = None):
-        super().__init__(parent if parent is not None else window)
-        self.window = window
-        self.session = window.session
+    def __init__(self, shell: Shell, guided: GuidedController, parent: QObject | None = None):
+        super().__init__(parent if parent is not None else shell)
+        self.session = shell.session
         self.guided = guided
-        labeling = getattr(window, "labeling", None)
-        editor = getattr(labeling, "editor", None)
-        self._own_editor = editor is None
-        self.editor: LabelEditor = editor if editor is not None else LabelEditor(self)
+        self.editor: LabelEditor = shell.editor  # the window's one editor: one undo history
         self.queue: LabelingQueue | None = None
         self.loaded_seq = 0          # the ranking the queue holds
         self.loaded_epoch: int | None = None
@@ -100,14 +74,12 @@ class QueueController(QObject):
     # -- the queue ------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
         store = self.session.labels
-        if self._own_editor and store is not self._store:
-            self.editor.set_store(store)
         self._store = store
         if self.queue is not None:
             self.queue.changed.disconnect(self._queue_changed)
         self.queue = None
         if store is not None:
-            self.queue = LabelingQueue((), apply=self._write)
+            self.queue = LabelingQueue((), store)
             self.queue.changed.connect(self._queue_changed)
         self.loaded_seq = 0
         self.loaded_epoch = None
@@ -122,15 +94,6 @@ class QueueController(QObject):
         self.loaded_epoch = None
         self.started = False
         self._set_waiting(False)
-
-    def _write(self, index: int, label: int) -> int:
-        """Set one label inside the labeling editor (its history stays); returns the old label."""
-        store = self.session.labels
-        old = int(store.labels[index])
-        edit = label_edit(store, [index], label)
-        if edit is not None:
-            EditCommand(self.editor, edit).redo()
-        return old
 
     def _queue_changed(self) -> None:
         self.changed.emit()
@@ -188,14 +151,10 @@ class QueueController(QObject):
         store = self.session.labels
         if q is None or q.finished or store is None or not 0 <= int(label) < store.n_classes:
             return False
-        index = q.current
-        if self.editor.stroke_active:
-            self.editor.commit_stroke()
         name = store.class_names[int(label)]
-        text = f"Queue: {self.session.dataset_index(index)} as {name}"
+        text = f"Queue: {self.session.dataset_index(q.current)} as {name}"
         self.started = True
-        self.editor.stack.push(AssignCommand(q, index, int(label), text))
-        return True
+        return self.editor.push(q.assignment(int(label), text=text))
 
     def skip(self) -> bool:
         q = self.queue
@@ -350,11 +309,9 @@ class QueuePanel(QWidget):
         store = self.session.labels
         if self._store is not None:
             self._store.classes_changed.disconnect(self._rebuild_classes)
-            self._store.labels_changed.disconnect(self._labels_changed)
         self._store = store
         if store is not None:
             store.classes_changed.connect(self._rebuild_classes)
-            store.labels_changed.connect(self._labels_changed)
         ds = self.session.dataset
         self.views.setCurrentIndex(1 if (ds is not None and ds.kind == "vector") else 0)
         self._mesh_axes = mesh_axes(self.session.X[0]) if (ds is not None and ds.kind == "mesh") else None
@@ -380,11 +337,6 @@ class QueuePanel(QWidget):
             self.class_grid.addWidget(b, i // columns, i % columns)
             self.class_buttons.append(b)
         self.refresh_view()
-
-    def _labels_changed(self, indices) -> None:
-        cur = self.controller.queue.current if self.controller.queue is not None else None
-        if cur is not None and np.any(np.asarray(indices) == cur):
-            self.refresh_view()
 
     # -- drawing ------------------------------------------------------------------------------------
     def refresh_view(self) -> None:
@@ -485,4 +437,4 @@ class QueuePanel(QWidget):
         return None if q is None else q.current
 
 
-__all__ = ["AssignCommand", "QueueController", "QueuePanel"]
+__all__ = ["QueueController", "QueuePanel"]

@@ -13,15 +13,15 @@ preset whose classes differ from the current ones offers to set them up: groupin
 digit or clothing classes (labels move to their group), or replacing the classes.
 
 The preview shows where MDS puts the class targets for these distances
-(``smacof_class_level`` with the training's MDS settings, weighted by the label counts, in the
-latent dimension, shown in its two principal directions), the achieved distances and the
-stress. For K classes it is a K-point problem: a few milliseconds at most for twenty
-classes (``python -m benchmarks.bench_labeling``); ``last_preview_ms`` tells.
+(``saeviz.core.method.class_layout``, with the training's MDS settings, weighted by the label
+counts, in the latent dimension, shown in its two principal directions), the achieved
+distances and the stress; the presets live there too. For K classes it is a K-point
+problem: a few milliseconds at most for twenty classes (``python -m benchmarks.bench_labeling``);
+``last_preview_ms`` tells.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -48,97 +48,14 @@ from PySide6.QtWidgets import (
 from saeviz.app.common.undo import LabelEditor
 from saeviz.core.data.digits import BASE_CLASSES, DECOMPOSITIONS
 from saeviz.core.errors import DataError
+from saeviz.core.method.class_layout import PRESETS, Layout, Preset, class_layout
 from saeviz.core.method.config import MDSConfig
-from saeviz.core.method.mds import smacof_class_level
 from saeviz.core.state.label_edits import regroup_edit, set_distances_edit
 from saeviz.core.state.labels import equal_distances
 
 ERROR_BG = QColor(255, 205, 205)
 DIAGONAL_BG = QColor(235, 235, 235)
 MAX_PAIR_LABELS = 6  # pairs get a distance label up to this many classes
-
-
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    text: str
-    names: tuple[str, ...] | None  # None: keep the current classes
-    distances: np.ndarray | None   # None: equal distances
-    decomposition: str | None = None
-
-
-def _seasons_between() -> np.ndarray:
-    # summer, winter, all-year: all-year fashion halfway between the seasons
-    return np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
-
-
-PRESETS: tuple[Preset, ...] = (
-    Preset("equal", "Equal distances (1 between all classes)", None, None),
-    Preset("abc", "MNIST A=(0,1,9) B=(4,6,8) C=(2,3,5,7), equal (paper)",
-           DECOMPOSITIONS["abc"].class_names, None, "abc"),
-    Preset("seasons", "Fashion-MNIST summer / winter / all-year, equal (paper)",
-           DECOMPOSITIONS["seasons"].class_names, None, "seasons"),
-    Preset("seasons-between", "Fashion-MNIST seasons, all-year between summer and winter",
-           DECOMPOSITIONS["seasons"].class_names, _seasons_between(), "seasons"),
-)
-
-
-# -- the preview computation (no Qt) -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Layout:
-    """Class targets for a distance matrix: ``positions`` (K, dim), ``plane`` (K, 2) for display."""
-
-    positions: np.ndarray
-    plane: np.ndarray
-    achieved: np.ndarray
-    stress: float
-    normalized_stress: float
-    seconds: float
-
-
-def _classical_mds(D: np.ndarray, dim: int) -> np.ndarray:
-    k = len(D)
-    J = np.eye(k) - 1.0 / k
-    B = -0.5 * J @ (D ** 2) @ J
-    vals, vecs = np.linalg.eigh(B)
-    order = np.argsort(vals)[::-1][:dim]
-    X = vecs[:, order] * np.sqrt(np.clip(vals[order], 0, None))
-    if not np.any(np.abs(X) > 1e-12):
-        X = np.random.default_rng(0).normal(scale=1e-3, size=(k, dim))
-    return X
-
-
-def class_layout(D, counts=None, latent_dim: int = 2, max_iter: int = 300, eps: float = 1e-6) -> Layout:
-    """Where MDS puts the class targets of distances ``D`` in ``latent_dim`` dimensions.
-
-    ``max_iter`` and ``eps`` are the SMACOF settings (training's ``MDSConfig`` by default).
-    """
-    t0 = time.perf_counter()
-    D = np.asarray(D, np.float64)
-    k = len(D)
-    w = np.ones(k) if counts is None else np.maximum(np.asarray(counts, np.float64), 1.0)
-    dim = max(1, min(int(latent_dim), k - 1))
-    if k == 1:
-        X = np.zeros((1, dim))
-        stress = 0.0
-    else:
-        res = smacof_class_level(w, D, _classical_mds(D, dim), max_iter=max_iter, eps=eps)
-        X = np.asarray(res.X, np.float64)
-        stress = float(res.stress)
-    diff = X[:, None, :] - X[None, :, :]
-    achieved = np.sqrt((diff ** 2).sum(-1))
-    W = np.outer(w, w)
-    np.fill_diagonal(W, 0)
-    denom = 0.5 * float((W * D ** 2).sum())
-    normalized = float(np.sqrt(stress / denom)) if denom > 0 else 0.0
-    Xc = X - X.mean(0)
-    if Xc.shape[1] >= 2 and k > 1:
-        _u, _s, vt = np.linalg.svd(Xc, full_matrices=False)
-        plane = Xc @ vt[:2].T
-    else:
-        plane = np.zeros((k, 2))
-        plane[:, : Xc.shape[1]] = Xc[:, :2]
-    return Layout(X, plane, achieved, stress, normalized, time.perf_counter() - t0)
 
 
 # -- the widget ------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Labeling in the main window: paint tools, classes, distances, undo, projects and autosave.
 
-``attach_labeling(window)`` wires everything into a ``MainWindow`` and returns the
-``LabelingController`` (also ``window.labeling``):
+``attach_labeling(shell)`` wires everything into the shell's window and returns the
+``LabelingController``:
 
 * a *Labeling* tool bar: navigate (N), click (C), brush (B), lasso (L), rectangle (R),
   eraser (E); the brush radius ([ and ]); the class palette (1-9 pick the class); Escape
@@ -14,7 +14,8 @@
   to save; labels are autosaved after every change (``saeviz.core.io.project``) and, on start,
   an autosave left by a session that did not end normally is offered for restoring.
 
-Every label or class change goes through ``LabelEditor`` (``undo.py``) as one undo step.
+Every label or class change goes through the shell's ``LabelEditor`` (``undo.py``) as one undo
+step.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from saeviz.app.common.questions import save_discard_or_cancel
-from saeviz.app.common.undo import HistoryPanel, LabelEditor
+from saeviz.app.common.shell import Shell
+from saeviz.app.common.undo import HistoryPanel
 from saeviz.app.labeling.class_manager import ClassManager, ClassPalette
 from saeviz.app.labeling.distance_editor import DistanceEditor
 from saeviz.app.labeling.paint_tools import MAX_RADIUS, MIN_RADIUS, TOOLS, PaintTools
@@ -62,6 +64,7 @@ from saeviz.core.state.label_edits import (
     replace_labels_edit,
     replace_supervision_edit,
 )
+from saeviz.core.state.view_state import ViewState
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +81,9 @@ TOOL_INFO = {
 }
 
 
-def attach_labeling(window, recovery_dir=None) -> "LabelingController":
-    """Add the labeling tools, docks, menus, projects and autosave to ``window``."""
-    controller = LabelingController(window, recovery_dir)
-    window.labeling = controller
-    return controller
+def attach_labeling(shell: Shell, recovery_dir=None) -> LabelingController:
+    """Add the labeling tools, docks, menus, projects and autosave to the shell's window."""
+    return LabelingController(shell, recovery_dir)
 
 
 class RevealDialog(QDialog):
@@ -126,13 +127,13 @@ class LabelingController(QObject):
 
     projectChanged = Signal()
 
-    def __init__(self, window, recovery_dir=None):
-        super().__init__(window)
-        self.window = window
-        self.session = window.session
-        self.view = window.latent.view
+    def __init__(self, shell: Shell, recovery_dir=None):
+        super().__init__(shell)
+        self.shell = shell
+        self.session = shell.session
+        self.view = shell.latent.view
         self.recovery_dir = Path(recovery_dir) if recovery_dir is not None else default_recovery_dir()
-        self.editor = LabelEditor(self)
+        self.editor = shell.editor
         self.paint = PaintTools(self.view, self.editor, self)
         self.project = Project(recovery_dir=self.recovery_dir)
         self._external_dirty = False
@@ -154,8 +155,8 @@ class LabelingController(QObject):
         self._autosave_timer.timeout.connect(self.autosave_now)
 
         self._make_actions()
-        self._make_toolbar()
         self._make_docks()
+        self._make_toolbar()
         self._make_menus()
 
         self.editor.stack.cleanChanged.connect(self._update_title)
@@ -164,13 +165,13 @@ class LabelingController(QObject):
         self.paint.pointLabeled.connect(self._point_labeled)
         self.paint.toolChanged.connect(self._tool_changed)
         self.paint.radiusChanged.connect(self._radius_changed)
+        self._bind_view_state()
         self.class_manager.message.connect(lambda text: self._status(text))
         self.session.dataset_changed.connect(self._dataset_changed)
-        self.session.config_changed.connect(self.distance_editor.update_preview)  # latent size, MDS settings
-        controller = getattr(window, "controller", None)
-        if controller is not None:
-            controller.stateChanged.connect(self._training_state_changed)
-        window.installEventFilter(self)
+        self.session.model_config_changed.connect(self.distance_editor.update_preview)  # latent size
+        self.session.train_config_changed.connect(self.distance_editor.update_preview)  # MDS settings
+        shell.trainingStateChanged.connect(self._training_state_changed)
+        shell.watch(self)  # the window's close event
 
         if self.session.dataset is not None:
             self._dataset_changed()
@@ -180,15 +181,7 @@ class LabelingController(QObject):
 
     # -- construction ---------------------------------------------------------------------------------------
     def _add_action(self, key: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        act = QAction(text, self.window)
-        act.setObjectName(f"{key}Action")
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setToolTip(f"{tip} ({act.shortcut().toString()})" if shortcut else tip)
-            act.setStatusTip(tip)
-        act.triggered.connect(slot)
-        self.window.addAction(act)  # shortcuts work with the tool bar hidden too
+        act = self.shell.add_action(None, key, text, slot, shortcut, tip, tip_shortcut=True)
         self.actions[key] = act
         return act
 
@@ -196,17 +189,15 @@ class LabelingController(QObject):
         self.actions: dict[str, QAction] = {}
         a = self._add_action
         stack = self.editor.stack
-        undo = stack.createUndoAction(self.window, "&Undo")
+        undo = stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.Undo)
-        undo.setObjectName("undoAction")
-        redo = stack.createRedoAction(self.window, "&Redo")
+        redo = stack.createRedoAction(self, "&Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        redo.setObjectName("redoAction")
         for key, act in (("undo", undo), ("redo", redo)):
-            self.window.addAction(act)
-            self.actions[key] = act
+            self.actions[key] = self.shell.register_action(key, act, "Edit")
+        self.shell.add_separator("Edit")
 
-        self.tool_group = QActionGroup(self.window)
+        self.tool_group = QActionGroup(self)
         self.tool_group.setExclusive(True)
         self.tool_actions: dict[str, QAction] = {}
         for name in TOOLS:
@@ -219,8 +210,7 @@ class LabelingController(QObject):
         a("brush_bigger", "Larger brush", lambda: self.paint.grow(), "]", "Make the brush larger")
         a("brush_smaller", "Smaller brush", lambda: self.paint.shrink(), "[", "Make the brush smaller")
         protect = self.paint.protect_action  # "Paint unlabeled only" (U), on by default
-        self.window.addAction(protect)
-        self.actions["protect_labels"] = protect
+        self.actions["protect_labels"] = self.shell.register_action("protect_labels", protect)
         for i in range(9):
             a(f"class_{i + 1}", f"Paint class {i + 1}", lambda _=False, i=i: self._pick_class(i), str(i + 1),
               f"Paint with class {i + 1}")
@@ -241,7 +231,7 @@ class LabelingController(QObject):
         a("add_class", "Add &class", lambda: self.class_manager.add_class(), None, "Add a class")
 
     def _make_toolbar(self) -> None:
-        bar = QToolBar("Labeling", self.window)
+        bar = QToolBar("Labeling", self.shell.parent_widget)
         bar.setObjectName("labelingToolBar")
         for name in TOOLS:
             bar.addAction(self.tool_actions[name])
@@ -275,35 +265,22 @@ class LabelingController(QObject):
         stack.indexChanged.connect(self._update_undo_tips)
         self._update_undo_tips()
         self.toolbar = bar
-        self.window.addToolBar(Qt.TopToolBarArea, bar)
+        self.shell.add_toolbar(bar, Qt.TopToolBarArea)
 
     def _make_docks(self) -> None:
-        w = self.window
-        self.docks: dict[str, QDockWidget] = {}
-        for key, title, widget in (("classes", "Classes", self.class_manager),
-                                   ("distances", "Distances", self.distance_editor),
-                                   ("history", "History", self.history)):
-            dock = QDockWidget(title, w)
-            dock.setObjectName(f"{key}Dock")
-            dock.setWidget(widget)
-            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
-                             | QDockWidget.DockWidgetClosable)
-            w.addDockWidget(Qt.RightDockWidgetArea, dock)
-            self.docks[key] = dock
-        existing = getattr(w, "docks", None)
-        existing = existing if isinstance(existing, dict) else {}
         # the right column: inspector, classes, then loss / distances / history as tabs
-        if "inspector" in existing:
-            w.splitDockWidget(existing["inspector"], self.docks["classes"], Qt.Vertical)
-        if "loss" in existing:
-            w.tabifyDockWidget(existing["loss"], self.docks["distances"])
-            w.tabifyDockWidget(existing["loss"], self.docks["history"])
-            existing["loss"].raise_()
-        else:
-            w.tabifyDockWidget(self.docks["distances"], self.docks["history"])
-        reset = getattr(w, "actions", {}).get("reset_layout")
-        if reset is not None:  # "Reset layout" shows every panel again, ours too
-            reset.triggered.connect(lambda: [d.show() for d in self.docks.values()])
+        add = self.shell.add_dock
+        self.docks: dict[str, QDockWidget] = {
+            "classes": add("classes", "Classes", self.class_manager, Qt.RightDockWidgetArea, split_below="inspector"),
+            "distances": add("distances", "Distances", self.distance_editor, Qt.RightDockWidgetArea, tab_with="loss"),
+        }
+        self.docks["history"] = add("history", "History", self.history, Qt.RightDockWidgetArea,
+                                    tab_with="loss" if "loss" in self.shell.docks else "distances")
+        loss = self.shell.docks.get("loss")
+        if loss is not None:
+            loss.raise_()
+        # "Reset layout" shows every panel again, ours too
+        self.shell.layoutReset.connect(lambda: [d.show() for d in self.docks.values()])
 
     def _update_undo_tips(self, *_args) -> None:
         stack = self.editor.stack
@@ -311,41 +288,28 @@ class LabelingController(QObject):
         self.actions["redo_tool"].setToolTip(f"Redo {stack.redoText()} (Ctrl+Shift+Z)" if stack.canRedo()
                                              else "Redo (Ctrl+Shift+Z)")
 
-    def _menu(self, title: str) -> QMenu | None:
-        for act in self.window.menuBar().actions():
-            if act.menu() is not None and act.text().replace("&", "") == title:
-                return act.menu()
-        return None
-
     def _make_menus(self) -> None:
-        mb = self.window.menuBar()
-        file_menu = self._menu("File") or mb.addMenu("&File")
-        first = file_menu.actions()[0] if file_menu.actions() else None
-        self.recent_menu = QMenu("Open &recent project", file_menu)
+        sh = self.shell
+        self.recent_menu = QMenu("Open &recent project", sh.menu("File"))
         self.recent_menu.setObjectName("recentProjectsMenu")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        first = "open" if "open" in sh.actions else None
         for key in ("new_project", "open_project"):
-            file_menu.insertAction(first, self.actions[key])
-        file_menu.insertMenu(first, self.recent_menu)
+            sh.insert_action("File", self.actions[key], first)
+        sh.insert_action("File", self.recent_menu.menuAction(), first)
         for key in ("save_project", "save_project_as"):
-            file_menu.insertAction(first, self.actions[key])
+            sh.insert_action("File", self.actions[key], first)
         if first is not None:
-            file_menu.insertSeparator(first)
-        codes = getattr(self.window, "actions", {}).get("export_codes")
-        actions = file_menu.actions()
-        anchor = None
-        if codes is not None and codes in actions:
-            i = actions.index(codes)
-            anchor = actions[i + 1] if i + 1 < len(actions) else None
-        file_menu.insertSeparator(anchor)
+            sh.add_separator("File", first)
+        last = "quit" if "quit" in sh.actions else None
+        if last is None:
+            sh.add_separator("File")
         for key in ("import_labels", "export_labels", "reveal"):
-            file_menu.insertAction(anchor, self.actions[key])
+            sh.insert_action("File", self.actions[key], last)
+        if last is not None:
+            sh.add_separator("File", last)
 
-        edit = QMenu("&Edit", mb)
-        edit.setObjectName("editMenu")
-        edit.addAction(self.actions["undo"])
-        edit.addAction(self.actions["redo"])
-        edit.addSeparator()
+        edit = sh.menu("Edit")
         tools = edit.addMenu("&Tools")
         for name in TOOLS:
             tools.addAction(self.tool_actions[name])
@@ -355,24 +319,7 @@ class LabelingController(QObject):
         tools.addSeparator()
         tools.addAction(self.actions["protect_labels"])
         edit.addAction(self.actions["add_class"])
-        after_file = None
-        menus = [a for a in mb.actions() if a.menu() is not None]
-        for i, act in enumerate(menus):
-            if act.menu() is file_menu and i + 1 < len(menus):
-                after_file = menus[i + 1]
-        mb.insertMenu(after_file, edit) if after_file is not None else mb.addMenu(edit)
         self.edit_menu = edit
-
-        view = self._menu("View")
-        panels = None
-        if view is not None:
-            for act in view.actions():
-                if act.menu() is not None and act.text().replace("&", "") == "Panels":
-                    panels = act.menu()
-        if panels is not None:
-            for dock in self.docks.values():
-                panels.addAction(dock.toggleViewAction())
-            panels.addAction(self.toolbar.toggleViewAction())
 
     # -- the store -------------------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
@@ -385,7 +332,6 @@ class LabelingController(QObject):
             store.labels_changed.connect(self._store_changed)
             store.classes_changed.connect(self._classes_changed)
         self._n_classes = store.n_classes if store is not None else 0
-        self.editor.set_store(store)
         self.paint.set_current_class(min(self.paint.current_class, max(self._n_classes - 1, 0)))
         for w in (self.class_manager, self.distance_editor, self.palette):
             w.set_store(store)
@@ -440,8 +386,7 @@ class LabelingController(QObject):
             title = f"saeviz — {self.project.name} ({name})" if name else f"saeviz — {self.project.name}"
         else:
             title = f"saeviz — {name}" if name else "saeviz"
-        self.window.setWindowTitle(title + "[*]")
-        self.window.setWindowModified(self.modified)
+        self.shell.set_title(title + "[*]", self.modified)
 
     def _mark_saved(self) -> None:
         self._external_dirty = False
@@ -500,67 +445,52 @@ class LabelingController(QObject):
         return self.editor.push(label_edit(self._store, indices, value, text))
 
     # -- view settings ---------------------------------------------------------------------------------------------
-    def view_settings(self) -> dict:
-        lat = self.window.latent
-        return {
-            "projection": lat.method,
-            "dims": lat.dims,
-            "color": lat.color_combo.currentData(),
-            "anchors": lat.anchors_check.isChecked(),
-            "lines": lat.lines_check.isChecked(),
-            "axes": [int(sp.value()) for sp in lat.axes_spins],
-            "tool": self.paint.tool_name,
-            "brush_radius": float(self.paint.radius),
-            "current_class": int(self.paint.current_class),
-        }
+    def _view_state(self) -> ViewState:
+        return self.shell.view_state
 
-    def apply_view_settings(self, v: dict) -> None:
-        lat = self.window.latent
-        try:
-            if v.get("projection") in [lat.method_combo.itemData(i) for i in range(lat.method_combo.count())]:
-                lat.set_method(v["projection"])
-            if "axes" in v:
-                for spin, value in zip(lat.axes_spins, v["axes"]):
-                    spin.setValue(int(value))
-            if v.get("dims") in (2, 3):
-                lat.set_dims(int(v["dims"]))
-            if "color" in v:
-                lat.set_color_mode(v["color"])
-            if "anchors" in v:
-                lat.anchors_check.setChecked(bool(v["anchors"]))
-            if "lines" in v:
-                lat.lines_check.setChecked(bool(v["lines"]))
-            if v.get("tool") in TOOLS:
-                self.paint.set_tool(v["tool"])
-            if "brush_radius" in v:
-                self.paint.set_radius(float(v["brush_radius"]))
-            if "current_class" in v:
-                self.paint.set_current_class(int(v["current_class"]))
-        except (TypeError, ValueError) as exc:
-            log.warning("ignoring invalid view settings: %s", exc)
+    def _bind_view_state(self) -> None:
+        """The labeling tool, brush radius and current class are part of the view state: the
+        paint tools keep it up to date, and a tool or radius set there is taken up."""
+        vs = self._view_state()
+        p = self.paint
+        vs.update(tool=p.tool_name, brush_radius=float(p.radius), current_class=max(0, int(p.current_class)))
+        p.toolChanged.connect(lambda name: vs.update(tool=name))
+        p.radiusChanged.connect(lambda r: vs.update(brush_radius=float(r)))
+        p.currentClassChanged.connect(lambda k: vs.update(current_class=max(0, int(k))))
+        vs.events.tool.connect(self._view_tool_changed)
+        vs.events.brush_radius.connect(self._view_radius_changed)
+        self.destroyed.connect(lambda *_a: (vs.events.tool.disconnect(self._view_tool_changed),
+                                            vs.events.brush_radius.disconnect(self._view_radius_changed)))
+
+    def _view_tool_changed(self, name: str) -> None:
+        if name != self.paint.tool_name:
+            self.paint.set_tool(name)
+
+    def _view_radius_changed(self, r: float) -> None:
+        if r != self.paint.radius:
+            self.paint.set_radius(r)
+
+    def view_settings(self) -> dict:
+        """The view state as a project stores it (``ViewState.to_dict``)."""
+        vs = self._view_state()
+        vs.current_class = max(0, int(self.paint.current_class))  # the class in hand, within the classes
+        return vs.to_dict()
+
+    def apply_view_settings(self, v) -> None:
+        """Show a project's view state (any stored form; invalid values keep their defaults)."""
+        restored = ViewState.from_dict(v)
+        self._view_state().assign(restored)
+        self.paint.set_current_class(restored.current_class)  # within the project's classes
 
     # -- projects ----------------------------------------------------------------------------------------------------
     def _status(self, text: str, ms: int = 6000) -> None:
-        self.window.statusBar().showMessage(text, ms)
+        self.shell.status(text, ms)
 
     def _error(self, title: str, text: str) -> None:
-        show = getattr(self.window, "show_error", None)
-        if show is not None:
-            show(title, text)
-        else:
-            self._status(f"{title}: {text}", 15000)
-
-    def _last_dir(self) -> str:
-        d = self.window.settings.value("paths/last_dir") if hasattr(self.window, "settings") else None
-        return d if isinstance(d, str) and os.path.isdir(d) else str(Path.home())
-
-    def _remember_dir(self, path) -> None:
-        if hasattr(self.window, "settings"):
-            p = Path(path)
-            self.window.settings.setValue("paths/last_dir", str(p if p.is_dir() else p.parent))
+        self.shell.show_error(title, text)
 
     def recent_projects(self) -> list[str]:
-        value = self.window.settings.value(RECENT_KEY)
+        value = self.shell.settings.value(RECENT_KEY)
         if isinstance(value, str):
             value = [value]
         return [v for v in (value or []) if isinstance(v, str)]
@@ -568,7 +498,7 @@ class LabelingController(QObject):
     def _add_recent(self, folder: Path) -> None:
         path = str(Path(folder).resolve())
         items = [p for p in self.recent_projects() if p != path]
-        self.window.settings.setValue(RECENT_KEY, [path] + items[: MAX_RECENT - 1])
+        self.shell.settings.setValue(RECENT_KEY, [path] + items[: MAX_RECENT - 1])
 
     def _fill_recent(self) -> None:
         menu = self.recent_menu
@@ -584,11 +514,11 @@ class LabelingController(QObject):
             menu.addAction("(none)").setEnabled(False)
         else:
             menu.addSeparator()
-            menu.addAction("Clear the list", lambda: self.window.settings.setValue(RECENT_KEY, []))
+            menu.addAction("Clear the list", lambda: self.shell.settings.setValue(RECENT_KEY, []))
 
     def ask_unsaved(self) -> str:
         """"save", "discard" or "cancel" for unsaved changes (a blocking question)."""
-        return save_discard_or_cancel(self.window, "Unsaved changes",
+        return save_discard_or_cancel(self.shell.parent_widget, "Unsaved changes",
                                       "The labels have changes that are not saved in a project.",
                                       "Save them before going on?", "unsavedBox")
 
@@ -610,8 +540,7 @@ class LabelingController(QObject):
     def _may_drop_model(self, doing: str) -> bool:
         """The window's question about a trained model that is not saved. Asked before the
         labels' question: discarding a model changes nothing until it is replaced."""
-        keep = getattr(self.window, "maybe_keep_model", None)
-        return keep is None or keep(doing)
+        return self.shell.ask_keep_model(doing)
 
     def save_project(self, folder=None) -> bool:
         """Save into ``folder``, or this project's folder (asking for one when there is none)."""
@@ -627,9 +556,8 @@ class LabelingController(QObject):
             self._error("Cannot save the project", str(exc))
             return False
         self._mark_saved()
-        mark_model_saved = getattr(self.window, "mark_model_saved", None)
-        if model and mark_model_saved is not None:
-            mark_model_saved()
+        if model:
+            self.shell.model_saved()
         self._add_recent(info.folder)
         self.projectChanged.emit()
         self._status(f"Saved project {info.folder}")
@@ -637,21 +565,22 @@ class LabelingController(QObject):
 
     def choose_project_folder(self, title: str, existing: bool) -> str:
         if existing:
-            return QFileDialog.getExistingDirectory(self.window, title, self._last_dir())
-        path, _ = QFileDialog.getSaveFileName(self.window, title, self._last_dir(), "saeviz project folder (*)")
+            return QFileDialog.getExistingDirectory(self.shell.parent_widget, title, self.shell.last_dir())
+        path, _ = QFileDialog.getSaveFileName(self.shell.parent_widget, title, self.shell.last_dir(),
+                                              "saeviz project folder (*)")
         return path
 
     def save_project_as(self) -> bool:
         path = self.choose_project_folder("Save project as (a new folder)", existing=False)
         if not path:
             return False
-        self._remember_dir(path)
+        self.shell.remember_dir(path)
         return self.save_project(path)
 
     def open_project_dialog(self) -> None:
         path = self.choose_project_folder("Open project folder", existing=True)
         if path:
-            self._remember_dir(path)
+            self.shell.remember_dir(path)
             self.open_project(path)
 
     def new_project(self) -> None:
@@ -662,17 +591,17 @@ class LabelingController(QObject):
         if not spec:
             self._error("Cannot start a new project", "the open dataset cannot be reloaded")
             return
-        self.window.open_dataset(spec, ask=False)
+        self.shell.open_dataset(spec, ask=False)
 
     def open_project(self, folder) -> None:
         """Open a project folder: its dataset, labels, classes, distances, model and view."""
         if not self._may_drop_model("opening another project") or not self.maybe_save():
             return
-        if self.window.controller.is_running:
-            self.window.stop_training()
+        if self.shell.training_running():
+            self.shell.stop_training()
         self._status(f"Opening project {folder}…", 0)
         recovery_dir = self.recovery_dir
-        self.window.runner.submit(
+        self.shell.runner.submit(
             "project", lambda: Project.open(str(folder), recovery_dir=recovery_dir),
             on_result=lambda res: self._project_loaded(*res),
             on_error=lambda exc: self._error("Cannot open the project", str(exc)))
@@ -684,15 +613,15 @@ class LabelingController(QObject):
         if ds is not None and dict(ds.source or {}) == state.dataset_source:
             self._install_project(project, state, ds)
             return
-        self.window.runner.submit(
+        self.shell.runner.submit(
             "dataset", load_dataset, state.dataset_source,
             on_result=lambda dataset: self._install_project(project, state, dataset),
             on_error=lambda exc: self._error("Cannot open the project's dataset", str(exc)))
 
     def _install_project(self, project: Project, state, dataset) -> None:
         s = self.session
-        if self.window.controller.is_running:
-            self.window.stop_training()
+        if self.shell.training_running():
+            self.shell.stop_training()
         n_train = len(dataset.train_idx) if len(dataset.train_idx) else dataset.n_samples
         if n_train != len(state.labels):
             self._error("Cannot open the project",
@@ -709,7 +638,7 @@ class LabelingController(QObject):
             self.project = project
             if state.checkpoint is not None:
                 # the project's labels, set above, are the ones its targets are computed from
-                self.window.use_checkpoint(state.checkpoint, project.folder, own_labels=False)
+                self.shell.use_checkpoint(state.checkpoint, project.folder, own_labels=False)
                 edit = replace_supervision_edit(s.labels, state.class_names, state.colors, state.distances,
                                                 state.labels)
                 if edit is not None:  # the project's own labels are authoritative
@@ -740,7 +669,7 @@ class LabelingController(QObject):
 
     def _offer_recovery(self, holder: Project, rec: Recovery, headline: str) -> None:
         box = QMessageBox(QMessageBox.Question, "Restore autosaved labels",
-                          f"{headline}: {rec.describe()}.", QMessageBox.NoButton, self.window)
+                          f"{headline}: {rec.describe()}.", QMessageBox.NoButton, self.shell.parent_widget)
         box.setObjectName("recoveryBox")
         box.setInformativeText("Restore them? Discarding deletes the autosave.")
         restore = box.addButton("Restore", QMessageBox.AcceptRole)
@@ -776,12 +705,12 @@ class LabelingController(QObject):
             return
 
         def loaded(dataset):
-            if self.window.controller.is_running:
-                self.window.stop_training()
+            if self.shell.training_running():
+                self.shell.stop_training()
             s.set_dataset(dataset, spec=None)
             self._apply_recovery(rec, holder)
 
-        self.window.runner.submit("dataset", load_dataset, rec.dataset_source, on_result=loaded,
+        self.shell.runner.submit("dataset", load_dataset, rec.dataset_source, on_result=loaded,
                                   on_error=lambda exc: self._error("Cannot open the autosave's dataset", str(exc)))
 
     def _apply_recovery(self, rec: Recovery, holder: Project | None) -> None:
@@ -848,14 +777,14 @@ class LabelingController(QObject):
         return out
 
     def import_labels_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import labels", self._last_dir(),
+        path, _ = QFileDialog.getOpenFileName(self.shell.parent_widget, "Import labels", self.shell.last_dir(),
                                               "Label files (*.csv *.npz);;CSV (*.csv);;NumPy archive (*.npz)")
         if not path:
             return
-        self._remember_dir(path)
+        self.shell.remember_dir(path)
         box = QMessageBox(QMessageBox.Question, "Import labels",
                           "Replace all current labels by the file's, or add the file's labels to them?",
-                          QMessageBox.Cancel, self.window)
+                          QMessageBox.Cancel, self.shell.parent_widget)
         box.setObjectName("importBox")
         replace = box.addButton("Replace all", QMessageBox.DestructiveRole)
         merge = box.addButton("Add to current", QMessageBox.AcceptRole)
@@ -865,13 +794,13 @@ class LabelingController(QObject):
             self.import_labels(path, replace=box.clickedButton() is replace)
 
     def export_labels_dialog(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export labels", self._last_dir(),
+        path, chosen = QFileDialog.getSaveFileName(self.shell.parent_widget, "Export labels", self.shell.last_dir(),
                                                    "CSV index,label (*.csv);;NumPy archive (*.npz)")
         if not path:
             return
         if not Path(path).suffix:
             path += ".npz" if "npz" in chosen.lower() else ".csv"
-        self._remember_dir(path)
+        self.shell.remember_dir(path)
         self.export_labels(path)
 
     def reveal(self, fraction: float, seed: int | None = None) -> bool:
@@ -890,22 +819,21 @@ class LabelingController(QObject):
                   else reveal_labels(s.y, np.arange(s.n_samples), fraction, seed))
         text = "Hide all labels" if fraction == 0 else f"Reveal {100 * fraction:g}% of the ground truth"
         self.editor.push(replace_labels_edit(s.labels, labels, text))
-        s.label_fraction, s.label_seed = float(fraction), seed
-        s.config_changed.emit()
+        s.set_label_fraction(fraction, seed)
         return True
 
     def reveal_dialog(self) -> None:
         s = self.session
         if s.labels is None:
             return
-        dlg = RevealDialog(s.label_fraction, s.label_seed, self.window)
+        dlg = RevealDialog(s.label_fraction, s.label_seed, self.shell.parent_widget)
         dlg.setAttribute(Qt.WA_DeleteOnClose)
         dlg.accepted.connect(lambda: self.reveal(dlg.fraction.value() / 100.0, dlg.seed.value()))
         dlg.open()
 
     # -- closing -----------------------------------------------------------------------------------------------------
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
-        if obj is self.window and event.type() == QEvent.Type.Close:
+        if obj is self.shell.parent_widget and event.type() == QEvent.Type.Close:
             if not self._may_drop_model("quitting") or not self.maybe_save():
                 event.ignore()
                 return True

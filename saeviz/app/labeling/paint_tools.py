@@ -112,18 +112,13 @@ class _Overlay3D:
     """Line segments drawn over the 3D view, placed at the depth of the orbit centre."""
 
     def __init__(self, view):
-        from saeviz.app.latent.view_3d import GLSegments
-
+        self._view = view
         self._gl = view.gl_view
-        self._item = GLSegments((0.1, 0.1, 0.1, 0.9))
-        self._item.setDepthValue(1000)
-        self._gl.addItem(self._item)
+        self._item = view.add_segments_3d((0.1, 0.1, 0.1, 0.9), 1000)
         self._visible = False
 
     def _unproject(self, points: np.ndarray) -> np.ndarray:
-        from saeviz.app.latent.view_3d import view_projection
-
-        M = view_projection(self._gl)
+        M = self._view.camera_matrix_3d()
         c = self._gl.opts["center"]
         clip = M @ np.array([c.x(), c.y(), c.z(), 1.0])
         z = clip[2] / clip[3] if abs(clip[3]) > 1e-12 else 0.0

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from saeviz.app.common.sample_panes import CurvePane, ImagePane, MeshPane, reconstruct
+from saeviz.app.common.sample_panes import CurvePane, ImagePane, MeshPane
 from saeviz.app.common.tasks import TaskRunner
+from saeviz.core.method.evaluate import reconstruct_sample
 from saeviz.core.state.session import Session
 
 RECON_KEY = "inspector-reconstruction"
@@ -134,7 +135,22 @@ class Inspector(QWidget):
         self._request_reconstruction()
 
     def _find(self) -> None:
+        self.find_sample(int(self.find_box.value()))
         self.findRequested.emit(int(self.find_box.value()))
+
+    def find_sample(self, index: int) -> None:
+        """Select dataset sample ``index`` (the find box), or say why it cannot be shown."""
+        s = self.session
+        if s.dataset is None:
+            return
+        if not 0 <= index < s.dataset.n_samples:
+            self.show_message(f"There is no sample {index}: indices run from 0 to {s.dataset.n_samples - 1}.")
+            return
+        pos = s.position_of(index)
+        if pos < 0:
+            self.show_message(f"Sample {index} belongs to the test split, which is not trained on or shown.")
+            return
+        s.select(pos)
 
     def _find_on_enter(self) -> None:
         if self.find_box.hasFocus():
@@ -207,8 +223,8 @@ class Inspector(QWidget):
         if self._recon is not None and self._recon[0] == pos and self._recon[1] is model:
             return
         x = np.array(s.X[pos], np.float32)
-        self.runner.submit(RECON_KEY, reconstruct, model, x, latest_only=True,
-                           on_result=lambda res, pos=pos, model=model: self._reconstructed(pos, model, res[1]),
+        self.runner.submit(RECON_KEY, reconstruct_sample, model, x, latest_only=True,
+                           on_result=lambda recon, pos=pos, model=model: self._reconstructed(pos, model, recon),
                            on_error=lambda exc: self.show_message(f"Cannot reconstruct: {exc}"))
 
     def _reconstructed(self, pos: int, model, recon: np.ndarray) -> None:

@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.live_label import LiveLabel
 from saeviz.app.common.tasks import TaskRunner
-from saeviz.app.training.controls import LiveLabel
 from saeviz.core.display.projection import ProjectionFrame, project_linear
 from saeviz.core.errors import SaevizError
 from saeviz.core.state.session import Session
+from saeviz.core.state.view_state import ViewState
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,16 @@ class LatentPanel(QWidget):
     needsReconErrors = Signal()  # colouring by reconstruction error needs them computed
     frameRequested = Signal()  # something must be drawn at the next frame
 
-    def __init__(self, session: Session, runner: TaskRunner, parent: QWidget | None = None):
+    def __init__(self, session: Session, runner: TaskRunner, parent: QWidget | None = None,
+                 view_state: ViewState | None = None):
         super().__init__(parent)
         from saeviz.app.latent.view import LatentView
 
         self.session = session
+        #: what is shown (projection, dimensions, colours, structure): the widgets of the bar
+        #: show it and change it; what is computed follows it
+        self.state = view_state if view_state is not None else ViewState()
+        self._syncing_axes = False
         self.runner = runner
         self.view = LatentView()
         self.view.setObjectName("latentView")
@@ -85,7 +91,7 @@ class LatentPanel(QWidget):
             spin.setRange(0, 0)
             spin.setValue(i)
             spin.setVisible(False)
-            spin.valueChanged.connect(self._projection_changed)
+            spin.valueChanged.connect(self._axes_edited)
         self.dims_button = QToolButton()
         self.dims_button.setObjectName("dimsButton")
         self.dims_button.setCheckable(True)
@@ -147,11 +153,26 @@ class LatentPanel(QWidget):
                                 "border: 1px solid #9a9a9a; border-radius: 6px; padding: 6px 12px; }")
         self.hint.hide()
 
-        self.method_combo.currentIndexChanged.connect(self._projection_changed)
-        self.dims_button.toggled.connect(self._dims_changed)
-        self.color_combo.currentIndexChanged.connect(self.request_style)
-        self.anchors_check.toggled.connect(self._structure_toggled)
-        self.lines_check.toggled.connect(self._structure_toggled)
+        st = self.state
+        self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(st.projection)))
+        self.dims_button.setChecked(st.dims == 3)
+        self.color_combo.setCurrentIndex(max(0, self.color_combo.findData(st.color)))
+        self.anchors_check.setChecked(st.show_targets)
+        self.lines_check.setChecked(st.show_lines)
+        # widgets command the state; the state's events update the widgets and what is shown
+        self.method_combo.currentIndexChanged.connect(
+            lambda _i: setattr(self.state, "projection", self.method_combo.currentData()))
+        self.dims_button.toggled.connect(lambda on: setattr(self.state, "dims", 3 if on else 2))
+        self.color_combo.currentIndexChanged.connect(
+            lambda _i: setattr(self.state, "color", self.color_combo.currentData()))
+        self.anchors_check.toggled.connect(lambda on: setattr(self.state, "show_targets", bool(on)))
+        self.lines_check.toggled.connect(lambda on: setattr(self.state, "show_lines", bool(on)))
+        slots = ((st.events.projection, self._show_projection), (st.events.dims, self._show_dims),
+                 (st.events.axes, self._show_axes), (st.events.color, self._show_color),
+                 (st.events.show_targets, self._show_structure), (st.events.show_lines, self._show_structure))
+        for signal, slot in slots:
+            signal.connect(slot)
+        self.destroyed.connect(lambda *_a, slots=slots: [signal.disconnect(slot) for signal, slot in slots])
         self.view.pointClicked.connect(self._clicked)
         self.view.tooltip_provider = self.tooltip
 
@@ -171,29 +192,94 @@ class LatentPanel(QWidget):
         self._need_style = False
         self.last_projection_seconds = 0.0
         self._new_projection()
+        if self.state.dims == 3:
+            self._show_dims(3)
 
     # -- settings -----------------------------------------------------------------------------
     @property
     def method(self) -> str:
-        return self.method_combo.currentData()
+        """The projection method shown (the view state's)."""
+        return self.state.projection
 
     @property
     def dims(self) -> int:
-        return 3 if self.dims_button.isChecked() else 2
+        """2 or 3 projected dimensions (the view state's)."""
+        return self.state.dims
+
+    @property
+    def color_mode(self) -> str:
+        """What the points are coloured by (the view state's)."""
+        return self.state.color
 
     def set_method(self, method: str) -> None:
-        self.method_combo.setCurrentIndex(self.method_combo.findData(method))
+        self.state.projection = method
 
     def set_dims(self, dims: int) -> None:
-        self.dims_button.setChecked(dims == 3)
+        self.state.dims = dims
 
     def set_color_mode(self, mode: str) -> None:
+        self.state.color = mode
+
+    def method_available(self, method: str) -> bool:
+        """Whether ``method`` can run here (UMAP needs an optional package)."""
+        i = self.method_combo.findData(method)
+        return i >= 0 and self.method_combo.model().item(i).isEnabled()
+
+    # -- the view state's events ------------------------------------------------------------------
+    def _show_projection(self, method: str) -> None:
+        if not self.method_available(method):
+            self.info.emit(self.method_combo.model().item(self.method_combo.findData(method)).toolTip())
+            self.state.projection = self._last_linear
+            return
+        self.method_combo.setCurrentIndex(self.method_combo.findData(method))
+        self._projection_changed()
+
+    def _show_dims(self, dims: int) -> None:
+        self.dims_button.setChecked(dims == 3)
+        self._dims_changed(dims == 3)
+
+    def _show_color(self, mode: str) -> None:
         self.color_combo.setCurrentIndex(self.color_combo.findData(mode))
+        self.request_style()
+
+    def _show_structure(self, *_args) -> None:
+        self.anchors_check.setChecked(self.state.show_targets)
+        self.lines_check.setChecked(self.state.show_lines)
+        self._structure_toggled()
+
+    def _axes_edited(self, *_args) -> None:
+        if not self._syncing_axes:
+            self.state.axes = tuple(spin.value() for spin in self.axes_spins)
+
+    def _show_axes(self, *_args) -> None:
+        self._set_axes_range(None)
+        if self.method == "axes":
+            self._projection_changed()
+
+    def _set_axes_range(self, d: int | None) -> None:
+        """Spin boxes for latent size ``d`` (None: as they are) showing the state's axes."""
+        self._syncing_axes = True
+        try:
+            for spin, axis in zip(self.axes_spins, self.state.axes):
+                if d is not None:
+                    spin.setRange(0, max(0, d - 1))
+                spin.setValue(axis)
+        finally:
+            self._syncing_axes = False
+
+    def _shown_axes(self, dims: int, d: int) -> list[int]:
+        """The state's latent axes for ``dims`` dimensions, within a latent space of size ``d``."""
+        return [min(a, max(0, d - 1)) for a in self.state.axes[:dims]]
 
     @property
     def coords(self) -> np.ndarray | None:
         """The displayed coordinates (N, 2 or 3), or None before the first frame."""
         return self._coords
+
+    def live_projection(self):
+        """The current linear projection (a ``LiveProjection``; markers and decoding project
+        codes with it), or None while a non-linear one (t-SNE, UMAP) is shown."""
+        return self._live
 
     def _new_projection(self) -> None:
         """Forget fitted projections and warm starts (new method, dims, axes or dataset)."""
@@ -216,7 +302,9 @@ class LatentPanel(QWidget):
             self._last_linear = method
             params = {}
             if method == "axes":
-                axes = [spin.value() for spin in self.axes_spins[:dims]]
+                codes = self.session.codes
+                axes = self._shown_axes(dims, codes.shape[1] if codes is not None and codes.ndim == 2
+                                        else self.session.model_config.latent_dim)
                 if len(set(axes)) != len(axes):
                     self.info.emit("choose different latent axes")
                     axes = list(range(dims))
@@ -235,6 +323,7 @@ class LatentPanel(QWidget):
             self.info.emit(str(exc))
             with QSignalBlocker(self.dims_button):
                 self.dims_button.setChecked(False)
+            self.state.dims = 2
             return
         self._n_styled = -1
         self._projection_changed()
@@ -247,15 +336,12 @@ class LatentPanel(QWidget):
         self._coords = None
         self._frame = None
         self._n_styled = -1
-        d = self.session.model_config.latent_dim
-        for spin in self.axes_spins:
-            spin.setRange(0, max(0, d - 1))
+        self._set_axes_range(self.session.model_config.latent_dim)
         self._new_projection()
         self.request_points()
 
     def latent_dim_changed(self, d: int) -> None:
-        for spin in self.axes_spins:
-            spin.setRange(0, max(0, d - 1))
+        self._set_axes_range(d)
 
     # -- requests (flushed by the window's frame timer) --------------------------------------
     def request_points(self) -> None:
@@ -296,9 +382,9 @@ class LatentPanel(QWidget):
         if self.method in ("umap", "tsne"):
             self._submit_slow(codes)
             return
-        if self.method == "axes" and max(sp.value() for sp in self.axes_spins[:self.dims]) >= codes.shape[1]:
-            for spin in self.axes_spins:
-                spin.setRange(0, codes.shape[1] - 1)
+        live_axes = getattr(self._live.projector, "axes", None) if self._live is not None else None
+        if self.method == "axes" and live_axes is not None and max(live_axes) >= codes.shape[1]:
+            self._set_axes_range(codes.shape[1])
             self._new_projection()
         if self._async_linear:
             seq = self._seq
@@ -411,7 +497,7 @@ class LatentPanel(QWidget):
                        max(g.y() + 8, g.y() + g.height() - self.hint.height() - 56))
         self.hint.raise_()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if not self.hint.isHidden():
             self._place_hint()
@@ -450,13 +536,13 @@ class LatentPanel(QWidget):
     def _draw_structure(self, frame: ProjectionFrame) -> None:
         k = frame.coords.shape[1]
         store = self.session.labels
-        if self.anchors_check.isChecked() and frame.anchors is not None and store is not None:
+        if self.state.show_targets and frame.anchors is not None and store is not None:
             ok = np.isfinite(frame.anchors).all(axis=1)
             colors = [c for c, good in zip(store.colors, ok) if good]
             self.view.set_anchors(frame.anchors[ok], colors)
         else:
             self.view.set_anchors(np.empty((0, k)), [])
-        if self.lines_check.isChecked() and frame.line_src is not None:
+        if self.state.show_lines and frame.line_src is not None:
             self.view.set_target_lines(frame.line_src, frame.line_dst)
         else:
             self.view.set_target_lines(np.empty((0, k)), np.empty((0, k)))
@@ -474,7 +560,7 @@ class LatentPanel(QWidget):
             return
         self._n_styled = n
         res = s.classifier if (s.classifier is not None and len(s.classifier.predicted) == n) else None
-        mode = self.color_combo.currentData()
+        mode = self.state.color
         style = dict(mode="label")
         if mode == "recon":
             errors = s.recon_errors

@@ -1,208 +1,57 @@
-"""How latent points look: symbols, per-point styles, the legend, and how they are painted.
+"""How latent points are painted: symbols, the legend, and the colours of pyqtgraph.
 
-``compute_style`` turns labels / predictions / values into a ``PointStyle``: a small list of
-distinct ``Symbol`` objects and, per point, the index of its symbol (what the 2D view draws
-from one pre-rendered atlas) plus RGBA and size arrays (what the 3D view uploads). Nothing
-here is per-point Python work, so restyling 60,000 points after a paint stroke takes a few
-milliseconds.
+The styles themselves (``Symbol``, ``PointStyle``, ``Legend`` and how labels, predictions or
+values become them) are ``saeviz.core.display.point_style``; ``compute_style`` feeds it class
+colours in any form Qt reads and pyqtgraph's colormaps. The painting functions draw symbols
+and legends with QPainter, for the 2D view, the 3D view's overlay and exported images.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-MODES = ("label", "prediction", "confidence", "error")
-
-RGBA = tuple[int, int, int, int]
-
-UNLABELED_RGBA: RGBA = (150, 150, 150, 150)
-OUTLINE_RGBA: RGBA = (25, 25, 25, 255)
-HALO_RGBA: RGBA = (255, 255, 255, 235)
-SELECTION_RGBA: RGBA = (235, 0, 110, 255)
-HIGHLIGHT_RGBA: RGBA = (20, 20, 20, 255)
-
-UNLABELED_SIZE = 5.0
-LABELED_SIZE = 9.0
-ANCHOR_SIZE = 22.0
-SELECTION_SIZE = 22.0
-HIGHLIGHT_SIZE = 16.0
-
-COLORMAPS = {"confidence": "viridis", "error": "inferno"}
-COLOR_LEVELS = 32  # colormap steps drawn in 2D (one pre-rendered symbol each)
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """One marker: shape ('o' disc, 'd' diamond, 'star', 'ring'), size in px and colours."""
-
-    shape: str
-    size: float
-    fill: RGBA | None
-    outline: RGBA | None = None
-    outline_width: float = 0.0
-    halo: RGBA | None = None
-    halo_width: float = 0.0
-
-    @property
-    def extent(self) -> float:
-        """Full width in px including outline and halo."""
-        return self.size + max(self.outline_width, self.halo_width) + 1.0
-
-
-UNLABELED = Symbol("o", UNLABELED_SIZE, UNLABELED_RGBA)
-
-
-def unlabeled_size(n: int) -> float:
-    """Marker size of unlabeled points: smaller in big clouds (less overplotting, less fill)."""
-    return UNLABELED_SIZE if n <= 15_000 else (4.0 if n <= 40_000 else 3.0)
-
-
-def labeled_symbol(rgba: RGBA) -> Symbol:
-    return Symbol("o", LABELED_SIZE, rgba, OUTLINE_RGBA, 1.4)
-
-
-def unlabeled_symbol(rgba: RGBA, size: float = UNLABELED_SIZE) -> Symbol:
-    return Symbol("o", size, rgba)
-
-
-def anchor_symbol(rgba: RGBA) -> Symbol:
-    return Symbol("star", ANCHOR_SIZE, rgba, OUTLINE_RGBA, 1.5, HALO_RGBA, 4.0)
-
-
-SELECTION = Symbol("ring", SELECTION_SIZE, None, SELECTION_RGBA, 3.0, HALO_RGBA, 6.0)
-HIGHLIGHT = Symbol("ring", HIGHLIGHT_SIZE, None, HIGHLIGHT_RGBA, 2.0, HALO_RGBA, 5.0)
+from saeviz.core.display.point_style import (  # noqa: F401 - the views read the styles from here
+    ANCHOR_SIZE,
+    HIGHLIGHT,
+    HIGHLIGHT_RGBA,
+    HIGHLIGHT_SIZE,
+    MODES,
+    RGBA,
+    SELECTION,
+    SELECTION_RGBA,
+    SELECTION_SIZE,
+    Legend,
+    PointStyle,
+    Symbol,
+    anchor_symbol,
+    default_style,
+    point_style,
+)
 
 
 def to_rgba(color, alpha: int | None = None) -> RGBA:
+    """Any colour pyqtgraph understands (``"#rrggbb"``, a name, a tuple, a QColor) as RGBA."""
     c = pg.mkColor(color)
     return (c.red(), c.green(), c.blue(), c.alpha() if alpha is None else int(alpha))
 
 
-@dataclass
-class Legend:
-    """What the legend shows: named symbols, or a colour bar from ``lo`` to ``hi``."""
-
-    title: str = ""
-    entries: list[tuple[str, Symbol]] = field(default_factory=list)
-    lut: np.ndarray | None = None  # (L, 4) uint8 colour bar, low to high
-    lo: float = 0.0
-    hi: float = 1.0
-    clipped_high: bool = False  # values above ``hi`` are shown in the top colour
-
-    @property
-    def empty(self) -> bool:
-        return not self.entries and self.lut is None
-
-
-@dataclass
-class PointStyle:
-    """Per-point appearance for ``n`` points."""
-
-    n: int
-    symbols: list[Symbol]
-    ids: np.ndarray  # (n,) int32 index into symbols
-    order: np.ndarray | None  # draw order (unlabeled first) or None for 0..n-1
-    rgba: np.ndarray  # (n, 4) float32 in 0..1, for 3D
-    size: np.ndarray  # (n,) float32 px, negative = outlined (3D)
-    legend: Legend
-
-
-def default_style(n: int) -> PointStyle:
-    rgba = np.tile(np.array(UNLABELED_RGBA, np.float32) / 255.0, (n, 1))
-    size = unlabeled_size(n)
-    return PointStyle(n, [unlabeled_symbol(UNLABELED_RGBA, size)], np.zeros(n, np.int32), None, rgba,
-                      np.full(n, size, np.float32), Legend())
-
-
 def colormap_lut(name: str, levels: int = 256) -> np.ndarray:
+    """The (levels, 4) uint8 lookup table of pyqtgraph's colormap ``name``, low to high."""
     return pg.colormap.get(name).getLookupTable(0.0, 1.0, levels, alpha=True).astype(np.uint8)
 
 
 def compute_style(labels, colors: Sequence, mode: str = "label", values=None, predicted=None,
                   names: Sequence[str] | None = None) -> PointStyle:
-    """The per-point style of ``mode`` (see ``LatentView.set_style``)."""
+    """The per-point style of ``mode`` (see ``LatentView.set_style``): ``point_style`` with the
+    class ``colors`` in any form ``to_rgba`` reads and pyqtgraph's colormaps."""
     if mode not in MODES:
         raise ValueError(f"unknown colouring {mode!r}; choose one of {', '.join(MODES)}")
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array, got shape {labels.shape}")
-    labels = labels.astype(np.int64, copy=False)
-    n = len(labels)
-    k = len(colors)
-    if n and labels.max(initial=-1) >= k:
-        raise ValueError(f"label {int(labels.max())} has no colour: {k} colours given")
-    names = list(names) if names is not None else [f"class {i}" for i in range(k)]
-    if len(names) < k:
-        names += [f"class {i}" for i in range(len(names), k)]
-    class_rgba = [to_rgba(c, 255) for c in colors]
-    labeled = labels >= 0
-
-    # Symbols: [unlabeled grey, labeled per class ...] then mode-specific ones.
-    small = unlabeled_size(n)
-    grey = unlabeled_symbol(UNLABELED_RGBA, small)
-    symbols: list[Symbol] = [grey] + [labeled_symbol(c) for c in class_rgba]
-    ids = np.zeros(n, np.int32)
-    ids[labeled] = 1 + labels[labeled]
-    legend = Legend()
-
-    if mode == "label":
-        legend = Legend("", [(names[i], symbols[1 + i]) for i in range(k)] + [("unlabeled", UNLABELED)])
-    elif mode == "prediction":
-        if predicted is None:
-            raise ValueError("mode 'prediction' needs the predicted classes")
-        pred = np.asarray(predicted).astype(np.int64, copy=False)
-        if pred.shape != (n,):
-            raise ValueError(f"predicted must have shape ({n},), got {pred.shape}")
-        if n and pred.max(initial=-1) >= k:
-            raise ValueError(f"predicted class {int(pred.max())} has no colour: {k} colours given")
-        base = len(symbols)
-        symbols += [unlabeled_symbol(c[:3] + (200,), small) for c in class_rgba]
-        un = ~labeled & (pred >= 0)
-        ids[un] = base + pred[un]
-        legend = Legend("predicted class", [(names[i], symbols[base + i]) for i in range(k)]
-                        + [("labeled (true class)", labeled_symbol((255, 255, 255, 255)))])
-    else:
-        if values is None:
-            raise ValueError(f"mode {mode!r} needs values")
-        v = np.asarray(values, dtype=np.float64)
-        if v.shape != (n,):
-            raise ValueError(f"values must have shape ({n},), got {v.shape}")
-        finite = np.isfinite(v)
-        if mode == "confidence":
-            lo, hi = 0.0, 1.0
-        else:
-            fv = v[finite]
-            lo = float(fv.min()) if fv.size else 0.0
-            hi = float(np.percentile(fv, 99)) if fv.size else 1.0
-            if hi <= lo:
-                hi = lo + 1.0
-        lut = colormap_lut(COLORMAPS[mode], COLOR_LEVELS)
-        level = np.zeros(n, np.int64)
-        level[finite] = np.clip(((v[finite] - lo) / (hi - lo) * COLOR_LEVELS).astype(np.int64),
-                                0, COLOR_LEVELS - 1)
-        base_u = len(symbols)
-        symbols += [unlabeled_symbol(tuple(int(c) for c in lut[i, :3]) + (210,), small)
-                    for i in range(COLOR_LEVELS)]
-        base_l = len(symbols)
-        symbols += [labeled_symbol(tuple(int(c) for c in lut[i, :3]) + (255,)) for i in range(COLOR_LEVELS)]
-        ids[:] = 0
-        ids[finite & ~labeled] = base_u + level[finite & ~labeled]
-        ids[finite & labeled] = base_l + level[finite & labeled]
-        ids[~finite & labeled] = 1 + labels[~finite & labeled]
-        legend = Legend(mode, [("labeled", labeled_symbol((255, 255, 255, 255)))],
-                        colormap_lut(COLORMAPS[mode]), lo, hi, clipped_high=mode == "error")
-
-    order = None
-    if labeled.any():
-        order = np.argsort(labeled, kind="stable").astype(np.int64)
-    table_rgba = np.array([s.fill if s.fill else (0, 0, 0, 0) for s in symbols], np.float32) / 255.0
-    table_size = np.array([-s.size if s.outline else s.size for s in symbols], np.float32)
-    return PointStyle(n, symbols, ids, order, table_rgba[ids], table_size[ids], legend)
+    return point_style(labels, [to_rgba(c, 255) for c in colors], mode, values, predicted, names,
+                       colormap=colormap_lut)
 
 
 # --------------------------------------------------------------------------- painting

@@ -60,6 +60,13 @@ from saeviz.app.latent.style import (
     to_rgba,
 )
 from saeviz.app.latent.view_2d import LegendItem2D, PointCloudItem
+from saeviz.core.display.geometry import (
+    bounding_sphere,
+    merge_spheres,
+    pad_columns,
+    points_in_polygon,
+    segment_pairs,
+)
 
 PICK_RADIUS = 8.0  # px: how far from a point a click or hover still picks it
 FOLLOW_FILL = 0.7  # refit the followed view when the points fill less than this of it
@@ -87,49 +94,6 @@ class PointerTool(Protocol):
     def move(self, event: PointerEvent) -> bool: ...
 
     def release(self, event: PointerEvent) -> bool: ...
-
-
-def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Boolean mask of ``points`` (N, 2) inside ``polygon`` (M, 2) by the even-odd rule."""
-    P = np.asarray(points, dtype=np.float64)
-    V = np.asarray(polygon, dtype=np.float64)
-    inside = np.zeros(len(P), bool)
-    if len(V) < 3 or len(P) == 0:
-        return inside
-    lo, hi = V.min(axis=0), V.max(axis=0)
-    cand = np.flatnonzero((P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1]))
-    x, y = P[cand, 0], P[cand, 1]
-    hit = np.zeros(len(cand), bool)
-    xj, yj = V[-1]
-    for xi, yi in V:
-        crosses = (yi > y) != (yj > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_at = (xj - xi) * (y - yi) / (yj - yi) + xi
-        hit ^= crosses & (x < x_at)
-        xj, yj = xi, yi
-    inside[cand] = hit
-    return inside
-
-
-def _pairs(src, dst, k: int) -> np.ndarray:
-    """(2M, k) vertices of segments src[i] -> dst[i]; pairs with a non-finite end dropped."""
-    S, D = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
-    if S.shape != D.shape or S.ndim != 2 or S.shape[1] not in (2, 3):
-        raise ValueError(f"target lines need two (M, 2) or (M, 3) arrays, got {S.shape} and {D.shape}")
-    ok = np.isfinite(S).all(axis=1) & np.isfinite(D).all(axis=1)
-    S, D = _columns(S[ok], k), _columns(D[ok], k)
-    out = np.empty((2 * len(S), k))
-    out[0::2], out[1::2] = S, D
-    return out
-
-
-def _columns(A: np.ndarray, k: int) -> np.ndarray:
-    """The first k columns of A, zero-padded when A has fewer."""
-    if A.shape[1] >= k:
-        return A[:, :k]
-    out = np.zeros((len(A), k))
-    out[:, :A.shape[1]] = A
-    return out
 
 
 class _PointerRouter(QtCore.QObject):
@@ -305,7 +269,7 @@ class LatentView(QtWidgets.QWidget):
         if src is None:
             self._lines = None
         else:
-            _pairs(src, dst, 2)  # validate now, not at the next frame
+            segment_pairs(src, dst, 2)  # validate now, not at the next frame
             self._lines = (np.array(src, dtype=np.float64), np.array(dst, dtype=np.float64))
         self._push_overlays("lines")
         self._follow_points()
@@ -411,6 +375,38 @@ class LatentView(QtWidgets.QWidget):
         """
         return self._gl
 
+    # -- overlays other panels draw on the view -------------------------------------------------------
+    def add_points_3d(self, shape: str, depth: float):
+        """A point-sprite item ("disc", "ring", "diamond") drawn over the 3D view at ``depth``
+        (``set_positions``, ``set_style``), or None while there is no 3D view; it goes with
+        the 3D view (``release_3d``). 2D overlays go into ``plot_item``."""
+        if self._gl is None:
+            return None
+        from saeviz.app.latent.view_3d import GLPoints
+
+        item = GLPoints(shape)
+        item.setDepthValue(depth)
+        self._gl.addItem(item)
+        return item
+
+    def add_segments_3d(self, color, depth: float):
+        """A line-segment item (``set_segments``) drawn over the 3D view, or None (see
+        ``add_points_3d``)."""
+        if self._gl is None:
+            return None
+        from saeviz.app.latent.view_3d import GLSegments
+
+        item = GLSegments(tuple(color))
+        item.setDepthValue(depth)
+        self._gl.addItem(item)
+        return item
+
+    def camera_matrix_3d(self) -> np.ndarray:
+        """The 3D view's projection times view matrix (4x4): scene to clip coordinates."""
+        from saeviz.app.latent.view_3d import view_projection
+
+        return view_projection(self._gl)
+
     def export_image(self, path, width: int | None = None) -> Path:
         """Save the current view: PNG (2D and 3D) or SVG (2D only), legend included."""
         path = Path(path)
@@ -489,7 +485,7 @@ class LatentView(QtWidgets.QWidget):
             return self._cloud.map_to_device(t)
         from saeviz.app.latent.view_3d import project_to_screen
 
-        return project_to_screen(self._gl, _columns(self._coords, 3))
+        return project_to_screen(self._gl, pad_columns(self._coords, 3))
 
     def pick(self, pos, radius: float = PICK_RADIUS) -> int:
         """Index of the point nearest to widget position ``pos`` within ``radius`` px, or -1.
@@ -597,7 +593,7 @@ class LatentView(QtWidgets.QWidget):
             self._points3d.set_style(rgba, size)
             self._update_legend_3d()
             if self._coords is not None and len(self._coords) == style.n:
-                pos = _columns(self._coords, 3)  # positions follow the new draw order
+                pos = pad_columns(self._coords, 3)  # positions follow the new draw order
                 self._points3d.set_positions(pos if style.order is None else pos[style.order])
 
     def _push_positions(self) -> None:
@@ -606,9 +602,7 @@ class LatentView(QtWidgets.QWidget):
         if self._dims == 2:
             self._cloud.set_positions(self._coords[:, :2])
         else:
-            from saeviz.app.latent.view_3d import bounding_sphere
-
-            pos = _columns(self._coords, 3)
+            pos = pad_columns(self._coords, 3)
             order = self._effective_style().order
             self._points3d.set_positions(pos if order is None else pos[order])
             self._cloud_sphere = bounding_sphere(pos)
@@ -646,15 +640,11 @@ class LatentView(QtWidgets.QWidget):
         else:
             if not (self._follow or force):
                 return
-            from saeviz.app.latent.view_3d import (
-                bounding_sphere,
-                fit_camera,
-                merge_spheres,
-            )
+            from saeviz.app.latent.view_3d import fit_camera
 
             sphere = self._cloud_sphere
             if self._anchors is not None and len(self._anchors):
-                sphere = merge_spheres(sphere, bounding_sphere(_columns(self._anchors, 3)))
+                sphere = merge_spheres(sphere, bounding_sphere(pad_columns(self._anchors, 3)))
             if sphere is None:
                 return
             center, radius = sphere
@@ -692,7 +682,7 @@ class LatentView(QtWidgets.QWidget):
 
         if "selection" in parts:
             sel = (np.zeros((0, k)) if C is None or self._selected is None
-                   else _columns(C[[self._selected]], k))
+                   else pad_columns(C[[self._selected]], k))
             if three:
                 self._selection3d.set_positions(sel)
                 self._selection3d.set_style(rgba(SELECTION_RGBA, len(sel)),
@@ -700,7 +690,7 @@ class LatentView(QtWidgets.QWidget):
             else:
                 self._selection2d.set_positions(sel)
         if "highlight" in parts:
-            hl = np.zeros((0, k)) if C is None else _columns(C[self._highlight], k)
+            hl = np.zeros((0, k)) if C is None else pad_columns(C[self._highlight], k)
             if three:
                 self._highlight3d.set_positions(hl)
                 self._highlight3d.set_style(rgba(HIGHLIGHT_RGBA, len(hl)),
@@ -708,7 +698,7 @@ class LatentView(QtWidgets.QWidget):
             else:
                 self._highlight2d.set_positions(hl)
         if "anchors" in parts:
-            anchors = np.zeros((0, k)) if self._anchors is None else _columns(self._anchors, k)
+            anchors = np.zeros((0, k)) if self._anchors is None else pad_columns(self._anchors, k)
             if three:
                 self._anchors3d.set_positions(anchors)
                 self._anchors3d.set_style(np.array(self._anchor_rgba, np.float32).reshape(-1, 4) / 255,
@@ -719,7 +709,7 @@ class LatentView(QtWidgets.QWidget):
                     self._anchors2d.set_style(symbols, np.arange(len(symbols), dtype=np.int32), None)
                 self._anchors2d.set_positions(anchors)
         if "lines" in parts:
-            lines = np.zeros((0, k)) if self._lines is None else _pairs(*self._lines, k)
+            lines = np.zeros((0, k)) if self._lines is None else segment_pairs(*self._lines, k)
             if three:
                 self._lines3d.set_segments(lines)
             else:

@@ -489,37 +489,6 @@ def project_to_screen(view: GLViewMixin, pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def bounding_sphere(pos: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Centre (of the bounding box) and radius enclosing the finite points, or None."""
-    # Column-major copy: numpy reduces an (N, 3) array along axis 0 ~25x slower than this.
-    cols = np.array(np.asarray(pos, dtype=np.float64).T, order="C")
-    if not np.isfinite(cols).all():
-        cols = cols[:, np.isfinite(cols).all(axis=0)]
-    if cols.shape[1] == 0:
-        return None
-    lo, hi = cols.min(axis=1), cols.max(axis=1)
-    center = (lo + hi) / 2.0
-    d2 = np.zeros(cols.shape[1])
-    for axis in range(len(cols)):
-        diff = cols[axis] - center[axis]
-        d2 += diff * diff
-    return center, max(float(np.sqrt(d2.max())), 1e-9)
-
-
-def merge_spheres(a: tuple[np.ndarray, float] | None, b: tuple[np.ndarray, float] | None):
-    """The smallest sphere enclosing spheres ``a`` and ``b`` (either may be None)."""
-    if a is None or b is None:
-        return a if b is None else b
-    (c1, r1), (c2, r2) = a, b
-    d = float(np.linalg.norm(c2 - c1))
-    if d + r2 <= r1:
-        return a
-    if d + r1 <= r2:
-        return b
-    r = (d + r1 + r2) / 2.0
-    return c1 + (c2 - c1) * ((r - r1) / d), r
-
-
 def fit_camera(view: GLViewMixin, center: np.ndarray, radius: float, margin: float = 1.05) -> None:
     """Centre the camera on a sphere and move it back until the sphere fits at any rotation."""
     half_h = math.radians(view.opts["fov"]) / 2.0

@@ -19,8 +19,6 @@ controls keep Ctrl.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -38,19 +36,15 @@ from PySide6.QtWidgets import (
 )
 
 from saeviz.app.common.tasks import TaskRunner
+from saeviz.core.display.decoding import DecodeContext, DecodedPoint, decode_point
 from saeviz.core.errors import SaevizError
-from saeviz.core.method.morph import (
-    CodeDecoder,
-    inverse_at,
-    labeled_mean,
-    nearest_codes,
-)
+from saeviz.core.method.morph import inverse_at, labeled_mean
 
 MARKER_Z = 70.0  # above the latent view's own items
 CENTER_SIZE = 20
 MOVING_SIZE = 16
 REPROJECT_MS = 100
-NEAREST = 5
+NEAREST = 5  # nearest samples listed for a decoded point
 
 
 def _rgba(color, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -188,17 +182,12 @@ class LatentMarkers(QObject):
             self._path2d.setData([], [])
 
     def _draw_3d(self, c, m, p) -> None:
-        gl = getattr(self.view, "gl_view", None)
+        gl = self.view.gl_view
         if gl is None:
             return
         if self._gl_items is None:
-            from saeviz.app.latent.view_3d import GLPoints, GLSegments
-
-            items = (GLSegments((0.25, 0.25, 0.25, 0.8)), GLPoints("diamond"), GLPoints("ring"))
-            for depth, item in enumerate(items):
-                item.setDepthValue(100 + depth)
-                gl.addItem(item)
-            self._gl_items = items
+            self._gl_items = (self.view.add_segments_3d((0.25, 0.25, 0.25, 0.8), 100),
+                              self.view.add_points_3d("diamond", 101), self.view.add_points_3d("ring", 102))
         seg, centers, moving = self._gl_items
         dpr = gl.devicePixelRatioF()
 
@@ -220,42 +209,6 @@ class LatentMarkers(QObject):
                          np.full(len(mm), MOVING_SIZE * dpr, np.float32))
 
 
-# -------------------------------------------------------------------------------- decoding jobs
-@dataclass(frozen=True)
-class DecodedPoint:
-    """A decoded latent point and the samples whose codes are nearest to it."""
-
-    code: np.ndarray
-    sample: np.ndarray
-    nearest: np.ndarray     # positions in the training split, nearest first
-    distances: np.ndarray
-    seconds: float
-
-
-class _DecoderCache:
-    """A ``CodeDecoder`` for the newest model, used by the jobs of one runner only."""
-
-    def __init__(self):
-        self._model = None
-        self._decoder: CodeDecoder | None = None
-
-    def get(self, model) -> CodeDecoder:
-        if model is not self._model:
-            self._decoder = CodeDecoder(model)
-            self._model = model
-        return self._decoder
-
-
-def decode_point(cache: _DecoderCache, model, code: np.ndarray, codes: np.ndarray | None) -> DecodedPoint:
-    t0 = time.perf_counter()
-    sample = cache.get(model).decode(code)
-    if codes is not None and len(codes):
-        nearest, dist = nearest_codes(codes, code, NEAREST)
-    else:
-        nearest, dist = np.empty(0, np.int64), np.empty(0)
-    return DecodedPoint(np.asarray(code), sample, nearest, dist, time.perf_counter() - t0)
-
-
 class DecodeAnywhere(QWidget):
     """Ctrl+click / Ctrl+drag in the latent view decodes that place (see the module docs)."""
 
@@ -272,7 +225,7 @@ class DecodeAnywhere(QWidget):
         self.mesh_view = mesh_view
         self.markers = markers if markers is not None else LatentMarkers(view, projection, self)
         self.runner = TaskRunner(self, max_threads=1)
-        self._cache = _DecoderCache()
+        self._ctx = DecodeContext()
         self._dragging = False
         self.last: DecodedPoint | None = None
 
@@ -385,8 +338,8 @@ class DecodeAnywhere(QWidget):
             return
         self.markers.set_moving(code)
         s = self.session
-        self.runner.submit("decode", decode_point, self._cache, s.model, code,
-                           np.asarray(s.codes), on_result=self._decoded,
+        self.runner.submit("decode", decode_point, self._ctx, s.model, code,
+                           np.asarray(s.codes), NEAREST, on_result=self._decoded,
                            on_error=lambda exc: self.status.setText(f"Cannot decode: {exc}"))
         self.status.setText(f"decoding ({coords[0]:.3g}, {coords[1]:.3g})…")
 
@@ -431,4 +384,4 @@ class DecodeAnywhere(QWidget):
         self.runner.shutdown()
 
 
-__all__ = ["LatentMarkers", "DecodeAnywhere", "DecodedPoint", "decode_point"]
+__all__ = ["LatentMarkers", "DecodeAnywhere"]

@@ -16,10 +16,10 @@ steps, vectors as a curve. The latent view marks the two class centers, the path
 moving code. The linear SVM of the codes (refitted with the centers) gives the class
 probabilities of the moving code.
 
-Decoding runs on the panel's own worker thread: slider events coalesce there (one decode
-runs, the newest request waits, older ones are dropped), so a fast drag never builds a queue
-of stale frames; the worker also computes the vertex normals, leaving a copy into VTK's
-arrays and one render to the UI thread. Exports (a numbered PLY/OBJ sequence, or an animated
+Decoding (``saeviz.core.display.decoding``) runs on the panel's own worker thread: slider
+events coalesce there (one decode runs, the newest request waits, older ones are dropped), so
+a fast drag never builds a queue of stale frames; the worker also computes the vertex normals,
+leaving a copy into VTK's arrays and one render to the UI thread. Exports (a numbered PLY/OBJ sequence, or an animated
 GIF or MP4 of the viewport or of the decoded images) decode every frame in one batch, render
 the viewport frames on the UI thread one per event-loop turn, and write the files on another
 worker, atomically.
@@ -27,15 +27,13 @@ worker, atomically.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRect, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
-    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -54,14 +52,17 @@ from PySide6.QtWidgets import (
 
 from saeviz.app.common.live_gate import LiveGate
 from saeviz.app.common.tasks import TaskRunner
-from saeviz.app.common.window_close import WhenClosed
 from saeviz.app.mesh.decode_anywhere import LatentMarkers
-from saeviz.core.display.mesh_ops import VertexNormals
+from saeviz.core.display.decoding import (
+    DecodeContext,
+    MorphFrame,
+    decode_frame,
+    image_frame,
+)
 from saeviz.core.method.classify import LatentClassifier
 from saeviz.core.method.morph import (
     ANIMATION_SUFFIXES,
     MESH_SEQUENCE_SUFFIXES,
-    CodeDecoder,
     class_centers,
     decode_codes,
     interpolate,
@@ -77,85 +78,7 @@ PLAY_PERIOD_S = 2.0       # one way through the play range
 PLAY_INTERVAL_MS = 33
 STRIP_STEPS = 7
 EXPORT_FPS = 20.0
-IMAGE_EXPORT_SIZE = 256   # pixels on the longer side of exported image frames
 PATHS = (("transition", "Class transition"), ("between", "Toward another sample"))
-
-
-@dataclass(frozen=True)
-class MorphFrame:
-    """One decoded point of the path: the code, the sample and its vertex normals (meshes)."""
-
-    t: float
-    code: np.ndarray
-    sample: np.ndarray
-    normals: np.ndarray | None
-    proba: np.ndarray | None   # SVM class probabilities, in ``classes`` order
-    classes: np.ndarray | None
-    seconds: float
-
-
-class DecodeContext:
-    """Decoder and normal calculator of the newest model and topology, for one worker thread."""
-
-    def __init__(self):
-        self._model = None
-        self._decoder: CodeDecoder | None = None
-        self._faces = None
-        self._normals: VertexNormals | None = None
-
-    def decoder(self, model) -> CodeDecoder:
-        if model is not self._model:
-            self._decoder = CodeDecoder(model)
-            self._model = model
-        return self._decoder
-
-    def normals(self, faces: np.ndarray, n_vertices: int) -> VertexNormals:
-        if faces is not self._faces or self._normals is None or self._normals.n_vertices != n_vertices:
-            self._normals = VertexNormals(faces, n_vertices)
-            self._faces = faces
-        return self._normals
-
-
-def decode_frame(ctx: DecodeContext, model, t: float, code: np.ndarray, faces: np.ndarray | None,
-                 classifier: LatentClassifier | None) -> MorphFrame:
-    """Decode one code of a path (runs on the panel's worker thread)."""
-    t0 = time.perf_counter()
-    sample = ctx.decoder(model).decode(code)
-    normals = None
-    if faces is not None and sample.ndim == 2 and sample.shape[1] == 3:
-        normals = ctx.normals(faces, sample.shape[0]).normals(sample)
-    proba = classes = None
-    if classifier is not None:
-        proba = classifier.predict_proba(np.asarray(code, np.float64)[None])[0]
-        classes = classifier.classes_
-    return MorphFrame(float(t), np.asarray(code), sample, normals, proba, classes, time.perf_counter() - t0)
-
-
-def fit_path_classifier(codes: np.ndarray, labels: np.ndarray) -> LatentClassifier | None:
-    labels = np.asarray(labels)
-    if len(np.unique(labels[labels >= 0])) < 2:
-        return None
-    return LatentClassifier().fit(codes, labels)
-
-
-def image_frame(sample: np.ndarray, lo: float, hi: float, size: int = IMAGE_EXPORT_SIZE,
-                caption: str | None = None) -> np.ndarray:
-    """A grayscale image sample as an RGB frame about ``size`` px wide, with a caption."""
-    from PIL import Image, ImageDraw
-
-    a = np.asarray(sample, np.float64)
-    span = hi - lo if hi > lo else 1.0
-    u8 = np.clip((a - lo) / span * 255.0, 0, 255).astype(np.uint8)
-    h, w = u8.shape
-    k = max(1, int(size // max(h, w)))
-    img = Image.fromarray(np.repeat(np.repeat(u8, k, axis=0), k, axis=1)).convert("RGB")
-    if caption:
-        bar = 14
-        canvas = Image.new("RGB", (img.width, img.height + bar), (255, 255, 255))
-        canvas.paste(img, (0, 0))
-        ImageDraw.Draw(canvas).text((3, img.height + 1), caption, fill=(40, 40, 40))
-        img = canvas
-    return np.asarray(img)
 
 
 class MarkedSlider(QSlider):
@@ -203,7 +126,7 @@ class MarkedSlider(QSlider):
             out.append((QRect(left, h - fm.height(), w, fm.height()), text))
         return out
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if not self._marks:
             return
@@ -387,6 +310,8 @@ class MorphPanel(QWidget):
         session.snapshot_changed.connect(self._snapshot_changed)
         session.model_changed.connect(self._model_changed)
         session.selection_changed.connect(self._selection_changed)
+        session.classifier_changed.connect(self._classifier_changed)
+        session.training_state.finished.connect(self._gate.run_pending)  # no wait once training ends
         self._dataset_changed()
 
     # -- state read by others ------------------------------------------------------------------------
@@ -543,16 +468,24 @@ class MorphPanel(QWidget):
         s = self.session
         labels = np.array(s.labels.labels)
         self._centers = class_centers(self._codes, labels, s.labels.n_classes)
-        self._classifier = None
-        self._frames.submit("classifier", fit_path_classifier, self._codes, labels,
-                            on_result=self._classifier_ready, on_error=lambda exc: None)
+        self._classifier = self._session_classifier()
         if self.source_combo.currentIndex() < 0 or self.source_class == self.target_class:
             self._default_classes()
         self._path_changed()
 
-    def _classifier_ready(self, clf) -> None:
-        self._classifier = clf
-        self._request_frame()
+    def _session_classifier(self) -> LatentClassifier | None:
+        """The session's latent SVM of the newest epoch (fitted once, by the training flow)."""
+        res = self.session.classifier
+        if res is None or self._codes is None or res.n != len(self._codes):
+            return None
+        return res.classifier
+
+    def _classifier_changed(self) -> None:
+        clf = self._session_classifier()
+        if clf is not self._classifier:
+            self._classifier = clf
+            if self._codes is not None:
+                self._gate.request()  # the moving code's class probabilities
 
     def _selection_changed(self, pos: int) -> None:
         if int(pos) != self._start:
@@ -948,160 +881,4 @@ class MorphPanel(QWidget):
         self._files.shutdown()
 
 
-# -------------------------------------------------------------------------------- the main window
-DOCKS = (("mesh", "Mesh"), ("morph", "Morph"), ("decode", "Decode point"))
-
-
-def attach_mesh_tools(window, projection) -> "MeshTools":
-    """Add the mesh viewport, the morph panel and decode-anywhere to ``window`` (a
-    ``MainWindow``): docks, menu entries and the latent view's markers. ``projection()``
-    returns the latent view's current linear projection (a ``LiveProjection``) or None."""
-    return MeshTools(window, projection)
-
-
-class MeshTools(QObject):
-    """The mesh viewport, morph and decode-anywhere docks of one main window.
-
-    The mesh dock is shown (and raised, with the morph panel) whenever the open dataset is
-    made of meshes, and hidden otherwise; the morph and decode docks serve every dataset kind.
-
-    The 3D viewport (``mesh_view``, None until then) is made when the first mesh dataset
-    opens: it is an OpenGL widget, and one in the window makes Qt compose the whole window
-    through OpenGL on every repaint, which without a GPU (Mesa's software renderer) doubled
-    the UI thread's longest stalls while training on images (``benchmarks/bench_ui_stall.py``).
-    """
-
-    def __init__(self, window, projection):
-        super().__init__(window)
-        from saeviz.app.mesh.decode_anywhere import DecodeAnywhere
-
-        self.window = window
-        self.session = window.session
-        self._closed = False
-        self._viewport_sized = False  # the viewport got its larger share of the window once
-        view = window.latent.view
-        self.mesh_view = None
-        self.feed = None
-        self.morph_markers = LatentMarkers(view, projection, self)
-        self.morph = MorphPanel(self.session, mesh_view=None, markers=self.morph_markers)
-        self.decode = DecodeAnywhere(self.session, view, projection, mesh_view=None)
-        self.docks: dict[str, QDockWidget] = {}
-        placeholder = QLabel("The 3D viewport opens with a dataset of meshes (File > Open, or the bodies demo).")
-        placeholder.setWordWrap(True)
-        placeholder.setAlignment(Qt.AlignCenter)
-        widgets = {"mesh": placeholder, "morph": self.morph, "decode": self.decode}
-        for key, title in DOCKS:
-            dock = QDockWidget(title, window)
-            dock.setObjectName(f"{key}Dock")
-            dock.setWidget(widgets[key])
-            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
-                             | QDockWidget.DockWidgetClosable)
-            self.docks[key] = dock
-        self.place_docks()
-        reset = getattr(window, "actions", {}).get("reset_layout")
-        if reset is not None:
-            reset.triggered.connect(self.place_docks)
-        self._add_to_panels_menu()
-        self.morph.status.setText("Select a sample to morph it.")
-        self.session.dataset_changed.connect(self._dataset_changed)
-        WhenClosed(window, self.shutdown)
-        from PySide6.QtCore import QCoreApplication
-
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
-        self._dataset_changed()
-
-    def place_docks(self) -> None:
-        """The mesh viewport as a tab beside the inspector (raised for mesh datasets, hidden
-        for others), the morph and decode panels as tabs beside the loss curves: the window
-        needs no room beyond what its other panels take."""
-        w = self.window
-        d = self.docks
-        existing = getattr(w, "docks", {})
-        existing = existing if isinstance(existing, dict) else {}
-        for dock in d.values():
-            dock.setFloating(False)
-        for key, anchor in (("mesh", existing.get("inspector")), ("morph", existing.get("loss")),
-                            ("decode", existing.get("loss"))):
-            if anchor is not None:
-                w.tabifyDockWidget(anchor, d[key])
-            else:
-                w.addDockWidget(Qt.RightDockWidgetArea, d[key])
-        if existing.get("loss") is None:
-            w.tabifyDockWidget(d["morph"], d["decode"])
-        d["morph"].show()
-        d["decode"].show()
-        self._dataset_changed()
-
-    def _add_to_panels_menu(self) -> None:
-        for act in self.window.menuBar().actions():
-            menu = act.menu()
-            if menu is None or act.text().replace("&", "") != "View":
-                continue
-            for sub in menu.actions():
-                if sub.menu() is not None and sub.text().replace("&", "") == "Panels":
-                    for dock in self.docks.values():
-                        sub.menu().addAction(dock.toggleViewAction())
-
-    def _dataset_changed(self) -> None:
-        ds = self.session.dataset
-        mesh = ds is not None and ds.kind == "mesh"
-        if mesh:
-            self.ensure_mesh_view()
-        self.docks["mesh"].setVisible(mesh)
-        if mesh:
-            self.docks["mesh"].raise_()
-            self.docks["morph"].raise_()
-            if not self._viewport_sized:
-                self._viewport_sized = True
-                QTimer.singleShot(0, self.enlarge_viewport)
-
-    def enlarge_viewport(self) -> None:
-        """Give the mesh viewport most of the right-hand column, and the column more width:
-        a body needs room (the panels below it keep what they need)."""
-        w, d = self.window, self.docks
-        mesh = d["mesh"]
-        if self._closed or not mesh.isVisible() or mesh.isFloating():
-            return
-        below = getattr(w, "docks", {}).get("loss") if isinstance(getattr(w, "docks", None), dict) else None
-        below = below if below is not None and not below.isFloating() else d["morph"]
-        height = mesh.height() + below.height()
-        rest = max(below.minimumSizeHint().height(), below.widget().minimumSizeHint().height()
-                   if below.widget() is not None else 0, d["morph"].minimumSizeHint().height())
-        w.resizeDocks([mesh, below], [max(height - rest, int(0.65 * height)), rest], Qt.Vertical)
-        central = w.centralWidget()
-        if central is not None:
-            total = mesh.width() + central.width()
-            w.resizeDocks([mesh], [max(mesh.width(), int(0.45 * total))], Qt.Horizontal)
-
-    def ensure_mesh_view(self):
-        """The 3D viewport, made now if it does not exist yet (see the class docstring)."""
-        if self.mesh_view is None and not self._closed:
-            from saeviz.app.mesh.viewport import MeshView, SampleFeed
-
-            self.mesh_view = MeshView()
-            old = self.docks["mesh"].widget()
-            self.docks["mesh"].setWidget(self.mesh_view)
-            if old is not None:
-                old.deleteLater()
-            self.morph.mesh_view = self.mesh_view
-            self.decode.mesh_view = self.mesh_view
-            self.feed = SampleFeed(self.session, self.mesh_view, self)
-        return self.mesh_view
-
-    def shutdown(self) -> None:
-        """Stop the workers and release the render window (the window is closing)."""
-        if self._closed:
-            return
-        self._closed = True
-        self.morph.shutdown()
-        self.decode.shutdown()
-        if self.feed is not None:
-            self.feed.shutdown()
-        if self.mesh_view is not None:
-            self.mesh_view.shutdown()
-
-
-__all__ = ["MorphPanel", "MorphFrame", "MeshTools", "DecodeContext", "attach_mesh_tools", "decode_frame",
-           "image_frame", "T_MIN", "T_MAX"]
+__all__ = ["T_MAX", "T_MIN", "MorphPanel"]

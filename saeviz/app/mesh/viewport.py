@@ -621,13 +621,6 @@ class MeshView(QWidget):
         super().closeEvent(event)
 
 
-def reconstruct_sample(model, x: np.ndarray) -> np.ndarray:
-    """The reconstruction of one raw sample by ``model`` (runs on a worker thread)."""
-    from saeviz.core.method.training import decode, encode
-
-    return decode(model, encode(model, x[None], batch_size=1, device="cpu"), batch_size=1, device="cpu")[0]
-
-
 class SampleFeed(QObject):
     """Keeps a ``MeshView`` showing the session's selected sample and its reconstruction.
 
@@ -679,6 +672,8 @@ class SampleFeed(QObject):
             return
         if self._shown is None or self._shown[0] != pos:
             self.view.set_sample(x, None)  # the sample now, its reconstruction when ready
+        from saeviz.core.method.evaluate import reconstruct_sample
+
         self.runner.submit("reconstruction", reconstruct_sample, model, x, latest_only=True,
                            on_result=lambda r, pos=pos, model=model, x=x: self._ready(pos, model, x, r),
                            on_error=lambda exc: self.view.info.setText(f"Cannot reconstruct: {exc}"))
@@ -693,4 +688,4 @@ class SampleFeed(QObject):
         self.runner.shutdown()
 
 
-__all__ = ["MeshView", "LiveMesh", "SampleFeed", "guess_frame", "reconstruct_sample", "MODES", "PRESETS"]
+__all__ = ["MeshView", "LiveMesh", "SampleFeed", "guess_frame", "MODES", "PRESETS"]

@@ -5,8 +5,8 @@ are one set of commands with one enabled state.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QColor, QPainter, QPalette
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QGridLayout,
     QProgressBar,
@@ -16,52 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
-class LiveLabel(QWidget):
-    """One line of text that changes many times a second.
-
-    A ``QLabel`` asks for a new layout on every ``setText``, and Qt then lays out the whole
-    main window again, docks and all (tens of milliseconds). This widget only repaints: its
-    size hint does not depend on the text, and text too long for it is elided (the tooltip
-    shows all of it).
-    """
-
-    def __init__(self, text: str = "", parent: QWidget | None = None):
-        super().__init__(parent)
-        self._text = ""
-        self._color: QColor | None = None
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.setMinimumHeight(self.fontMetrics().height() + 4)
-        self.setText(text)
-
-    def text(self) -> str:
-        return self._text
-
-    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name
-        if text != self._text:
-            self._text = text
-            self.setToolTip(text)
-            self.update()
-
-    def set_color(self, color) -> None:
-        self._color = QColor(color)
-        self.update()
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(120, self.fontMetrics().height() + 4)
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(20, self.fontMetrics().height() + 4)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if not self._text:
-            return
-        p = QPainter(self)
-        p.setPen(self._color if self._color is not None else self.palette().color(QPalette.WindowText))
-        rect = self.contentsRect()
-        text = self.fontMetrics().elidedText(self._text, Qt.ElideRight, rect.width())
-        p.drawText(rect, Qt.AlignLeft | Qt.AlignVCenter, text)
-        p.end()
+from saeviz.app.common.live_label import LiveLabel
 
 
 class TrainingControls(QWidget):

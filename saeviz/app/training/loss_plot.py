@@ -9,7 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from scipy.signal import lfilter
 
-from saeviz.app.training.controls import LiveLabel
+from saeviz.app.common.live_label import LiveLabel
 
 RECON_COLOR = "#0072B2"
 STRUCT_COLOR = "#D55E00"

@@ -181,7 +181,9 @@ class SettingsPanel(QWidget):
 
         self._model_widgets = (self.arch, self.hidden, self.channels, self.latent)
         self._run_widgets = (self.dataset_combo, self.lr, self.batch, self.epochs, self.mds)
-        session.config_changed.connect(self.refresh)
+        for changed in (session.model_config_changed, session.train_config_changed,
+                        session.label_fraction_changed):
+            changed.connect(self.refresh)
         session.dataset_changed.connect(self._dataset_changed)
         session.model_changed.connect(self._refresh_model_note)
         self._watched_labels = None

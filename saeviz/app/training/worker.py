@@ -28,9 +28,9 @@ from saeviz.core.errors import SaevizError
 # The core is imported here, on the UI thread at start-up, rather than first inside a worker: a module
 # import holds the GIL throughout, and scikit-learn's takes seconds.
 from saeviz.core.method.config import ModelConfig, TrainConfig
-from saeviz.core.method.training import Cancelled, ControlToken, Trainer, encode
+from saeviz.core.method.training import Cancelled, ControlToken, Trainer
 from saeviz.core.state.labels import LabelStore
-from saeviz.core.state.session import fit_classifier, frozen_model
+from saeviz.core.state.session import frozen_model
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class TrainingRequest:
 
 
 @dataclass(frozen=True)
-class EpochResult:
+class EpochEnd:
     """The end of an epoch: its final snapshot and a frozen copy of the weights after it."""
 
     snapshot: Any
@@ -75,7 +75,7 @@ class TrainingWorker(QObject):
         self.token = ControlToken()
         self._lock = threading.Lock()
         self._latest = None
-        self._final: EpochResult | None = None
+        self._final: EpochEnd | None = None
         self._epoch_batches: list[tuple[int, tuple]] = []
         self._gamma: float | None = None
         self.trainer = None
@@ -96,7 +96,7 @@ class TrainingWorker(QObject):
             snap, self._latest = self._latest, None
             return snap
 
-    def take_final(self) -> EpochResult | None:
+    def take_final(self) -> EpochEnd | None:
         with self._lock:
             res, self._final = self._final, None
             return res
@@ -117,13 +117,7 @@ class TrainingWorker(QObject):
     def _build(self):
         req = self._request
         if req.trainer is not None:
-            trainer = req.trainer
-            trainer.token = self.token
-            trainer.config = req.train_config
-            trainer.gamma = req.train_config.gamma
-            for group in trainer.optimizer.param_groups:
-                group["lr"] = req.train_config.lr
-            return trainer
+            return req.trainer.continue_run(req.train_config, token=self.token)
         model = copy.deepcopy(req.model) if req.model is not None else None
         if model is not None:
             for p in model.parameters():
@@ -131,8 +125,7 @@ class TrainingWorker(QObject):
         trainer = Trainer(req.X, req.model_config, req.train_config, supervision=req.labels,
                           model=model, token=self.token)
         if req.history:
-            trainer.history = [dict(h) for h in req.history]
-            trainer.epoch = len(req.history)
+            trainer.start_from_history(req.history)
         return trainer
 
     @Slot()
@@ -151,7 +144,7 @@ class TrainingWorker(QObject):
                     trainer.gamma = gamma
                 for snap in trainer.run_epoch():
                     if snap.final:
-                        result = EpochResult(snap, frozen_model(trainer.model))
+                        result = EpochEnd(snap, frozen_model(trainer.model))
                         with self._lock:
                             self._final = result
                             self._epoch_batches.append((snap.epoch, snap.batch_losses))
@@ -243,7 +236,7 @@ class TrainingController(QObject):
     def take_latest(self):
         return None if self._worker is None else self._worker.take_latest()
 
-    def take_final(self) -> EpochResult | None:
+    def take_final(self) -> EpochEnd | None:
         return None if self._worker is None else self._worker.take_final()
 
     def take_epoch_batches(self) -> list:
@@ -290,16 +283,3 @@ class TrainingController(QObject):
         out = self._leftover
         self._leftover = (None, None, [])
         return out
-
-
-# -- jobs (plain functions, run by a TaskRunner) ------------------------------------------------------
-def classifier_job(codes: np.ndarray, labels: np.ndarray, n_classes: int, epoch: int,
-                   label_version: int, y_true: np.ndarray | None, model=None,
-                   X_all: np.ndarray | None = None, test_idx: np.ndarray | None = None,
-                   y_test: np.ndarray | None = None):
-    """Fit the latent classifier; with a model, also measure the test-split error."""
-    test_codes = None
-    if model is not None and X_all is not None and test_idx is not None and len(test_idx) and y_test is not None:
-        test_codes = encode(model, X_all[test_idx])
-    return fit_classifier(codes, labels, n_classes, epoch=epoch, label_version=label_version,
-                          y_true=y_true, test_codes=test_codes, y_test=y_test)

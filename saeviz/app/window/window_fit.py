@@ -45,6 +45,17 @@ def scroll_docks(window: QMainWindow, skip=NO_SCROLL) -> list[QDockWidget]:
     return changed
 
 
+def vertical_scroll(panel: QWidget) -> QScrollArea:
+    """``panel`` in a scroll area that scrolls vertically only, wide enough for the panel
+    and the scroll bar."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setWidget(panel)
+    area.setMinimumWidth(panel.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width() + 4)
+    return area
+
+
 def panel_of(dock: QDockWidget) -> QWidget | None:
     """The panel a dock shows, inside its scroll area or not."""
     w = dock.widget()
@@ -85,6 +96,14 @@ def available_rect(window: QWidget) -> QRect | None:
     if screen is None:
         screen = QGuiApplication.screenAt(window.geometry().center())
     return None if screen is None else screen.availableGeometry()
+
+
+def default_size(window: QWidget) -> tuple[int, int]:
+    """1400x880, or the available screen area when that is smaller."""
+    area = available_rect(window)
+    if area is None:
+        return 1400, 880
+    return min(1400, area.width()), min(880, area.height() - 40)
 
 
 def fit_to_screen(window: QWidget, area: QRect | None = None) -> bool:

@@ -37,6 +37,7 @@ from numpy.lib import format as npformat
 from saeviz.core.data.dataset import KINDS, Dataset, make_split
 from saeviz.core.errors import DataError
 from saeviz.core.io.budget import check_budget
+from saeviz.core.io.fileio import read_into
 
 MAX_NPZ_ARRAY_BYTES = 1 << 34  # 16 GiB per array, and never more than the memory budget
 DISTANCE_COPIES = 4
@@ -98,13 +99,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Pat
 
 
 def _fill(f: BinaryIO, array: np.ndarray, where: str) -> None:
-    view = memoryview(array.reshape(-1).view(np.uint8))
-    pos = 0
-    while pos < len(view):
-        n = f.readinto(view[pos:pos + _CHUNK])
-        if not n:
-            raise DataError(f"{where} is truncated")
-        pos += n
+    if read_into(f, array, _CHUNK) < array.nbytes:
+        raise DataError(f"{where} is truncated")
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:

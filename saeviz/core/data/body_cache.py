@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from saeviz.core.errors import DataError
-from saeviz.core.io.fileio import pid_alive
+from saeviz.core.io.fileio import matching_entries, pid_alive
 
 #: What a build of the anny model writes (about 830 MB), with room to spare.
 ANNY_CACHE_BYTES = 900 * 2 ** 20
@@ -31,6 +31,8 @@ STALE_STAGING_SECONDS = 24 * 3600.0
 
 
 def cache_error(folder: Path, exc: OSError, what: str = "the body model cache") -> DataError:
+    """A ``DataError`` saying why ``what`` cannot be written to ``folder`` (disk full, read-only,
+    no permission) and how to point the cache elsewhere."""
     if exc.errno == errno.ENOSPC:
         reason = "the disk is full"
     elif exc.errno == errno.EROFS:
@@ -44,6 +46,7 @@ def cache_error(folder: Path, exc: OSError, what: str = "the body model cache") 
 
 
 def cache_files(folder: Path) -> list[Path]:
+    """The cached body-model files in ``folder`` (every version), sorted."""
     return sorted(p for p in folder.glob("v*/*.safetensors") if p.is_file())
 
 
@@ -70,6 +73,7 @@ def remove_damaged(folder: Path) -> list[str]:
 
 
 def remove_all(folder: Path) -> None:
+    """Delete every cached body-model file in ``folder``; files that cannot be deleted stay."""
     for path in cache_files(folder):
         with contextlib.suppress(OSError):
             path.unlink()
@@ -78,13 +82,8 @@ def remove_all(folder: Path) -> None:
 def remove_stale_builds(folder: Path) -> list[str]:
     """Remove staging folders of builds whose process has ended (or that are a day old)."""
     removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _STAGING.match(entry.name)
-        if m is None or not entry.is_dir(follow_symlinks=False):
+    for entry, m in matching_entries(folder, _STAGING):
+        if not entry.is_dir(follow_symlinks=False):
             continue
         try:
             old = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_STAGING_SECONDS
@@ -136,6 +135,8 @@ def staged_build(folder: Path) -> Iterator[Path]:
 
 
 def check_space(folder: Path, needed: int = ANNY_CACHE_BYTES) -> None:
+    """Raise a ``DataError`` when ``folder``'s disk has fewer than ``needed`` bytes free (nothing
+    when the free space cannot be read)."""
     try:
         free = shutil.disk_usage(folder).free
     except OSError:

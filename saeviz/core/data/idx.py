@@ -22,6 +22,7 @@ from saeviz.core.data.dataset import Dataset
 from saeviz.core.data.digits import decompose
 from saeviz.core.errors import DataError
 from saeviz.core.io.budget import check_budget
+from saeviz.core.io.fileio import read_into
 
 # type code -> big-endian numpy dtype
 IDX_DTYPES: dict[int, str] = {
@@ -68,13 +69,9 @@ def _parse_header(f: BinaryIO, path: Path, max_bytes: int) -> tuple[np.dtype, tu
 
 
 def _fill(f: BinaryIO, buf: np.ndarray, path: Path) -> None:
-    view = memoryview(buf.reshape(-1).view(np.uint8))
-    pos = 0
-    while pos < len(view):
-        n = f.readinto(view[pos:pos + _CHUNK])
-        if not n:
-            raise DataError(f"{path}: truncated IDX file (the data ends after {pos:,} of {len(view):,} bytes)")
-        pos += n
+    got = read_into(f, buf, _CHUNK)
+    if got < buf.nbytes:
+        raise DataError(f"{path}: truncated IDX file (the data ends after {got:,} of {buf.nbytes:,} bytes)")
 
 
 def _size_mismatch(path: Path, shape: tuple[int, ...], expected: int, actual: int, exact: bool) -> DataError:

@@ -107,6 +107,7 @@ def matmul_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def column_mean(X: np.ndarray) -> np.ndarray:
+    """The mean of each column of ``X`` (zeros for no rows), without a float64 copy of ``X``."""
     return np.einsum("ij->j", X) / max(len(X), 1)
 
 
@@ -498,12 +499,8 @@ def run_tsne(codes, state: TaskState | None = None, *, n_components: int = 2, pr
     """
     from sklearn.manifold import TSNE
 
-    state = state or _NullState()
-    X = _as_codes(codes)
+    state, X, k = _embedding_input("t-SNE", codes, state, n_components, minimum=5)
     n = len(X)
-    k = _check_k(n_components)
-    if n < 5:
-        raise DataError(f"t-SNE needs at least 5 samples, got {n}")
     perplexity = float(min(perplexity, (n - 1) / 3.0))
     chunk_iter = max(int(chunk_iter), 250)  # scikit-learn's minimum for max_iter
     Y = _warm_start(previous, n, k)
@@ -527,6 +524,17 @@ def run_tsne(codes, state: TaskState | None = None, *, n_components: int = 2, pr
     return Y
 
 
+def _embedding_input(method: str, codes, state: TaskState | None, n_components: int, minimum: int):
+    """The state to report to (one that ignores reports for ``None``), the codes as an array
+    and the checked number of components, or a ``DataError`` when ``method`` has fewer than
+    ``minimum`` samples to embed."""
+    X = _as_codes(codes)
+    k = _check_k(n_components)
+    if len(X) < minimum:
+        raise DataError(f"{method} needs at least {minimum} samples, got {len(X)}")
+    return state or _NullState(), X, k
+
+
 def _import_umap():
     try:
         import umap  # noqa: PLC0415 - optional dependency
@@ -545,12 +553,8 @@ def run_umap(codes, state: TaskState | None = None, *, n_components: int = 2, pr
     an interruption was requested is dropped (``Interrupted``).
     """
     umap = _import_umap()
-    state = state or _NullState()
-    X = _as_codes(codes)
+    state, X, k = _embedding_input("UMAP", codes, state, n_components, minimum=4)
     n = len(X)
-    k = _check_k(n_components)
-    if n < 4:
-        raise DataError(f"UMAP needs at least 4 samples, got {n}")
     init = _warm_start(previous, n, k)
     if state.is_interruption_requested():
         raise Interrupted
@@ -566,39 +570,52 @@ def run_umap(codes, state: TaskState | None = None, *, n_components: int = 2, pr
     return Y
 
 
-class TSNEProjector(Projector):
+class _EmbeddingProjector(Projector):
+    """A slow, nonlinear embedding run in steps with progress; ``params`` go to the method."""
+
+    slow = True
+    #: The axis names: "<axis_name> 1", "<axis_name> 2", ...
+    axis_name = ""
+
+    def __init__(self, n_components: int = 2, **params):
+        super().__init__(n_components)
+        self.params = params
+
+    def _run(self, codes, state: TaskState | None, **params) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, codes, labels=None, previous=None, state: TaskState | None = None) -> np.ndarray:
+        """The embedding of ``codes``, started from ``previous`` when given; ``state`` reports
+        progress and partial results and may interrupt it."""
+        self.fallback_reason = None
+        return self._run(codes, state, n_components=self.n_components, previous=previous, **self.params)
+
+    def axis_labels(self) -> list[str]:
+        return [f"{self.axis_name} {i + 1}" for i in range(self.n_components)]
+
+
+class TSNEProjector(_EmbeddingProjector):
+    """t-SNE of the codes (``run_tsne``)."""
+
     name = "tsne"
-    slow = True
+    axis_name = "t-SNE"
 
-    def __init__(self, n_components: int = 2, **params):
-        super().__init__(n_components)
-        self.params = params
-
-    def fit(self, codes, labels=None, previous=None, state: TaskState | None = None) -> np.ndarray:
-        self.fallback_reason = None
-        return run_tsne(codes, state, n_components=self.n_components, previous=previous, **self.params)
-
-    def axis_labels(self) -> list[str]:
-        return [f"t-SNE {i + 1}" for i in range(self.n_components)]
+    def _run(self, codes, state, **params) -> np.ndarray:
+        return run_tsne(codes, state, **params)
 
 
-class UMAPProjector(Projector):
+class UMAPProjector(_EmbeddingProjector):
+    """UMAP of the codes (``run_umap``)."""
+
     name = "umap"
-    slow = True
+    axis_name = "UMAP"
 
-    def __init__(self, n_components: int = 2, **params):
-        super().__init__(n_components)
-        self.params = params
-
-    def fit(self, codes, labels=None, previous=None, state: TaskState | None = None) -> np.ndarray:
-        self.fallback_reason = None
-        return run_umap(codes, state, n_components=self.n_components, previous=previous, **self.params)
-
-    def axis_labels(self) -> list[str]:
-        return [f"UMAP {i + 1}" for i in range(self.n_components)]
+    def _run(self, codes, state, **params) -> np.ndarray:
+        return run_umap(codes, state, **params)
 
 
 def umap_available() -> bool:
+    """Whether umap-learn can be imported, so the UMAP projection can be offered."""
     try:
         _import_umap()
     except ProjectionUnavailable:

@@ -54,6 +54,9 @@ MAX_SAMPLE_SIDE = 1 << 24
 
 @dataclass
 class Checkpoint:
+    """A trained model with everything needed to use, show or resume it: its configurations,
+    the supervision it was trained with, where its data came from, the training history and
+    metrics, and (for resuming) the optimizer and training state."""
     model: Autoencoder
     model_config: ModelConfig
     train_config: TrainConfig

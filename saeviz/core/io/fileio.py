@@ -61,20 +61,23 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def matching_entries(folder: str | os.PathLike, pattern: re.Pattern) -> list[tuple[os.DirEntry, re.Match]]:
+    """The entries of ``folder`` whose names match ``pattern``, each with its match; none when
+    the folder cannot be listed."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return [(entry, m) for entry in entries if (m := pattern.match(entry.name)) is not None]
+
+
 def remove_stale_temp_files(folder: str | os.PathLike, max_age: float = STALE_TEMP_SECONDS) -> list[str]:
     """Remove temporary files of ``atomic_path`` left in ``folder`` by writers that were killed:
     those whose writer process has ended, and any older than ``max_age`` seconds. Other files,
     folders and symbolic links are never touched. Returns the names removed."""
     removed: list[str] = []
     now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _TEMP_FILE.match(entry.name)
-        if m is None:
-            continue
+    for entry, m in matching_entries(folder, _TEMP_FILE):
         try:
             st = entry.stat(follow_symlinks=False)
             if not stat.S_ISREG(st.st_mode):
@@ -88,6 +91,20 @@ def remove_stale_temp_files(folder: str | os.PathLike, max_age: float = STALE_TE
         except OSError:
             continue  # gone meanwhile, or not ours to remove
     return removed
+
+
+def read_into(f, array: np.ndarray, chunk: int = 1 << 20) -> int:
+    """Fill the bytes of the contiguous ``array`` from the binary file ``f``, ``chunk`` bytes at
+    a time (no second copy of the data); the number of bytes read, less than ``array.nbytes``
+    when the file ends first."""
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    pos = 0
+    while pos < len(view):
+        n = f.readinto(view[pos:pos + chunk])
+        if not n:
+            break
+        pos += n
+    return pos
 
 
 @contextlib.contextmanager
@@ -117,6 +134,7 @@ def atomic_path(path: str | os.PathLike, *, clean: bool = True):
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (``atomic_path``): a reader sees the old file or the new one."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -124,6 +142,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

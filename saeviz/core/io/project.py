@@ -4,8 +4,8 @@ Layout of a project folder::
 
     project.json                 the manifest: dataset reference (its ``source`` dict), class
                                  names, colours and distances, model and training settings,
-                                 training history, view settings, and the data files below
-                                 with their size and SHA-256
+                                 training history, view settings (``ViewState.to_dict``),
+                                 and the data files below with their size and SHA-256
     labels-000007.npz            the labels (one per training sample, -1 unlabeled)
     model-000007.safetensors     the model checkpoint (``checkpoint.save_checkpoint``), if any
     autosave/labels.npz          labels autosaved after the last change (see below)
@@ -65,9 +65,14 @@ from saeviz.core.io.validate import (
 )
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.state.labels import Supervision, validate_distances, validate_labels
+from saeviz.core.state.view_state import ViewState
 
 FORMAT = "saeviz-project"
-FORMAT_VERSION = 1
+#: Format 2 stores the view as a versioned ``ViewState.to_dict()``; format 1 stored a flat
+#: ``view`` object, which is read and migrated (``ViewState.from_dict``).
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+AUTOSAVE_VERSION = 1
 MANIFEST = "project.json"
 AUTOSAVE_FORMAT = "saeviz-autosave"
 AUTOSAVE_DIR = "autosave"
@@ -254,7 +259,7 @@ def save_project(folder, state: ProjectState, *, model=None, optimizer=None,
                      "label_fraction": float(state.label_fraction),
                      "label_seed": int(state.label_seed)},
         "history": _plain(list(state.history)),
-        "view": _plain(dict(state.view)),
+        "view": _plain(ViewState.from_dict(state.view).to_dict()),
         "files": files,
     }
     text = json.dumps(doc, indent=1, allow_nan=False)
@@ -362,8 +367,12 @@ def read_manifest(folder) -> dict[str, Any]:
         raise _fail(folder, f"{MANIFEST} cannot be read: {exc.strerror or exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _fail(folder, f"{MANIFEST} is not a saeviz project file")
-    if doc.get("version") != FORMAT_VERSION:
-        raise _fail(folder, f"project format version {doc.get('version')!r} is not supported (expected {FORMAT_VERSION})")
+    version = doc.get("version")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        newer = is_int(version) and version > FORMAT_VERSION
+        raise _fail(folder, f"project format version {version!r} is not supported (this saeviz reads "
+                            f"{', '.join(map(str, READABLE_VERSIONS))}"
+                            f"{'; the project was saved by a newer saeviz' if newer else ''})")
     return doc
 
 
@@ -416,11 +425,10 @@ def load_project(folder, *, load_model: bool = True) -> ProjectState:
             raise ValueError(f"label_seed must be a whole number in [0, 2**63), got {seed!r}"[:200])
         fraction = float(fraction)
         history = doc.get("history") or []
-        view = doc.get("view") or {}
+        # any stored form (format 1's flat object included); invalid values fall back to defaults
+        view = ViewState.from_dict(doc.get("view")).to_dict()
         if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
             raise ValueError("the training history is not a list of records")
-        if not isinstance(view, dict):
-            raise ValueError("the view settings are not a JSON object")
         files = doc["files"]
         if not isinstance(files, dict):
             raise ValueError("the file table is not a JSON object")
@@ -478,7 +486,7 @@ class Recovery:
 def write_autosave(path, supervision: Supervision, dataset_source: dict, *, dataset_name: str = "",
                    base_generation: int | None = None) -> None:
     """Write an autosave file atomically."""
-    meta = {"format": AUTOSAVE_FORMAT, "version": FORMAT_VERSION, "saved_at": time.time(),
+    meta = {"format": AUTOSAVE_FORMAT, "version": AUTOSAVE_VERSION, "saved_at": time.time(),
             "dataset": _plain(dict(dataset_source)), "dataset_name": str(dataset_name),
             "base_generation": base_generation, "pid": os.getpid()}
     data = _npz_bytes(

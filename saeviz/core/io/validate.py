@@ -36,10 +36,12 @@ TUPLE_RANGES: dict[str, tuple[int, int, int]] = {  # field -> (low, high, max le
 
 
 def is_int(value) -> bool:
+    """Whether ``value`` is an integer (booleans are not)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value) -> bool:
+    """Whether ``value`` is a finite integer or float (booleans are not)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(float(value)))
 
@@ -86,10 +88,12 @@ def config_from_doc(cls, data):
 
 
 def model_config_from_doc(data) -> ModelConfig:
+    """A ``ModelConfig`` from a JSON document, every field checked (``config_from_doc``)."""
     return config_from_doc(ModelConfig, data)
 
 
 def train_config_from_doc(data) -> TrainConfig:
+    """A ``TrainConfig`` from a JSON document, every field checked (``config_from_doc``)."""
     return config_from_doc(TrainConfig, data)
 
 

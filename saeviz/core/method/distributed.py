@@ -58,6 +58,7 @@ def rank() -> int:
 
 
 def world_size() -> int:
+    """How many processes train together (torchrun's ``WORLD_SIZE``; 1 when training alone)."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size()
     return int(os.environ.get("WORLD_SIZE", "1") or 1)

@@ -1,6 +1,7 @@
 """Metrics shared by the CLI, the app and the experiments: reconstruction RMSE in data units,
-per-sample reconstruction errors, the codes (and class targets) of a trained model, and the
-held-out error of a linear SVM trained on the codes of the labeled samples."""
+per-sample reconstruction errors, the reconstruction of one sample, the codes (and class
+targets) of a trained model, and the held-out error of a linear SVM trained on the codes of the
+labeled samples."""
 from __future__ import annotations
 
 import numpy as np
@@ -66,6 +67,13 @@ def encode_codes(model, X: np.ndarray, labels: np.ndarray | None = None, distanc
             class_targets = compute_targets(codes[idx], np.asarray(labels)[idx], distances, config.mds,
                                             scale=config.scale_for(model.latent_dim)).class_targets
     return codes, class_targets
+
+
+def reconstruct_sample(model, x: np.ndarray) -> np.ndarray:
+    """The reconstruction of one raw sample ``x`` by ``model``, computed on the CPU (what the
+    app shows beside a selected sample; it runs on a worker thread)."""
+    z = encode(model, np.asarray(x)[None], batch_size=1, device="cpu")
+    return decode(model, z, batch_size=1, device="cpu")[0]
 
 
 def reconstruction_errors(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -75,7 +75,8 @@ from saeviz.core.state.labels import validate_distances
 
 MIN_DISTANCE = 1e-5  # distances below this are replaced by it in the Guttman transform
 
-__all__ = ["MDSResult", "smacof_exact", "smacof_class_level", "collapse_rates", "stress_of"]
+__all__ = ["MDSResult", "smacof_exact", "smacof_class_level", "collapse_rates", "stress_of",
+           "classical_mds"]
 
 
 @dataclass(frozen=True)
@@ -444,6 +445,26 @@ def smacof_class_level(counts, class_distances, init_centers, *, max_iter: int =
     X = np.full_like(Y_all, np.nan)
     X[present] = Y
     return MDSResult(X, stress, it + 1)
+
+
+def classical_mds(distances, dim: int) -> np.ndarray:
+    """Classical (Torgerson) MDS of a K x K distance matrix in ``dim`` dimensions.
+
+    Double-centres the squared distances and keeps the ``dim`` leading eigenvectors scaled by
+    the square roots of their (non-negative) eigenvalues: exact for Euclidean distances, and a
+    good start for SMACOF otherwise. When every eigenvalue is zero (all points coincide) the
+    result is a tiny seeded random configuration, so that SMACOF can still move the points apart.
+    """
+    D = np.asarray(distances, np.float64)
+    k = len(D)
+    J = np.eye(k) - 1.0 / k
+    B = -0.5 * J @ (D ** 2) @ J
+    vals, vecs = np.linalg.eigh(B)
+    order = np.argsort(vals)[::-1][:dim]
+    X = vecs[:, order] * np.sqrt(np.clip(vals[order], 0, None))
+    if not np.any(np.abs(X) > 1e-12):
+        X = np.random.default_rng(0).normal(scale=1e-3, size=(k, dim))
+    return X
 
 
 # -- diagnostics -------------------------------------------------------------------------------

@@ -21,19 +21,17 @@ Ties are broken by sample index, so every ranking is deterministic. Labeled samp
 (label >= 0) are never candidates.
 
 ``compare_rounds`` measures what a labeling round changed (predictions that flipped, per
-class gains and losses, the held-out error before and after). ``LabelingQueue`` walks a
-user through the candidates (assign, skip, back, undo, redo) without any GUI dependency.
+class gains and losses, the held-out error before and after). Walking a user through the
+candidates one at a time is ``saeviz.core.state.labeling_queue.LabelingQueue``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
-from psygnal import Signal
 
 from saeviz.core.errors import DataError
-from saeviz.core.state.labels import UNLABELED, LabelStore
+from saeviz.core.state.labels import UNLABELED
 
 STRATEGIES = ("margin", "least_confidence", "entropy", "random")
 
@@ -246,195 +244,3 @@ def compare_rounds(before: Scores, after: Scores, heldout_truth: np.ndarray | No
         gained=_frozen(gained.astype(np.int64)), lost=_frozen(lost.astype(np.int64)),
         heldout_error_before=err_b, heldout_error_after=err_a, fixed=fixed, broken=broken,
     )
-
-
-# -- walking a user through the candidates -------------------------------------------------
-@dataclass(frozen=True)
-class Assignment:
-    """One label given through the queue: sample ``index`` went from ``old`` to ``new``."""
-
-    index: int
-    old: int
-    new: int
-
-
-Apply = Callable[[int, int], int]  # (sample index, new label) -> the label it had
-
-
-def _applier(target) -> Apply:
-    if isinstance(target, LabelStore):
-        return lambda index, label: int(target.assign([index], label)[0])
-    if callable(target):
-        return lambda index, label: int(target(index, label))
-    raise TypeError("the queue writes labels through a LabelStore or a callable(index, label) -> old label")
-
-
-class LabelingQueue:
-    """The candidates of a round, one at a time: assign a class, skip, go back, undo, redo.
-
-    Labels are written through ``apply``: a ``LabelStore`` or a callable
-    ``(index, label) -> previous label``. The queue keeps its own undo history of the
-    assignments it made. A GUI with its own undo stack wraps each assignment in a command:
-    the command remembers ``queue.current`` when created, its first ``redo`` calls
-    ``queue.assign(label, index=that)``, its ``undo`` calls ``queue.undo()`` and later redos
-    call ``queue.redo()``; as long as every assignment goes through such commands, the two
-    histories stay in the same order.
-
-    ``current`` is the sample to label (``None`` once past the last item). Labeling or
-    skipping the current item moves on to the next item not yet assigned (labeling another
-    item leaves ``current`` where it is); ``back`` steps to the previous item, whatever its
-    state, so an answer can be reviewed or changed. ``progress`` is
-    (items assigned, items in the queue). ``changed`` is emitted after every change.
-    """
-
-    changed = Signal()
-
-    def __init__(self, candidates: Candidates | Iterable[int] = (), apply: LabelStore | Apply | None = None):
-        if apply is None:
-            raise TypeError("LabelingQueue needs a LabelStore or a callable to write labels through")
-        self._apply = _applier(apply)
-        self._undo: list[Assignment] = []
-        self._redo: list[Assignment] = []
-        self._live: dict[int, int] = {}  # sample index -> assignments not undone
-        self._set_items(candidates)
-
-    # -- the list -----------------------------------------------------------------------
-    def _set_items(self, candidates) -> None:
-        idx = candidates.indices if isinstance(candidates, Candidates) else candidates
-        items = np.asarray(idx if isinstance(idx, np.ndarray) else list(idx), dtype=np.int64).ravel()
-        if np.unique(items).size != items.size:
-            raise DataError("the queue's candidates contain a sample twice")
-        self._items = items
-        self._where = {int(s): p for p, s in enumerate(items)}
-        self._done = np.array([self._live.get(int(s), 0) > 0 for s in items], dtype=bool)
-        self._skipped = np.zeros(len(items), bool)
-        self._pos = self._next_open(-1)
-
-    def refresh(self, candidates: Candidates | Iterable[int]) -> None:
-        """Replace the items with a new ranking (after retraining); the undo history stays."""
-        self._set_items(candidates)
-        self.changed.emit()
-
-    @property
-    def items(self) -> tuple[int, ...]:
-        return tuple(int(i) for i in self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def position(self) -> int:
-        """Position of ``current`` in ``items`` (``len(self)`` when finished)."""
-        return self._pos
-
-    @property
-    def current(self) -> int | None:
-        return int(self._items[self._pos]) if self._pos < len(self._items) else None
-
-    @property
-    def finished(self) -> bool:
-        return self._pos >= len(self._items)
-
-    def status(self, position: int) -> str:
-        """``"assigned"``, ``"skipped"`` or ``"pending"`` for the item at ``position``."""
-        if not 0 <= position < len(self._items):
-            raise IndexError(f"position {position} outside the queue of {len(self._items)}")
-        if self._done[position]:
-            return "assigned"
-        return "skipped" if self._skipped[position] else "pending"
-
-    @property
-    def progress(self) -> tuple[int, int]:
-        return int(self._done.sum()), len(self._items)
-
-    def _next_open(self, pos: int) -> int:
-        rest = np.flatnonzero(~self._done[pos + 1:])
-        return pos + 1 + int(rest[0]) if rest.size else len(self._items)
-
-    def _count(self, sample: int, step: int) -> None:
-        n = self._live.get(sample, 0) + step
-        if n > 0:
-            self._live[sample] = n
-        else:
-            self._live.pop(sample, None)
-        pos = self._where.get(sample)
-        if pos is not None:
-            self._done[pos] = n > 0
-            if n > 0:
-                self._skipped[pos] = False
-
-    # -- moving ------------------------------------------------------------------------
-    def skip(self) -> int | None:
-        """Leave the current item unlabeled and move on; returns the new ``current``."""
-        if self.finished:
-            raise IndexError("the queue is finished: nothing to skip")
-        if not self._done[self._pos]:
-            self._skipped[self._pos] = True
-        self._pos = self._next_open(self._pos)
-        self.changed.emit()
-        return self.current
-
-    def back(self) -> int | None:
-        """Step to the previous item (no-op at the first); returns the new ``current``."""
-        if self._pos > 0:
-            self._pos -= 1
-            self.changed.emit()
-        return self.current
-
-    # -- labeling ----------------------------------------------------------------------
-    def assign(self, label: int, index: int | None = None) -> Assignment:
-        """Give ``label`` to the current item (or to queue item ``index``) and move on."""
-        if index is None:
-            if self.finished:
-                raise IndexError("the queue is finished: nothing to assign")
-            pos = self._pos
-        else:
-            pos = self._where.get(int(index))
-            if pos is None:
-                raise KeyError(f"sample {index} is not in the queue")
-        sample = int(self._items[pos])
-        label = int(label)
-        old = self._apply(sample, label)
-        rec = Assignment(sample, int(old), label)
-        self._count(sample, +1)
-        self._undo.append(rec)
-        self._redo.clear()
-        if pos == self._pos:
-            self._pos = self._next_open(pos)
-        self.changed.emit()
-        return rec
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def undo(self) -> Assignment | None:
-        """Restore the label the last assignment replaced and return to that item."""
-        if not self._undo:
-            return None
-        rec = self._undo.pop()
-        self._apply(rec.index, rec.old)
-        self._count(rec.index, -1)
-        self._redo.append(rec)
-        pos = self._where.get(rec.index)
-        if pos is not None:
-            self._pos = pos
-        self.changed.emit()
-        return rec
-
-    def redo(self) -> Assignment | None:
-        """Apply the last undone assignment again and move on from its item."""
-        if not self._redo:
-            return None
-        rec = self._redo.pop()
-        self._apply(rec.index, rec.new)
-        self._count(rec.index, +1)
-        self._undo.append(rec)
-        if self._where.get(rec.index) == self._pos:
-            self._pos = self._next_open(self._pos)
-        self.changed.emit()
-        return rec

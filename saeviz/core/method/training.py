@@ -34,6 +34,15 @@ from saeviz.core.method.structure import StructureTargets, compute_targets
 from saeviz.core.state.labels import LabelStore, Supervision
 
 
+def sae_loss(reconstruction: torch.Tensor, structural: torch.Tensor, labeled: torch.Tensor,
+             gamma: float) -> torch.Tensor:
+    """The per-sample loss of Algorithm 1: ``gamma * structural + (1 - gamma) * reconstruction``
+    for a labeled sample (``labeled`` 1) and the reconstruction error alone for an unlabeled
+    one (``labeled`` 0); each error is the mean squared error over the sample's features
+    (reconstruction, normalised) or latent dimensions (structural, against its target)."""
+    return torch.where(labeled > 0, gamma * structural + (1.0 - gamma) * reconstruction, reconstruction)
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
     if device == "auto":
@@ -227,6 +236,66 @@ class Trainer:
         """Codes of every training sample (each rank encodes a shard when distributed)."""
         return self.dist.gather_rows(len(self.X), self._encode_rows)
 
+    # -- continuing, forking and reconfiguring ------------------------------------------------
+    def reconfigure(self, config: TrainConfig | None = None, *, gamma: float | None = None,
+                    lr: float | None = None, token: ControlToken | None = None) -> "Trainer":
+        """Change the settings of this run in place; weights, optimizer state and history stay.
+
+        ``config`` replaces the training settings and, unless given separately, sets gamma and
+        the optimizer's learning rate to its own. ``token`` replaces the control token (a new
+        run from another thread). Returns the trainer itself.
+        """
+        if config is not None:
+            self.config = config
+            gamma = config.gamma if gamma is None else gamma
+            lr = config.lr if lr is None else lr
+        if gamma is not None:
+            self.gamma = gamma
+        if lr is not None:
+            lr = float(lr)
+            if not lr > 0:
+                raise ValueError(f"the learning rate must be positive, got {lr}")
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        if token is not None:
+            self.token = token
+        return self
+
+    def continue_run(self, config: TrainConfig | None = None, *, token: ControlToken | None = None,
+                     gamma: float | None = None, lr: float | None = None) -> "Trainer":
+        """This trainer, ready to train more epochs with new controls (see ``reconfigure``).
+
+        Continuing with unchanged settings is the same as never having stopped.
+        """
+        return self.reconfigure(config, gamma=gamma, lr=lr, token=token)
+
+    def fork(self, supervision=None, *, X: np.ndarray | None = None, config: TrainConfig | None = None,
+             gamma: float | None = None, token: ControlToken | None = None) -> "Trainer":
+        """A new trainer that goes on from this one with other labels; this one is untouched.
+
+        The fork gets a copy of the weights and of the optimizer state, the epoch count, the
+        history and gamma (unless ``gamma`` is given). ``supervision`` is what it learns from
+        (see the class docstring; None: no structure), ``X`` its samples (default: this
+        trainer's) and ``config`` its settings (default: this trainer's; its seed sets the
+        fork's batch order, so forks with the same seed see the same batches).
+        """
+        samples = self.X.numpy() if X is None else X
+        fork = Trainer(samples, self.model_config, config if config is not None else self.config,
+                       supervision, model=copy.deepcopy(self.model), token=token)
+        fork.optimizer.load_state_dict(copy.deepcopy(self.optimizer.state_dict()))
+        fork.gamma = self.gamma if gamma is None else gamma
+        fork.epoch = self.epoch
+        fork.history = [dict(h) for h in self.history]
+        return fork
+
+    def start_from_history(self, history, epoch: int | None = None) -> "Trainer":
+        """Count this run as the continuation of one with ``history`` (a list of per-epoch
+        dicts, e.g. a loaded model's): it is copied, and the epoch count becomes ``epoch``
+        (default: its length). Returns the trainer itself."""
+        self.history = [dict(h) for h in history]
+        self.epoch = len(self.history) if epoch is None else int(epoch)
+        return self
+
     # -- resuming ---------------------------------------------------------------------------
     def training_state(self) -> dict:
         """What continuing this run needs besides the weights and the optimizer: the epoch
@@ -332,10 +401,10 @@ class Trainer:
                 x = self.X[idx].to(self.device, non_blocking=True)
                 z, rec = self._net(x, normalized=True)
                 rec_each = ((rec - self.model.normalize(x)) ** 2).flatten(1).mean(1)
-            if structured:  # per sample: gamma * structural + (1 - gamma) * reconstruction if labeled
+            if structured:
                 on = has_target[idx]
                 st_each = ((z - target_of[idx]) ** 2).mean(1)
-                loss_each = rec_each + gamma * on * (st_each - rec_each)
+                loss_each = sae_loss(rec_each, st_each, on, gamma)
             else:
                 loss_each = rec_each
             loss = self.dist.batch_loss(loss_each, n_global)

@@ -124,14 +124,19 @@ def label_edit(store: LabelStore, indices, values, text: str = "Label") -> Label
     return LabelEdit(idx, old, new, text)
 
 
-def replace_labels_edit(store: LabelStore, labels, text: str = "Replace labels") -> LabelEdit | None:
-    """An edit making the whole label array equal to ``labels`` (storing only the differences)."""
+def _whole_labels(store: LabelStore, labels) -> np.ndarray:
+    """``labels`` as int64, checked to hold one integer per sample of ``store``."""
     arr = np.asarray(labels)
     if arr.shape != (store.n_samples,):
         raise DataError(f"expected {store.n_samples} labels, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise DataError(f"labels must be integers, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
+    return arr.astype(np.int64, copy=False)
+
+
+def replace_labels_edit(store: LabelStore, labels, text: str = "Replace labels") -> LabelEdit | None:
+    """An edit making the whole label array equal to ``labels`` (storing only the differences)."""
+    arr = _whole_labels(store, labels)
     current = np.asarray(store.labels)
     idx = np.flatnonzero(arr != current)
     if idx.size == 0:
@@ -303,6 +308,7 @@ def check_class_name(name, others: Sequence[str] = ()) -> str:
 
 
 def check_color(color) -> str:
+    """``color`` as upper-case ``#RRGGBB``, or a ``DataError`` when it is not written that way."""
     text = str(color).strip()
     if not _HEX_COLOR.match(text):
         raise DataError(f"colours are written #RRGGBB, got {color!r}")
@@ -362,12 +368,7 @@ def replace_supervision_edit(store: LabelStore, names, colors, distances, labels
                              text: str = "Replace labels and classes") -> ClassTableEdit | None:
     """An edit making the class table and every label equal to the given ones (e.g. a recovery)."""
     names = tuple(str(n) for n in names)
-    arr = np.asarray(labels)
-    if arr.shape != (store.n_samples,):
-        raise DataError(f"expected {store.n_samples} labels, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise DataError(f"labels must be integers, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
+    arr = _whole_labels(store, labels)
     if arr.size and (arr.min() < UNLABELED or arr.max() >= len(names)):
         raise DataError(f"labels out of range: classes are 0..{len(names) - 1}, -1 is unlabeled")
     colors = tuple(str(c) for c in colors)
@@ -392,6 +393,7 @@ def _mean_distance(D: np.ndarray) -> float:
 
 
 def unused_color(colors: Sequence[str]) -> str:
+    """The first default class colour not among ``colors`` (a repeated one when all are used)."""
     used = {c.upper() for c in colors}
     for i in range(64):
         c = default_color(i).upper()
@@ -423,6 +425,7 @@ def add_class_edit(store: LabelStore, name: str | None = None, color: str | None
 
 
 def rename_class_edit(store: LabelStore, k: int, name: str) -> ClassTableEdit | None:
+    """An edit giving class ``k`` the name ``name`` (checked, unique); ``None`` when nothing changes."""
     k = _check_class(store, k)
     old = ClassTable.of(store)
     name = check_class_name(name, old.names[:k] + old.names[k + 1:])
@@ -433,6 +436,7 @@ def rename_class_edit(store: LabelStore, k: int, name: str) -> ClassTableEdit | 
 
 
 def recolor_class_edit(store: LabelStore, k: int, color: str) -> ClassTableEdit | None:
+    """An edit giving class ``k`` the colour ``color`` (``#RRGGBB``); ``None`` when nothing changes."""
     k = _check_class(store, k)
     old = ClassTable.of(store)
     colors = list(old.colors)
@@ -441,6 +445,7 @@ def recolor_class_edit(store: LabelStore, k: int, color: str) -> ClassTableEdit 
 
 
 def set_distances_edit(store: LabelStore, distances, text: str = "Set class distances") -> ClassTableEdit | None:
+    """An edit setting the class-distance matrix to ``distances``; ``None`` when nothing changes."""
     old = ClassTable.of(store)
     return class_table_edit(store, old.names, old.colors, distances, text=text)
 

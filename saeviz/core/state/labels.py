@@ -24,6 +24,7 @@ DEFAULT_COLORS = (
 
 
 def default_color(i: int) -> str:
+    """The ``i``-th default class colour (the palette repeats)."""
     return DEFAULT_COLORS[i % len(DEFAULT_COLORS)]
 
 

@@ -2,16 +2,18 @@
 
 A ``Session`` owns what the user works on: the dataset, the sparse labels of its training
 samples (a ``LabelStore``), the model and training settings, the newest training snapshot,
-the newest latent classifier result and the selected sample. Views observe it through its
-psygnal signals and command it through its methods; they never keep their own copy.
+the newest latent classifier result (``EpochResult``), the training state and the selected
+sample. Views observe it through its psygnal signals and command it through its methods;
+they never keep their own copy.
 
 Rows of the ``LabelStore``, of ``Snapshot.codes`` and of classifier results are *positions*
 in the training split (``dataset.train_idx``); ``dataset_index`` and ``position_of``
 convert between positions and indices into the whole dataset, which is what users see.
 
-While training runs, the ``Trainer`` belongs to the training thread; the session keeps a
-frozen copy of the newest weights (``model``) for reading (decoding a sample, saving a
-checkpoint, encoding the test split) and gets the trainer back when training ends.
+While training runs (``training_state``, see ``begin_training`` and ``finish_training``),
+the ``Trainer`` belongs to the training thread; the session keeps a frozen copy of the newest
+weights (``model``) for reading (decoding a sample, saving a checkpoint, encoding the test
+split) and gets the trainer back when training ends.
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ from psygnal import Signal
 from saeviz.core.data.dataset import Dataset, reveal_labels
 from saeviz.core.errors import DataError
 from saeviz.core.io.fileio import atomic_path
-from saeviz.core.method.classify import LatentClassifier
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.state.labels import UNLABELED, LabelStore
+from saeviz.core.state.results import EpochResult
+from saeviz.core.state.training_state import IDLE, TrainingState
 
 SNAPSHOT_SAMPLES = 512  # live updates inside an epoch every this many samples (at least)
 
@@ -92,54 +95,6 @@ def live_snapshot_every(n_samples: int, batch_size: int) -> int:
     return 0 if every >= n_batches else every
 
 
-# -- latent classifier ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ClassifierResult:
-    """A linear SVM fitted on the labeled codes of one epoch, applied to every code.
-
-    ``scores`` (N, K) are the normalised confidences per class (0 for classes without
-    labels), ``predicted`` the arg-max class and ``confidence`` its score. ``train_error``
-    compares predictions of unlabeled training samples with the ground truth,
-    ``test_error`` those of the test split (None without ground truth or test codes).
-    """
-
-    epoch: int
-    label_version: int
-    predicted: np.ndarray
-    confidence: np.ndarray
-    scores: np.ndarray
-    margin: np.ndarray
-    train_error: float | None = None
-    test_error: float | None = None
-
-
-def fit_classifier(codes: np.ndarray, labels: np.ndarray, n_classes: int, *, epoch: int = 0,
-                   label_version: int = 0, y_true: np.ndarray | None = None,
-                   test_codes: np.ndarray | None = None,
-                   y_test: np.ndarray | None = None) -> ClassifierResult | None:
-    """Fit ``LatentClassifier`` on labeled ``codes``; None when fewer than two classes are labeled."""
-    labels = np.asarray(labels)
-    if len(np.unique(labels[labels >= 0])) < 2:
-        return None
-    clf = LatentClassifier().fit(codes, labels)
-    conf = clf.confidence(codes)
-    scores = np.zeros((len(codes), n_classes), np.float32)
-    scores[:, np.asarray(clf.classes_, np.int64)] = conf
-    predicted = np.asarray(clf.predict(codes), np.int64)
-    train_error = test_error = None
-    if y_true is not None:
-        mask = labels < 0
-        if mask.any():
-            train_error = float(np.mean(predicted[mask] != y_true[mask]))
-    if test_codes is not None and y_test is not None and len(test_codes):
-        test_error = clf.error(test_codes, y_test)
-    return ClassifierResult(
-        epoch=epoch, label_version=label_version, predicted=predicted,
-        confidence=scores[np.arange(len(codes)), predicted], scores=scores,
-        margin=np.asarray(clf.margin(codes), np.float32),
-        train_error=train_error, test_error=test_error)
-
-
 # -- export -------------------------------------------------------------------------------------
 def export_table(path: str | os.PathLike, columns: dict[str, np.ndarray]) -> Path:
     """Write named 1-D or 2-D columns to ``.npz`` or ``.csv`` atomically.
@@ -193,12 +148,26 @@ def frozen_model(model):
     return clone
 
 
+@dataclass(frozen=True)
+class TrainingStart:
+    """What a run goes on from (see ``Session.begin_training``): an earlier run's ``trainer``
+    (continued), else a loaded ``model`` (copied) with its ``history``, else a new network of
+    ``model_config``."""
+
+    trainer: Any
+    model: Any
+    model_config: ModelConfig
+    history: tuple = ()
+
+
 # -- the session --------------------------------------------------------------------------------
 class Session:
     """Dataset, labels, settings, model and results of one interactive session."""
 
     dataset_changed = Signal()          # a new dataset (and a new LabelStore) is in place
-    config_changed = Signal()           # model_config, train_config or label fraction changed
+    model_config_changed = Signal()     # model_config changed (applies after a reset)
+    train_config_changed = Signal()     # train_config changed (gamma applies to a running training)
+    label_fraction_changed = Signal()   # label_fraction or label_seed changed
     model_changed = Signal()            # model replaced, loaded or reset
     snapshot_changed = Signal()         # a newer training snapshot / codes to show
     classifier_changed = Signal()       # a newer classifier result (or none)
@@ -225,10 +194,15 @@ class Session:
         self.snapshot = None         # newest Snapshot
         self.codes: np.ndarray | None = None
         self.class_targets: np.ndarray | None = None
-        self.classifier: ClassifierResult | None = None
+        self.classifier: EpochResult | None = None
         self.recon_errors: np.ndarray | None = None  # per-sample RMSE of ``model``
         self.selected: int = -1
-        self.training = False
+        self.training_state = TrainingState()
+
+    @property
+    def training(self) -> bool:
+        """A training run exists (training, paused or stopping); see ``training_state``."""
+        return self.training_state.active
 
     # -- dataset -------------------------------------------------------------------------
     def set_dataset(self, dataset: Dataset, labels: np.ndarray | None = None,
@@ -304,18 +278,29 @@ class Session:
             self.label_seed = int(seed)
         if self.has_ground_truth:
             self.labels.set_all(reveal_labels(self.y, np.arange(self.n_samples), self.label_fraction, self.label_seed))
-        self.config_changed.emit()
+        self.label_fraction_changed.emit()
+
+    def set_label_fraction(self, fraction: float, seed: int | None = None) -> None:
+        """Remember the share of the ground truth revealed (and its seed) without touching
+        the labels (they were set by the caller)."""
+        fraction = float(fraction)
+        if not 0.0 <= fraction <= 1.0:
+            raise DataError(f"label fraction must lie in [0, 1], got {fraction}")
+        seed = self.label_seed if seed is None else int(seed)
+        if (fraction, seed) != (self.label_fraction, self.label_seed):
+            self.label_fraction, self.label_seed = fraction, seed
+            self.label_fraction_changed.emit()
 
     # -- settings ------------------------------------------------------------------------
     def set_model_config(self, cfg: ModelConfig) -> None:
         if cfg != self.model_config:
             self.model_config = cfg
-            self.config_changed.emit()
+            self.model_config_changed.emit()
 
     def set_train_config(self, cfg: TrainConfig) -> None:
         if cfg != self.train_config:
             self.train_config = cfg
-            self.config_changed.emit()
+            self.train_config_changed.emit()
 
     @property
     def model_outdated(self) -> bool:
@@ -378,9 +363,61 @@ class Session:
         self.class_targets = class_targets
         self.snapshot_changed.emit()
 
-    def set_classifier(self, result: ClassifierResult | None) -> None:
+    def set_classifier(self, result: EpochResult | None) -> bool:
+        """Keep ``result`` as the newest classifier result; False (nothing changes) when it
+        scores another number of samples than the open dataset has."""
+        if result is not None and result.n != self.n_samples:
+            return False
         self.classifier = result
         self.classifier_changed.emit()
+        return True
+
+    # -- the training lifecycle ----------------------------------------------------------------------
+    def begin_training(self) -> TrainingStart:
+        """Start a run: the session goes to ``training`` and hands out what the run goes on
+        from (the trainer, which the training thread owns until ``finish_training``; or a
+        loaded model's weights and history; or nothing: a new network)."""
+        if self.dataset is None:
+            raise DataError("open a dataset before training")
+        self.training_state.start()  # TransitionError while a run exists
+        trainer, self.trainer = self.trainer, None
+        model = self.model if trainer is None else None  # a loaded checkpoint's weights
+        config = (trainer.model_config if trainer is not None
+                  else self.trained_config if model is not None else self.model_config)
+        history = tuple(self.history) if trainer is None else ()
+        return TrainingStart(trainer, model, config, history)
+
+    def set_training_state(self, state: str) -> None:
+        """Follow the training thread: ``"training"``, ``"paused"`` or ``"stopping"`` (going
+        back to idle is ``finish_training``'s, which takes the trainer back)."""
+        if state == IDLE:
+            raise ValueError("training ends with finish_training(trainer)")
+        if state != self.training_state.state:
+            self.training_state.to(state)
+
+    def accept_epoch(self, model, config: ModelConfig) -> None:
+        """The frozen weights after an epoch of the running training."""
+        self.accept_model(model, config)
+
+    def finish_training(self, trainer) -> bool:
+        """The run has ended and handed its trainer back (None when it could not be built).
+
+        The session decides which model it keeps: the newest epoch's weights, or, when the
+        run stopped inside an epoch (or ended before any epoch), the trainer's own weights.
+        Returns True when those replaced the epoch's (the codes shown are mid-epoch ones,
+        whose classifier result is still to be computed). The state goes back to idle.
+        """
+        replaced = False
+        if trainer is not None:
+            self.accept_trainer(trainer)
+            last = self.snapshot
+            stopped_mid_epoch = last is not None and not last.final
+            if self.model is None or stopped_mid_epoch:
+                self.accept_model(frozen_model(trainer.model), trainer.model_config)
+                replaced = stopped_mid_epoch
+        if self.training_state.active:
+            self.training_state.finish()
+        return replaced
 
     def set_recon_errors(self, errors: np.ndarray | None) -> None:
         """Per-sample reconstruction RMSE (data units) of the training samples."""
@@ -445,7 +482,8 @@ class Session:
         self.history = [dict(h) for h in ckpt.history]
         self.model = frozen_model(ckpt.model)
         self.trained_config = ckpt.model_config
-        self.config_changed.emit()
+        self.model_config_changed.emit()
+        self.train_config_changed.emit()
         self.model_changed.emit()
         self.snapshot_changed.emit()
         self.classifier_changed.emit()

@@ -1,0 +1,48 @@
+"""Helpers the GUI tests share: waiting on the window, a user's mouse on the latent view, and
+the geometry that checks what a stroke swept over (independent of the tools' own code)."""
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Process events until ``predicate()`` holds; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for the window")
+        QTest.qWait(20)
+
+
+def latent_mouse(view, kind: str, pos, mods=Qt.NoModifier) -> None:
+    """Send a left-button ``kind`` ("press", "move" or "release") mouse event at ``pos`` to the
+    latent view's active widget, as a user's drag sends."""
+    target = view.active_view() if view.dimensions() == 2 else view.gl_view
+    etype = {"press": QEvent.MouseButtonPress, "move": QEvent.MouseMove,
+             "release": QEvent.MouseButtonRelease}[kind]
+    button = Qt.NoButton if kind == "move" else Qt.LeftButton
+    buttons = Qt.NoButton if kind == "release" else Qt.LeftButton
+    p = QPointF(*pos)
+    QApplication.sendEvent(target, QMouseEvent(etype, p, p, button, buttons, mods))
+
+
+def near_polyline(S: np.ndarray, points, step: float = 0.25) -> np.ndarray:
+    """Distance of each point of ``S`` to the polyline through ``points``, by sampling it every
+    ``step`` pixels."""
+    from scipy.spatial import cKDTree
+
+    samples = []
+    for a, b in itertools.pairwise(points):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        n = max(2, int(np.ceil(np.linalg.norm(b - a) / step)) + 1)
+        samples.append(a + np.linspace(0, 1, n)[:, None] * (b - a))
+    d, _ = cKDTree(np.concatenate(samples)).query(S)
+    return d
