@@ -1,5 +1,6 @@
 """The layering: the core, the estimator and the CLI import no Qt; every public class and
 function of the core says what it is."""
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -54,18 +55,59 @@ def _undocumented(obj) -> bool:
     return not (doc or "").strip() or (inspect.isclass(obj) and doc.startswith(obj.__name__ + "("))
 
 
-def test_every_public_class_and_function_of_the_core_has_a_docstring():
+def _member_doc(member):
+    """The docstring of a method, static or class method, or property (``None``: not one)."""
+    if isinstance(member, (staticmethod, classmethod)):
+        member = member.__func__
+    if isinstance(member, (property, functools.cached_property)) or inspect.isfunction(member):
+        return member.__doc__ or ""
+    return None
+
+
+def _public_methods(cls):
+    """(name, docstring) of the public methods and properties ``cls`` defines itself; an
+    override of a documented method of a base class has that method's docstring."""
+    for attr, member in vars(cls).items():
+        doc = None if attr.startswith("_") else _member_doc(member)
+        if doc is None:
+            continue  # private or dunder, or not a method
+        for base in cls.__mro__[1:]:
+            if not doc.strip() and attr in vars(base):
+                doc = _member_doc(vars(base)[attr]) or ""
+        yield attr, doc
+
+
+def core_classes_and_functions():
+    """(qualified name, object) of every public class and function the core defines."""
     root = Path(saeviz.__file__).parent
     names = ["saeviz.core"] + [i.name for i in pkgutil.walk_packages([str(root / "core")], prefix="saeviz.core.")]
-    checked, missing = 0, []
     for name in names:
         module = importlib.import_module(name)
         for attr, obj in vars(module).items():
             if attr.startswith("_") or getattr(obj, "__module__", None) != name:
                 continue  # private, or imported from elsewhere (checked where it is defined)
             if inspect.isclass(obj) or inspect.isfunction(obj):
-                checked += 1
-                if _undocumented(obj):
-                    missing.append(f"{name}.{attr}")
+                yield f"{name}.{attr}", obj
+
+
+def test_every_public_class_and_function_of_the_core_has_a_docstring():
+    checked, missing = 0, []
+    for qualname, obj in core_classes_and_functions():
+        checked += 1
+        if _undocumented(obj):
+            missing.append(qualname)
     assert checked > 200
     assert not missing, "no docstring: " + ", ".join(missing)
+
+
+def test_every_public_method_of_a_public_core_class_has_a_docstring():
+    checked, missing = 0, []
+    for qualname, obj in core_classes_and_functions():
+        if not inspect.isclass(obj):
+            continue
+        for attr, doc in _public_methods(obj):
+            checked += 1
+            if not doc.strip():
+                missing.append(f"{qualname}.{attr}")
+    assert checked > 200
+    assert not missing, f"{len(missing)} without a docstring: " + ", ".join(missing)

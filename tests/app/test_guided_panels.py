@@ -174,8 +174,11 @@ def test_queue_labels_skips_goes_back_and_undoes(win):
     w.labeling.actions["undo"].trigger()
     assert labels(w)[first] == -1
     assert qp.current == first and qp.progress.text() == "0 of 100 labeled"
+    assert first in g.candidates_panel.shown_indices  # an undone label brings the sample back
+    assert "labeled since" not in g.candidates_panel.status.text()
     w.labeling.actions["redo"].trigger()
     assert labels(w)[first] == 1 and qp.current == second
+    assert first not in g.candidates_panel.shown_indices
 
     QTest.keyClick(qp, Qt.Key_S)
     assert qp.current == third and labels(w)[second] == -1

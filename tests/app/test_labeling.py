@@ -7,11 +7,12 @@ import pytest
 pytest.importorskip("PySide6")
 mpath = pytest.importorskip("matplotlib.path")
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QKeySequence, QMouseEvent  # noqa: E402
+from gui_helpers import latent_mouse  # noqa: E402
+from gui_helpers import near_polyline as shared_near_polyline  # noqa: E402
+from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
-from scipy.spatial import cKDTree  # noqa: E402
 
 from saeviz.core.io.project import read_autosave  # noqa: E402
 from saeviz.core.state.label_edits import label_edit  # noqa: E402
@@ -45,23 +46,11 @@ def win(make_window, qtbot, tmp_path, recovery_dir):
     w.close()
 
 
-def mouse(view, kind, pos, mods=Qt.NoModifier):
-    """Send a left-button mouse event to the view's active widget (what a user's drag sends)."""
-    target = view.active_view() if view.dimensions() == 2 else view.gl_view
-    etype = {"press": QEvent.MouseButtonPress, "move": QEvent.MouseMove,
-             "release": QEvent.MouseButtonRelease}[kind]
-    button = Qt.NoButton if kind == "move" else Qt.LeftButton
-    buttons = Qt.NoButton if kind == "release" else Qt.LeftButton
-    p = QPointF(*pos)
-    ev = QMouseEvent(etype, p, p, button, buttons, mods)
-    QApplication.sendEvent(target, ev)
-
-
 def drag(view, points, mods=Qt.NoModifier):
-    mouse(view, "press", points[0], mods)
+    latent_mouse(view, "press", points[0], mods)
     for p in points[1:]:
-        mouse(view, "move", p, mods)
-    mouse(view, "release", points[-1], mods)
+        latent_mouse(view, "move", p, mods)
+    latent_mouse(view, "release", points[-1], mods)
 
 
 def labels(w):
@@ -79,15 +68,9 @@ def view_size(w):
     return target.width(), target.height()
 
 
-def near_polyline(S, points, r):
-    """Distance of each point to a polyline, by dense sampling (independent of the tool's code)."""
-    samples = []
-    for a, b in zip(points[:-1], points[1:]):
-        a, b = np.asarray(a, float), np.asarray(b, float)
-        n = max(2, int(np.ceil(np.linalg.norm(b - a) / 0.02)) + 1)
-        samples.append(a + np.linspace(0, 1, n)[:, None] * (b - a))
-    d, _ = cKDTree(np.concatenate(samples)).query(S)
-    return d
+def near_polyline(S, points):
+    """Distance of each point to a polyline, sampled finely enough for the brush's edge."""
+    return shared_near_polyline(S, points, step=0.02)
 
 
 # -- paint tools -----------------------------------------------------------------------------------
@@ -128,10 +111,10 @@ def test_brush_labels_every_point_it_sweeps_over_as_one_undo_step(win):
     width, height = view_size(w)
     path = [(0.3 * width, 0.3 * height), (0.45 * width, 0.62 * height), (0.52 * width, 0.4 * height),
             (0.7 * width, 0.55 * height), (0.71 * width, 0.56 * height)]
-    mouse(w.latent.view, "move", path[0], Qt.NoModifier)  # hovering shows the brush circle
+    latent_mouse(w.latent.view, "move", path[0], Qt.NoModifier)  # hovering shows the brush circle
     assert ctl.paint.overlays.visible()
     drag(w.latent.view, path)
-    d = near_polyline(S, path, 18)
+    d = near_polyline(S, path)
     clear = np.abs(d - 18) > 0.05  # leave out points on the rim, where sampling decides
     swept = d <= 18
     after = labels(w)
@@ -158,7 +141,7 @@ def test_eraser_unlabels_the_swept_points_only(win):
     width, height = view_size(w)
     path = [(0.35 * width, 0.5 * height), (0.65 * width, 0.45 * height)]
     drag(w.latent.view, path)
-    d = near_polyline(S, path, 25)
+    d = near_polyline(S, path)
     clear = np.abs(d - 25) > 0.05
     after = labels(w)
     assert np.all(after[(d <= 25) & clear] == -1)
@@ -217,13 +200,13 @@ def test_escape_cancels_a_stroke_and_keeps_the_previous_labels(win, qtbot):
     ctl.paint.set_radius(40)
     width, height = view_size(w)
     view = w.latent.view
-    mouse(view, "press", (0.3 * width, 0.5 * height))
-    mouse(view, "move", (0.6 * width, 0.5 * height))
+    latent_mouse(view, "press", (0.3 * width, 0.5 * height))
+    latent_mouse(view, "move", (0.6 * width, 0.5 * height))
     assert not np.array_equal(labels(w), before)  # painted live
     QTest.keyClick(view.active_view(), Qt.Key_Escape)
     assert np.array_equal(labels(w), before)
-    mouse(view, "move", (0.7 * width, 0.4 * height))  # the rest of the drag does nothing
-    mouse(view, "release", (0.7 * width, 0.4 * height))
+    latent_mouse(view, "move", (0.7 * width, 0.4 * height))  # the rest of the drag does nothing
+    latent_mouse(view, "release", (0.7 * width, 0.4 * height))
     assert np.array_equal(labels(w), before)
     assert ctl.editor.stack.count() == 0
     assert w.controller.state == "idle"
@@ -269,11 +252,11 @@ def test_lasso_in_the_3d_view(win, qtbot):
     width, height = gl.width(), gl.height()
     square = [(0.3 * width, 0.3 * height), (0.7 * width, 0.3 * height), (0.7 * width, 0.7 * height),
               (0.3 * width, 0.7 * height)]
-    mouse(view, "press", square[0])
+    latent_mouse(view, "press", square[0])
     for p in square[1:]:
-        mouse(view, "move", p)
+        latent_mouse(view, "move", p)
     assert ctl.paint.overlays.visible()  # the outline is drawn in the 3D view
-    mouse(view, "release", square[-1])
+    latent_mouse(view, "release", square[-1])
     ok = np.isfinite(S).all(axis=1)
     inside = np.zeros(len(S), bool)
     inside[ok] = mpath.Path(np.array(square)).contains_points(S[ok])
@@ -629,7 +612,7 @@ def test_screenshot_with_painted_labels(artifacts_dir, win, qtbot):
     drag(w.latent.view, [at(0.5, 0.9), at(0.7, 0.6), at(0.95, 0.85)])
     ctl.paint.set_current_class(2)
     drag(w.latent.view, [at(0.6, 0.15), at(0.95, 0.3)])
-    mouse(w.latent.view, "move", at(0.3, 0.75))  # the brush circle, hovering
+    latent_mouse(w.latent.view, "move", at(0.3, 0.75))  # the brush circle, hovering
     qtbot.waitUntil(lambda: not w.latent.dirty, timeout=5000)
     qtbot.wait(100)
     counts = w.session.labels.counts()
@@ -654,7 +637,7 @@ def test_a_brush_stroke_paints_unlabeled_points_only_unless_asked(win, qtbot):
     S = visible_positions(w)
     width, height = view_size(w)
     path = [(0.2 * width, 0.5 * height), (0.5 * width, 0.45 * height), (0.8 * width, 0.55 * height)]
-    swept = near_polyline(S, path, 24) <= 23.9
+    swept = near_polyline(S, path) <= 23.9
     assert (swept & (before != 0)).sum() > 10
     drag(w.latent.view, path)
     assert np.array_equal(labels(w), before)  # no label of another class turned over
@@ -666,6 +649,6 @@ def test_a_brush_stroke_paints_unlabeled_points_only_unless_asked(win, qtbot):
     drag(w.latent.view, path)
     after = labels(w)
     assert np.all(after[swept] == 0)
-    assert np.array_equal(after[~(near_polyline(S, path, 24) <= 24.1)], before[~(near_polyline(S, path, 24) <= 24.1)])
+    assert np.array_equal(after[~(near_polyline(S, path) <= 24.1)], before[~(near_polyline(S, path) <= 24.1)])
     ctl.actions["protect_labels"].trigger()
     assert ctl.paint.protect_labels

@@ -11,11 +11,9 @@ import pytest
 pytest.importorskip("PySide6")
 
 from modal_answers import ModalAnswers, choose_file  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QScrollArea  # noqa: E402
 from small_meshes import save_tubes  # noqa: E402
 
-from saeviz.app.window.main_window import MainWindow  # noqa: E402
 from saeviz.app.window.window_fit import panel_of  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -28,15 +26,9 @@ def tubes_npz(tmp_path_factory) -> Path:
     return save_tubes(tmp_path_factory.mktemp("meshes") / "tubes.npz")
 
 
-def open_meshes(qtbot, tmp_path, npz, size) -> MainWindow:
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.resize(*size)
-    qtbot.waitUntil(lambda: (w.width(), w.height()) == size, timeout=10000)
+def open_meshes(make_window, qtbot, tmp_path, npz, size):
+    w = make_window(tmp_path / "settings.ini", defaults=None, shown_size=size, timeout=120000)
     s = w.session
-    qtbot.waitUntil(lambda: s.dataset is not None, timeout=120000)
     with ModalAnswers(choose_file(npz)) as answers:
         w.actions["open"].trigger()
         qtbot.waitUntil(lambda: answers.done, timeout=30000)
@@ -50,8 +42,8 @@ def open_meshes(qtbot, tmp_path, npz, size) -> MainWindow:
     return w
 
 
-def test_the_morph_panel_fits_the_right_column_of_a_laptop_window(qtbot, tmp_path, tubes_npz):
-    w = open_meshes(qtbot, tmp_path, tubes_npz, (1280, 680))
+def test_the_morph_panel_fits_the_right_column_of_a_laptop_window(make_window, qtbot, tmp_path, tubes_npz):
+    w = open_meshes(make_window, qtbot, tmp_path, tubes_npz, (1280, 680))
     try:
         tools = w.mesh_tools
         dock = tools.docks["morph"]
@@ -79,8 +71,8 @@ def test_the_morph_panel_fits_the_right_column_of_a_laptop_window(qtbot, tmp_pat
 
 
 @pytest.mark.parametrize("size", [(1280, 680), (1600, 1000)])
-def test_meshes_get_a_large_viewport(qtbot, tmp_path, tubes_npz, size):
-    w = open_meshes(qtbot, tmp_path, tubes_npz, size)
+def test_meshes_get_a_large_viewport(make_window, qtbot, tmp_path, tubes_npz, size):
+    w = open_meshes(make_window, qtbot, tmp_path, tubes_npz, size)
     try:
         view = w.mesh_tools.mesh_view
         qtbot.waitUntil(lambda: not view.visibleRegion().isEmpty())

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from gui_helpers import wait_until as shared_wait_until  # noqa: E402
+from gui_helpers import wait_until  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -30,10 +30,7 @@ pytestmark = pytest.mark.gui
 
 EPOCHS = 3
 PANELS = ("candidates", "queue", "metrics", "rounds", "morph", "decode")
-
-
-def wait_until(predicate, timeout: float = 120.0) -> None:
-    shared_wait_until(predicate, timeout)
+WAIT_S = 120.0
 
 
 class FitCounter:
@@ -80,7 +77,7 @@ def test_one_latent_svm_fit_per_epoch_with_every_panel_open(make_window, tmp_pat
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(path))])
         w.dropEvent(QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
-        wait_until(lambda: w.session.dataset is not None and w.session.codes is not None)
+        wait_until(lambda: w.session.dataset is not None and w.session.codes is not None, WAIT_S)
         assert len(w.session.dataset.test_idx) and w.session.has_ground_truth
 
         # every panel from View > Panels, floated so that all of them show at once
@@ -97,7 +94,7 @@ def test_one_latent_svm_fit_per_epoch_with_every_panel_open(make_window, tmp_pat
             assert w.shell.docks[key].isFloating() and w.shell.docks[key].widget().isVisible(), key
         assert w.guided.controller.active
         w.session.select(0)  # a sample for the morph panel's path
-        wait_until(lambda: not w.runner.busy() and not w.mesh_tools.morph._frames.busy())
+        wait_until(lambda: not w.runner.busy() and not w.mesh_tools.morph._frames.busy(), WAIT_S)
         assert fits.calls == 0  # nothing is fitted before the first epoch
 
         w.actions["train"].trigger()
@@ -119,15 +116,14 @@ def test_one_latent_svm_fit_per_epoch_with_every_panel_open(make_window, tmp_pat
         cur = qp.current
         QTest.keyClick(qp, getattr(Qt, f"Key_{int(w.session.y[cur]) + 1}"))
         assert w.session.labels.labels[cur] >= 0
-        wait_until(lambda: w.session.classifier is not res and not w.runner.busy())
+        wait_until(lambda: w.session.classifier is not res and not w.runner.busy(), WAIT_S)
         g.actions["refresh"].trigger()
         wait_until(lambda: g.controller.result.request.label_version == w.session.labels.version
-                   and not g.controller.busy)
+                   and not g.controller.busy, WAIT_S)
         QTest.qWait(300)
         assert fits.calls == EPOCHS + 1
     finally:
         w.labeling.ask_unsaved = lambda: "discard"
         w.documents.ask_unsaved_model = lambda doing: "discard"
         w.close()
-        w.deleteLater()
         QTest.qWait(50)

@@ -8,29 +8,16 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
-from PySide6.QtGui import QMouseEvent
+from gui_helpers import latent_mouse
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMenu
 
-from saeviz.app.window.main_window import MainWindow
-from saeviz.core.method.config import ModelConfig, TrainConfig
-from saeviz.core.state.session import SessionDefaults
+from saeviz.core.method.config import ModelConfig
 
 pytestmark = pytest.mark.gui
 
 SMALL = ModelConfig(hidden=(64,), latent_dim=6)
-
-
-def mouse(view, kind, pos):
-    """A left-button mouse event on the latent view's active widget, as a user's drag sends."""
-    target = view.active_view() if view.dimensions() == 2 else view.gl_view
-    etype = {"press": QEvent.MouseButtonPress, "move": QEvent.MouseMove,
-             "release": QEvent.MouseButtonRelease}[kind]
-    button = Qt.NoButton if kind == "move" else Qt.LeftButton
-    buttons = Qt.NoButton if kind == "release" else Qt.LeftButton
-    p = QPointF(*pos)
-    QApplication.sendEvent(target, QMouseEvent(etype, p, p, button, buttons, Qt.NoModifier))
 
 
 def labels(w) -> np.ndarray:
@@ -44,16 +31,10 @@ def menu_action(w, menu_name: str, action_name: str):
 
 
 @pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
+def win(make_window, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("SAEVIZ_RECOVERY_DIR", str(tmp_path / "recovery"))
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=1, batch_size=128, lr=2e-3))
-    w = MainWindow(settings=settings, defaults=defaults)
+    w = make_window(tmp_path / "settings.ini", model=SMALL, timeout=120000)
     w.labeling.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=120000)
     w.train(1)
     g = w.guided.controller
     qtbot.waitUntil(lambda: (not w.controller.is_running and g.result is not None and g.result.epoch == 1
@@ -105,7 +86,7 @@ def test_queue_and_brush_labels_are_undone_and_redone_in_one_history(win, qtbot)
     j = int(np.flatnonzero(free)[0])
     x, y = S[j]
     for kind, pos in (("press", (x, y)), ("move", (x + 1, y)), ("move", (x + 2, y)), ("release", (x + 2, y))):
-        mouse(view, kind, pos)
+        latent_mouse(view, kind, pos)
     after_brush = labels(w)
     brushed = np.flatnonzero(after_brush != after_queue)
     assert j in brushed and np.all(after_brush[brushed] == 2) and sample not in brushed

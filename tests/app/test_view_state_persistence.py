@@ -12,7 +12,6 @@ pytest.importorskip("PySide6")
 from modal_answers import ModalAnswers, choose_file  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
-from saeviz.app import MainWindow  # noqa: E402
 from saeviz.app.common.view_settings import VIEW_STATE_KEY  # noqa: E402
 from saeviz.core.io.project import MANIFEST  # noqa: E402
 from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
@@ -21,18 +20,7 @@ from saeviz.core.state.view_state import ViewState  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
-SMALL = ModelConfig(hidden=(32,), latent_dim=4)
-
-
-def make_window(qtbot, settings_path):
-    settings = QSettings(str(settings_path), QSettings.IniFormat)
-    defaults = SessionDefaults(model=SMALL, train=TrainConfig(epochs=1, batch_size=128))
-    w = MainWindow(settings=settings, defaults=defaults)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.session.dataset is not None, timeout=30000)
-    return w
+DEFAULTS = SessionDefaults(model=ModelConfig(hidden=(32,), latent_dim=4), train=TrainConfig(epochs=1, batch_size=128))
 
 
 def trigger(qtbot, action, *handlers, timeout=30000):
@@ -50,9 +38,9 @@ def shows(w, projection: str, color: str) -> bool:
             and w.projection_actions[projection].isChecked() and w.color_actions[color].isChecked())
 
 
-def test_view_menu_choices_come_back_in_the_next_window(qtbot, tmp_path):
+def test_view_menu_choices_come_back_in_the_next_window(make_window, qtbot, tmp_path):
     ini = tmp_path / "settings.ini"
-    w = make_window(qtbot, ini)
+    w = make_window(ini, defaults=DEFAULTS)
     try:
         assert w.view_state == ViewState() and shows(w, "pca", "label")
         w.projection_actions["lda"].trigger()
@@ -74,7 +62,7 @@ def test_view_menu_choices_come_back_in_the_next_window(qtbot, tmp_path):
     stored = json.loads(QSettings(str(ini), QSettings.IniFormat).value(VIEW_STATE_KEY))
     assert stored["version"] == 2 and stored["projection"] == "lda"
 
-    w2 = make_window(qtbot, ini)
+    w2 = make_window(ini, defaults=DEFAULTS)
     try:
         vs = w2.view_state
         assert (vs.projection, vs.color, vs.guided_strategy, vs.guided_highlight, vs.show_lines) == \
@@ -89,7 +77,7 @@ def test_view_menu_choices_come_back_in_the_next_window(qtbot, tmp_path):
         w2.close()
 
 
-def test_the_separate_settings_keys_of_earlier_releases_are_taken_over_once(qtbot, tmp_path):
+def test_the_separate_settings_keys_of_earlier_releases_are_taken_over_once(make_window, qtbot, tmp_path):
     ini = tmp_path / "old.ini"
     old = QSettings(str(ini), QSettings.IniFormat)
     for key, value in {"view/projection": "axes", "view/color": "prediction", "guided/k": 25,
@@ -97,7 +85,7 @@ def test_the_separate_settings_keys_of_earlier_releases_are_taken_over_once(qtbo
         old.setValue(key, value)
     old.sync()
     del old
-    w = make_window(qtbot, ini)
+    w = make_window(ini, defaults=DEFAULTS)
     try:
         vs = w.view_state
         assert (vs.projection, vs.color, vs.guided_k, vs.guided_strategy, vs.guided_highlight) == \
@@ -112,9 +100,9 @@ def test_the_separate_settings_keys_of_earlier_releases_are_taken_over_once(qtbo
     assert ViewState.from_dict(json.loads(st.value(VIEW_STATE_KEY))).guided_k == 25
 
 
-def test_a_saved_project_brings_its_view_back(qtbot, tmp_path):
+def test_a_saved_project_brings_its_view_back(make_window, qtbot, tmp_path):
     folder = tmp_path / "view project"
-    w = make_window(qtbot, tmp_path / "a.ini")
+    w = make_window(tmp_path / "a.ini", defaults=DEFAULTS)
     try:
         w.projection_actions["lda"].trigger()
         w.color_actions["wrong"].trigger()
@@ -129,7 +117,7 @@ def test_a_saved_project_brings_its_view_back(qtbot, tmp_path):
     finally:
         w.close()
 
-    w2 = make_window(qtbot, tmp_path / "b.ini")
+    w2 = make_window(tmp_path / "b.ini", defaults=DEFAULTS)
     try:
         assert w2.view_state == ViewState()
         ctl = w2.labeling

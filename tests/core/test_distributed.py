@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from saeviz.core.method import distributed
 from saeviz.core.data import load_dataset, reveal_labels
 from saeviz.core.io.checkpoint import load_checkpoint, save_checkpoint
+from saeviz.core.method import distributed
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.method.distributed import SingleProcess, split_batches
 from saeviz.core.method.training import Trainer, encode

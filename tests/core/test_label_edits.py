@@ -1,8 +1,6 @@
 """Label and class-table edits: exact undo/redo, strokes as one edit, painting during training."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -126,24 +124,25 @@ def test_a_stroke_with_no_change_gives_no_edit():
     assert acc.commit() is None
 
 
-def test_ten_thousand_points_in_one_stroke_are_instant():
+def test_ten_thousand_points_in_one_stroke_are_one_undo_step():
+    """Its time is measured by ``benchmarks/bench_labeling.py``."""
     n = 60_000
     rng = np.random.default_rng(0)
-    moves = [rng.choice(n, 400, replace=False) for _ in range(50)]  # ~10,000 distinct points
-    times = []
-    for _ in range(3):  # best of three: the machine may be shared
-        store = LabelStore(n, ["a", "b", "c"])
-        acc = StrokeAccumulator()
-        t0 = time.perf_counter()
-        acc.begin(store, 1, "Brush")
-        for idx in moves:
-            acc.add(idx)
-        edit = acc.commit()
-        edit.undo(store)
-        edit.do(store)
-        times.append(time.perf_counter() - t0)
-    assert edit.n_changed == len(np.unique(np.concatenate(moves))) > 9000
-    assert min(times) < 0.05, f"{min(times) * 1000:.1f} ms"
+    moves = [rng.choice(n, 400, replace=False) for _ in range(50)]  # over 10,000 distinct points
+    store = LabelStore(n, ["a", "b", "c"])
+    acc = StrokeAccumulator()
+    acc.begin(store, 1, "Brush")
+    for idx in moves:
+        acc.add(idx)
+    edit = acc.commit()
+    touched = np.unique(np.concatenate(moves))
+    assert edit.n_changed == len(touched) > 9000
+    after = np.array(store.labels)
+    assert np.all(after[touched] == 1) and np.count_nonzero(after == 1) == len(touched)
+    edit.undo(store)
+    assert np.all(np.array(store.labels) == -1)
+    edit.do(store)
+    assert np.array_equal(np.array(store.labels), after)
 
 
 # -- class-table edits --------------------------------------------------------------------------------
@@ -323,3 +322,29 @@ def test_a_label_painted_during_training_changes_the_targets_of_the_next_epoch(d
     assert second.label_version == store.version > first.label_version
     rows = np.searchsorted(second.target_index, painted)
     assert np.allclose(second.targets[rows], second.class_targets[2], atol=1e-5)
+
+
+def test_follow_store_moves_the_callbacks_from_one_store_to_the_next():
+    from saeviz.core.state.labels import LabelStore, follow_store
+
+    a, b = LabelStore(4, ("x", "y")), LabelStore(4, ("x", "y"))
+    seen = []
+
+    def on_labels(idx):
+        seen.append(("labels", len(idx)))
+
+    def on_classes():
+        seen.append("classes")
+
+    store = follow_store(None, a, labels=on_labels, classes=on_classes)
+    assert store is a
+    a.assign([0, 1], 1)
+    assert seen == [("labels", 2)]
+    store = follow_store(a, b, labels=on_labels, classes=on_classes)
+    a.assign([2], 0)  # no longer followed
+    b.assign([3], 0)
+    b.set_distances([[0.0, 2.0], [2.0, 0.0]])
+    assert store is b and seen == [("labels", 2), ("labels", 1), "classes"]
+    assert follow_store(b, None, labels=on_labels, classes=on_classes) is None
+    b.assign([0], 0)
+    assert len(seen) == 3

@@ -67,7 +67,7 @@ def test_rotating_the_codes_rotates_the_targets(mode):
 
 def test_exact_and_class_modes_agree_on_well_separated_classes():
     rng = np.random.default_rng(2)
-    k, d = 3, 4
+    d = 4
     D = np.array([[0, 1.0, 2.0], [1.0, 0, 1.5], [2.0, 1.5, 0]])
     codes, labels = clustered_codes(rng, [40, 25, 35], d, spread=0.1, sep=2.0)
     exact = compute_targets(codes, labels, D, MDSConfig(mode="exact", **TIGHT))

@@ -60,6 +60,8 @@ class LatentAPI(Protocol):
 
     def request_style(self, *_args) -> None: ...     # restyle the points at the next frame
 
+    sampleClicked: Any     # Signal(int): a point was clicked (the shell raises its sample's dock)
+
     # used by the training flow, which repaints the panel on its timer
     needsReconErrors: Any  # Signal(): colouring by reconstruction error needs them computed
     stats: Any             # the QLabel of structure losses and errors under the view
@@ -117,9 +119,19 @@ class Shell(QObject):
         self._message_box: QMessageBox | None = None
         self.session.dataset_changed.connect(self._dataset_changed)
         self._dataset_changed()
+        if latent is not None:
+            latent.sampleClicked.connect(self._bring_sample_forward)
 
     def _dataset_changed(self) -> None:
         self.editor.set_store(self.session.labels)
+
+    def _bring_sample_forward(self, _pos: int) -> None:
+        """A click on a point shows the sample: the mesh viewport for meshes, else the
+        inspector, raised when it is behind another tab (a closed panel stays closed)."""
+        ds = self.session.dataset
+        dock = self.docks.get("mesh" if ds is not None and ds.kind == "mesh" else "inspector")
+        if dock is not None and dock.toggleViewAction().isChecked():
+            dock.raise_()
 
     # -- widgets ---------------------------------------------------------------------------------
     @property

@@ -18,7 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QUndoView
 
 from saeviz.core.state.label_edits import StrokeAccumulator
-from saeviz.core.state.labels import LabelStore
+from saeviz.core.state.labels import LabelStore, follow_store
 
 UNDO_LIMIT = 1000
 
@@ -65,13 +65,7 @@ class LabelEditor(QObject):
         """Edit ``store`` from now on; the history of the previous one is dropped."""
         if self._stroke.active:
             self.cancel_stroke()
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._store_changed)
-            self._store.classes_changed.disconnect(self._store_changed)
-        self._store = store
-        if store is not None:
-            store.labels_changed.connect(self._store_changed)
-            store.classes_changed.connect(self._store_changed)
+        self._store = follow_store(self._store, store, labels=self._store_changed, classes=self._store_changed)
         self.stack.clear()
 
     def _run(self, fn) -> None:

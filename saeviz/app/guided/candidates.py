@@ -46,7 +46,7 @@ from saeviz.core.method.heldout import (
     heldout_test,
 )
 from saeviz.core.method.ranking import STRATEGIES, Candidates, Scores, rank_scores
-from saeviz.core.state.labels import UNLABELED
+from saeviz.core.state.labels import UNLABELED, follow_store
 from saeviz.core.state.results import EpochResult
 
 KEY = "guided"               # the TaskRunner key of scoring and ranking jobs
@@ -355,12 +355,15 @@ class GuidedController(QObject):
         self.candidatesChanged.emit()
 
     def _labels_changed(self, indices) -> None:
-        c = self.candidates
-        if c is None or not len(c):
+        # Shown: the newest ranking without its samples labeled since; an undone label brings
+        # its sample back.
+        res = self.result
+        if res is None or res.candidates is None or not len(res.candidates):
             return
         labels = np.asarray(self.session.labels.labels)
-        if np.any(labels[c.indices] != UNLABELED):
-            self._set_candidates(c, self.thumbnails)
+        unlabeled = int(np.count_nonzero(labels[res.candidates.indices] == UNLABELED))
+        if unlabeled != (0 if self.candidates is None else len(self.candidates)):
+            self._set_candidates(res.candidates, res.thumbnails)
 
     def _classes_changed(self) -> None:
         res = self.result
@@ -404,13 +407,7 @@ class GuidedController(QObject):
 
     def _dataset_changed(self) -> None:
         store = self.session.labels
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self._classes_changed)
-        self._store = store
-        if store is not None:
-            store.labels_changed.connect(self._labels_changed)
-            store.classes_changed.connect(self._classes_changed)
+        self._store = follow_store(self._store, store, labels=self._labels_changed, classes=self._classes_changed)
         self._clear()
 
     def _model_changed(self) -> None:

@@ -43,7 +43,7 @@ from saeviz.app.common.undo import LabelEditor
 from saeviz.app.guided.candidates import GuidedController
 from saeviz.core.display.thumbnails import mesh_axes, mesh_silhouette
 from saeviz.core.state.labeling_queue import LabelingQueue
-from saeviz.core.state.labels import UNLABELED
+from saeviz.core.state.labels import UNLABELED, follow_store
 
 BIG_SILHOUETTE = 160
 QUEUE_KEYS = {Qt.Key_S, Qt.Key_Backspace} | {getattr(Qt, f"Key_{i}") for i in range(1, 10)}
@@ -307,11 +307,7 @@ class QueuePanel(QWidget):
     # -- classes ------------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
         store = self.session.labels
-        if self._store is not None:
-            self._store.classes_changed.disconnect(self._rebuild_classes)
-        self._store = store
-        if store is not None:
-            store.classes_changed.connect(self._rebuild_classes)
+        self._store = follow_store(self._store, store, classes=self._rebuild_classes)
         ds = self.session.dataset
         self.views.setCurrentIndex(1 if (ds is not None and ds.kind == "vector") else 0)
         self._mesh_axes = mesh_axes(self.session.X[0]) if (ds is not None and ds.kind == "mesh") else None

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from saeviz.app.common.icons import swatch
 from saeviz.app.guided.candidates import GuidedController, GuidedResult
+from saeviz.core.state.labels import follow_store
 from saeviz.core.state.rounds import PendingChange, Round, RoundTracker
 
 
@@ -54,13 +55,7 @@ class RoundsController(QObject):
 
     def _dataset_changed(self) -> None:
         store = self.session.labels
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self._labels_changed)
-        self._store = store
-        if store is not None:
-            store.labels_changed.connect(self._labels_changed)
-            store.classes_changed.connect(self._labels_changed)
+        self._store = follow_store(self._store, store, labels=self._labels_changed, classes=self._labels_changed)
         self._reset()
 
     def _reset(self) -> None:

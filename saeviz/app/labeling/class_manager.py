@@ -43,6 +43,7 @@ from saeviz.core.state.label_edits import (
     recolor_class_edit,
     rename_class_edit,
 )
+from saeviz.core.state.labels import follow_store
 
 SWATCH, NAME, COUNT = range(3)
 
@@ -210,13 +211,7 @@ class ClassManager(QWidget):
         return self._store
 
     def set_store(self, store) -> None:
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self.refresh)
-        self._store = store
-        if store is not None:
-            store.labels_changed.connect(self._labels_changed)
-            store.classes_changed.connect(self.refresh)
+        self._store = follow_store(self._store, store, labels=self._labels_changed, classes=self.refresh)
         self.refresh()
 
     def set_structure_locked(self, locked: bool) -> None:
@@ -426,13 +421,7 @@ class ClassPalette(QWidget):
         paint.currentClassChanged.connect(self._current_changed)
 
     def set_store(self, store) -> None:
-        if self._store is not None:
-            self._store.classes_changed.disconnect(self.refresh)
-            self._store.labels_changed.disconnect(self._labels_changed)
-        self._store = store
-        if store is not None:
-            store.classes_changed.connect(self.refresh)
-            store.labels_changed.connect(self._labels_changed)
+        self._store = follow_store(self._store, store, labels=self._labels_changed, classes=self.refresh)
         self.refresh()
 
     def _labels_changed(self, *_args) -> None:

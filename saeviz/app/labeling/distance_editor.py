@@ -51,7 +51,7 @@ from saeviz.core.errors import DataError
 from saeviz.core.method.class_layout import PRESETS, Layout, Preset, class_layout
 from saeviz.core.method.config import MDSConfig
 from saeviz.core.state.label_edits import regroup_edit, set_distances_edit
-from saeviz.core.state.labels import equal_distances
+from saeviz.core.state.labels import equal_distances, follow_store
 
 ERROR_BG = QColor(255, 205, 205)
 DIAGONAL_BG = QColor(235, 235, 235)
@@ -147,11 +147,7 @@ class DistanceEditor(QWidget):
 
     # -- binding -----------------------------------------------------------------------------------------------
     def set_store(self, store) -> None:
-        if self._store is not None:
-            self._store.classes_changed.disconnect(self.refresh)
-        self._store = store
-        if store is not None:
-            store.classes_changed.connect(self.refresh)
+        self._store = follow_store(self._store, store, classes=self.refresh)
         self.refresh()
 
     def set_structure_locked(self, locked: bool) -> None:

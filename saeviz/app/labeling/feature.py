@@ -64,6 +64,7 @@ from saeviz.core.state.label_edits import (
     replace_labels_edit,
     replace_supervision_edit,
 )
+from saeviz.core.state.labels import follow_store
 from saeviz.core.state.view_state import ViewState
 
 log = logging.getLogger(__name__)
@@ -324,13 +325,7 @@ class LabelingController(QObject):
     # -- the store -------------------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
         store = self.session.labels
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._store_changed)
-            self._store.classes_changed.disconnect(self._classes_changed)
-        self._store = store
-        if store is not None:
-            store.labels_changed.connect(self._store_changed)
-            store.classes_changed.connect(self._classes_changed)
+        self._store = follow_store(self._store, store, labels=self._store_changed, classes=self._classes_changed)
         self._n_classes = store.n_classes if store is not None else 0
         self.paint.set_current_class(min(self.paint.current_class, max(self._n_classes - 1, 0)))
         for w in (self.class_manager, self.distance_editor, self.palette):

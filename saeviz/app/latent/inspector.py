@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from saeviz.app.common.sample_panes import CurvePane, ImagePane, MeshPane
 from saeviz.app.common.tasks import TaskRunner
 from saeviz.core.method.evaluate import reconstruct_sample
+from saeviz.core.state.labels import follow_store
 from saeviz.core.state.session import Session
 
 RECON_KEY = "inspector-reconstruction"
@@ -109,16 +110,10 @@ class Inspector(QWidget):
         ds = s.dataset
         self.runner.invalidate(RECON_KEY)
         self._recon = None
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self._refresh_text)
-            self._store = None
+        self._store = follow_store(self._store, s.labels if ds is not None else None,
+                                   labels=self._labels_changed, classes=self._refresh_text)
         if ds is None:
             return
-        if s.labels is not None:
-            s.labels.labels_changed.connect(self._labels_changed)
-            s.labels.classes_changed.connect(self._refresh_text)
-            self._store = s.labels
         self.find_box.setRange(0, max(0, ds.n_samples - 1))
         self.views.setCurrentIndex({"image": 0, "vector": 1, "mesh": 2}[ds.kind])
         sample = s.X[: min(len(s.X), 2000)]

@@ -57,6 +57,7 @@ class LatentPanel(QWidget):
     info = Signal(str)  # a note about the projection (fallbacks, progress, errors)
     needsReconErrors = Signal()  # colouring by reconstruction error needs them computed
     frameRequested = Signal()  # something must be drawn at the next frame
+    sampleClicked = Signal(int)  # a point was clicked: the window brings its sample forward
 
     def __init__(self, session: Session, runner: TaskRunner, parent: QWidget | None = None,
                  view_state: ViewState | None = None):
@@ -592,23 +593,7 @@ class LatentPanel(QWidget):
     def _clicked(self, i: int) -> None:
         if 0 <= i < self.session.n_samples:
             self.session.select(i)
-            self._bring_sample_forward()
-
-    def _bring_sample_forward(self) -> None:
-        """A click on a point shows the sample: the mesh viewport for meshes, else the
-        inspector, raised when it is behind another tab (a closed panel stays closed)."""
-        win = self.window()
-        docks = dict(getattr(win, "docks", {}) or {})
-        tools = getattr(win, "mesh_tools", None)
-        ds = self.session.dataset
-        if tools is not None and ds is not None and ds.kind == "mesh":
-            docks = {**docks, **tools.docks}
-            key = "mesh"
-        else:
-            key = "inspector"
-        dock = docks.get(key)
-        if dock is not None and dock.toggleViewAction().isChecked():
-            dock.raise_()
+            self.sampleClicked.emit(i)
 
     def tooltip(self, i: int) -> str:
         s = self.session

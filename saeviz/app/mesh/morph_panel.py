@@ -71,6 +71,7 @@ from saeviz.core.method.morph import (
     save_mesh_sequence,
     steps,
 )
+from saeviz.core.state.labels import follow_store
 
 T_MIN, T_MAX = -0.5, 1.5
 SLIDER_STEPS = 100        # slider positions per unit of t
@@ -387,13 +388,7 @@ class MorphPanel(QWidget):
         self._frames.invalidate()
         self._files.invalidate()
         self._export = None
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self._classes_changed)
-        self._store = s.labels
-        if s.labels is not None:
-            s.labels.labels_changed.connect(self._labels_changed)
-            s.labels.classes_changed.connect(self._classes_changed)
+        self._store = follow_store(self._store, s.labels, labels=self._labels_changed, classes=self._classes_changed)
         self._codes = self._centers = self._classifier = None
         self._start = self._end = -1
         self._clear_frame()

@@ -29,6 +29,7 @@ from saeviz.app.training.worker import (
     TrainingRequest,
 )
 from saeviz.core.method.evaluate import reconstruction_errors
+from saeviz.core.state.labels import follow_store
 from saeviz.core.state.results import compute_epoch_result
 from saeviz.core.state.training_state import PAUSED as SESSION_PAUSED
 from saeviz.core.state.training_state import STOPPING as SESSION_STOPPING
@@ -198,13 +199,8 @@ class TrainingFlow(QObject):
 
     def _dataset_changed(self) -> None:
         self.runner.invalidate(CLASSIFIER_KEY)
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self._labels_changed)
-        self._store = self.session.labels
-        if self._store is not None:
-            self._store.labels_changed.connect(self._labels_changed)
-            self._store.classes_changed.connect(self._labels_changed)
+        self._store = follow_store(self._store, self.session.labels, labels=self._labels_changed,
+                                   classes=self._labels_changed)
 
     def _labels_changed(self, *_args) -> None:
         # while training, the next epoch's result uses the new labels

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from saeviz.core.method.config import ARCHITECTURES, MDS_MODES
+from saeviz.core.state.labels import follow_store
 from saeviz.core.state.session import Session
 
 ARCH_TEXT = {"mlp": "fully connected (MLP)", "conv": "convolutional (images)",
@@ -106,16 +107,11 @@ class SettingsPanel(QWidget):
         self.model_note.setWordWrap(True)
         self.model_note.setStyleSheet("color: #a05a00")
         model_box = QGroupBox("Model")
-        mform = QFormLayout(model_box)
-        mform.addRow("Architecture", self.arch)
-        mform.addRow("Hidden sizes", self.hidden)
-        mform.addRow("Conv filters", self.channels)
-        mform.addRow("Latent size", self.latent)
+        mform = _form(model_box, self._model_edited, (
+            ("Architecture", self.arch, self.arch.activated), ("Hidden sizes", self.hidden, self.hidden.editingFinished),
+            ("Conv filters", self.channels, self.channels.editingFinished),
+            ("Latent size", self.latent, self.latent.valueChanged)))
         mform.addRow(self.model_note)
-        self.arch.activated.connect(self._model_edited)
-        self.hidden.editingFinished.connect(self._model_edited)
-        self.channels.editingFinished.connect(self._model_edited)
-        self.latent.valueChanged.connect(self._model_edited)
 
         # -- training -------------------------------------------------------------------
         self.gamma = QDoubleSpinBox()
@@ -142,17 +138,10 @@ class SettingsPanel(QWidget):
         for m in MDS_MODES:
             self.mds.addItem(MDS_TEXT.get(m, m), m)
         train_box = QGroupBox("Training")
-        tform = QFormLayout(train_box)
-        tform.addRow("γ (structure weight)", self.gamma)
-        tform.addRow("Learning rate", self.lr)
-        tform.addRow("Batch size", self.batch)
-        tform.addRow("Epochs", self.epochs)
-        tform.addRow("MDS", self.mds)
-        self.gamma.valueChanged.connect(self._train_edited)
-        self.lr.valueChanged.connect(self._train_edited)
-        self.batch.valueChanged.connect(self._train_edited)
-        self.epochs.valueChanged.connect(self._train_edited)
-        self.mds.activated.connect(self._train_edited)
+        _form(train_box, self._train_edited, (
+            ("γ (structure weight)", self.gamma, self.gamma.valueChanged),
+            ("Learning rate", self.lr, self.lr.valueChanged), ("Batch size", self.batch, self.batch.valueChanged),
+            ("Epochs", self.epochs, self.epochs.valueChanged), ("MDS", self.mds, self.mds.activated)))
 
         # -- classes ----------------------------------------------------------------------
         self.distances = QTableWidget()
@@ -251,14 +240,8 @@ class SettingsPanel(QWidget):
                 f"{len(ds.train_idx):,} training and {len(ds.test_idx):,} test samples; "
                 f"{ds.kind} {shape}{gt}")
         self.fraction.setEnabled(s.has_ground_truth)
-        if self._watched_labels is not None:
-            self._watched_labels.labels_changed.disconnect(self._labels_changed)
-            self._watched_labels.classes_changed.disconnect(self._classes_changed)
-            self._watched_labels = None
-        if s.labels is not None:
-            s.labels.labels_changed.connect(self._labels_changed)
-            s.labels.classes_changed.connect(self._classes_changed)
-            self._watched_labels = s.labels
+        self._watched_labels = follow_store(self._watched_labels, s.labels, labels=self._labels_changed,
+                                            classes=self._classes_changed)
         self._classes_changed()
 
     def _add_file_datasets(self) -> None:
@@ -380,4 +363,13 @@ class SettingsPanel(QWidget):
         for w in self._model_widgets + self._run_widgets:
             w.setEnabled(not training)
         self.channels.setEnabled(not training and self.session.model_config.architecture == "conv")
+
+
+def _form(box, edited, rows) -> QFormLayout:
+    """A form of (label, widget, signal) rows in ``box``; each signal calls ``edited``."""
+    form = QFormLayout(box)
+    for label, widget, signal in rows:
+        form.addRow(label, widget)
+        signal.connect(edited)
+    return form
 

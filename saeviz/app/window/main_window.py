@@ -39,6 +39,7 @@ from saeviz.app.window.window_fit import (
 from saeviz.core.data.registry import DATASETS
 from saeviz.core.errors import SaevizError
 from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.state.labels import follow_store
 from saeviz.core.state.session import Session, SessionDefaults, load_defaults
 from saeviz.core.state.view_state import ViewState
 
@@ -331,13 +332,7 @@ class MainWindow(QMainWindow):
         self.runner.invalidate("encode")
         self.loss_plot.clear()
         self.latent.dataset_changed()
-        if self._store is not None:
-            self._store.labels_changed.disconnect(self._labels_changed)
-            self._store.classes_changed.disconnect(self._labels_changed)
-        self._store = s.labels
-        if s.labels is not None:
-            s.labels.labels_changed.connect(self._labels_changed)
-            s.labels.classes_changed.connect(self._labels_changed)
+        self._store = follow_store(self._store, s.labels, labels=self._labels_changed, classes=self._labels_changed)
         from saeviz.app.common.units import data_unit
 
         self.loss_plot.set_unit(data_unit(s.dataset))  # errors in mm for bodies

@@ -82,18 +82,22 @@ class Dataset:
 
     @property
     def n_samples(self) -> int:
+        """The number of samples."""
         return int(self.X.shape[0])
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample (e.g. ``(28, 28)`` for an image, ``(V, 3)`` for a mesh)."""
         return tuple(self.X.shape[1:])
 
     @property
     def n_features(self) -> int:
+        """The number of values in one sample."""
         return int(np.prod(self.sample_shape))
 
     @property
     def n_classes(self) -> int:
+        """The number of class names."""
         return len(self.class_names)
 
     def flat(self) -> np.ndarray:

@@ -42,6 +42,7 @@ class Decomposition:
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """The names of the groups, in order."""
         return tuple(name for name, _ in self.groups)
 
     @property

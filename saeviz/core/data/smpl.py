@@ -152,14 +152,17 @@ class SMPLModel:
     # ------------------------------------------------------------------ properties
     @property
     def n_vertices(self) -> int:
+        """The number of vertices of the template mesh."""
         return int(self.v_template.shape[0])
 
     @property
     def n_joints(self) -> int:
+        """The number of joints of the skeleton."""
         return int(self.weights.shape[1])
 
     @property
     def n_betas(self) -> int:
+        """The number of shape parameters (betas)."""
         return int(self.shapedirs.shape[0])
 
     # ------------------------------------------------------------------ evaluation

@@ -84,6 +84,7 @@ class VertexNormals:
         return fn
 
     def normals(self, vertices, out: np.ndarray | None = None) -> np.ndarray:
+        """Unit normals (V, 3) of the mesh with these ``vertices``, written into ``out`` when given."""
         if out is None:
             out = np.empty((self.n_vertices, 3), np.float32)
         elif out.shape != (self.n_vertices, 3):

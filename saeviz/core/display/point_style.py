@@ -97,6 +97,7 @@ class Legend:
 
     @property
     def empty(self) -> bool:
+        """True when the legend has neither entries nor a colour scale."""
         return not self.entries and self.lut is None
 
 

@@ -150,9 +150,11 @@ class Alignment:
 
     @classmethod
     def identity(cls, k: int) -> "Alignment":
+        """The alignment that leaves ``k``-D coordinates where they are."""
         return cls(np.eye(k), 1.0, np.zeros(k))
 
     def apply(self, X) -> np.ndarray:
+        """``X`` (one point or rows of points) rotated, scaled and translated by this alignment."""
         X = np.asarray(X, dtype=np.float64)
         one = X.ndim == 1
         Y = matmul_rows(np.atleast_2d(X), self.scale * self.rotation)
@@ -160,6 +162,7 @@ class Alignment:
         return Y[0] if one else Y
 
     def inverse(self, Y) -> np.ndarray:
+        """The points whose ``apply`` gives ``Y``."""
         Y = np.asarray(Y, dtype=np.float64)
         one = Y.ndim == 1
         X = matmul_rows(np.atleast_2d(Y) - self.translation, self.rotation.T / self.scale)
@@ -225,9 +228,15 @@ class Projector:
         self.fallback_reason: str | None = None
 
     def fit(self, codes, labels=None, previous=None) -> np.ndarray:  # pragma: no cover - abstract
+        """Fit the projection to ``codes`` (N, d) and return their display coordinates (N, k).
+
+        ``labels`` (-1: unlabeled) are used by supervised methods; ``previous`` coordinates, when
+        given, may start an iterative method near the last frame.
+        """
         raise NotImplementedError
 
     def axis_labels(self) -> list[str]:
+        """The names of the display axes, one per component."""
         return [f"{self.name.upper()} {i + 1}" for i in range(self.n_components)]
 
 
@@ -413,13 +422,17 @@ class AxesProjector(LinearProjector):
 class TaskState(Protocol):
     """What a slow projection reports to and asks of its runner (Orange3's TaskState)."""
 
-    def set_status(self, text: str) -> None: ...
+    def set_status(self, text: str) -> None:
+        """Report what the computation is doing now."""
 
-    def set_progress_value(self, percent: float) -> None: ...
+    def set_progress_value(self, percent: float) -> None:
+        """Report the progress, in percent."""
 
-    def set_partial_result(self, result: Any) -> None: ...
+    def set_partial_result(self, result: Any) -> None:
+        """Hand over an intermediate result that may be shown before the end."""
 
-    def is_interruption_requested(self) -> bool: ...
+    def is_interruption_requested(self) -> bool:
+        """True once the runner asks the computation to stop."""
 
 
 class ProgressState:
@@ -438,27 +451,32 @@ class ProgressState:
         self._on_progress, self._on_partial, self._on_status = on_progress, on_partial, on_status
 
     def set_status(self, text: str) -> None:
+        """Keep ``text`` as the status and pass it to the status callback."""
         with self._lock:
             self.status = text
         if self._on_status is not None:
             self._on_status(text)
 
     def set_progress_value(self, percent: float) -> None:
+        """Keep ``percent`` as the progress and pass it to the progress callback."""
         with self._lock:
             self.progress = float(percent)
         if self._on_progress is not None:
             self._on_progress(float(percent))
 
     def set_partial_result(self, result) -> None:
+        """Keep ``result`` as the latest partial result and pass it to the partial-result callback."""
         with self._lock:
             self.partial = result
         if self._on_partial is not None:
             self._on_partial(result)
 
     def request_interruption(self) -> None:
+        """Ask the computation to stop at its next check."""
         self._interrupt.set()
 
     def is_interruption_requested(self) -> bool:
+        """True once ``request_interruption`` was called."""
         return self._interrupt.is_set()
 
 
@@ -664,13 +682,16 @@ class LiveProjection:
 
     @property
     def n_components(self) -> int:
+        """The number of display dimensions."""
         return self.projector.n_components
 
     def reset(self) -> None:
+        """Forget the last frame: the next ``update`` starts a fresh, unaligned sequence."""
         self.coords = None
         self.alignment = Alignment.identity(self.n_components)
 
     def update(self, codes, labels=None) -> np.ndarray:
+        """Fit the projection to ``codes`` and return their coordinates, aligned with the last frame."""
         Y = self.projector.fit(codes, labels)
         previous = self.coords
         if self.align and previous is not None and previous.shape == Y.shape:
@@ -682,9 +703,11 @@ class LiveProjection:
         return Y
 
     def transform(self, codes) -> np.ndarray:
+        """Coordinates of further latent points through the current projection and alignment."""
         return self.alignment.apply(self.projector.transform(codes))
 
     def inverse(self, coords) -> np.ndarray:
+        """The latent codes at display coordinates ``coords``."""
         return self.projector.inverse(self.alignment.inverse(coords))
 
 

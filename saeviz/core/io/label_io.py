@@ -42,6 +42,7 @@ class LabelFile:
 
     @property
     def n_labeled(self) -> int:
+        """The number of labeled samples."""
         return int(np.count_nonzero(self.labels >= 0))
 
     def as_array(self, n: int, base: np.ndarray | None = None) -> np.ndarray:

@@ -118,6 +118,7 @@ class ProjectState:
 
     @property
     def supervision(self) -> Supervision:
+        """The saved labels, classes, colours and distances as a ``Supervision`` (copies)."""
         return Supervision(np.asarray(self.labels, np.int64).copy(), tuple(self.class_names),
                            tuple(self.colors), np.asarray(self.distances, float).copy(), 0)
 
@@ -181,6 +182,8 @@ def _npz_bytes(**arrays) -> bytes:
 # -- saving ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SaveInfo:
+    """Where a project was saved, and its generation there."""
+
     folder: Path
     generation: int
 
@@ -324,6 +327,7 @@ def _fail(folder: Path, problem: str) -> CheckpointError:
 
 
 def is_project(folder) -> bool:
+    """True when ``folder`` holds a project file."""
     return (Path(folder) / MANIFEST).is_file()
 
 
@@ -344,6 +348,7 @@ def _read_npz(path: Path, kinds: dict[str, str], what: str) -> dict[str, np.ndar
 
 
 def read_manifest(folder) -> dict[str, Any]:
+    """The project file of ``folder``, checked for format and version (``CheckpointError`` otherwise)."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not folder.is_dir():
@@ -475,9 +480,11 @@ class Recovery:
 
     @property
     def n_labeled(self) -> int:
+        """The number of labeled samples in the autosave."""
         return int(np.count_nonzero(self.supervision.labels >= 0))
 
     def describe(self) -> str:
+        """One line for the user: how many labels, of which dataset, autosaved when."""
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
         name = self.dataset_name or self.dataset_source.get("loader", "dataset")
         return f"{self.n_labeled:,} labeled samples of {name}, autosaved {when}"
@@ -499,6 +506,9 @@ def write_autosave(path, supervision: Supervision, dataset_source: dict, *, data
 
 
 def read_autosave(path) -> Recovery:
+    """The labels and classes of the autosave at ``path``, checked (``CheckpointError`` or ``DataError``
+    otherwise).
+    """
     path = Path(path)
     data = _read_npz(path, {"labels": "iu", "class_names": "US", "colors": "US", "distances": "iuf",
                             "meta": "U"}, "the autosave")
@@ -557,10 +567,12 @@ class Project:
 
     @property
     def name(self) -> str:
+        """The project folder's name (empty for an unsaved project)."""
         return "" if self.folder is None else self.folder.name
 
     @property
     def autosave_path(self) -> Path:
+        """Where the labels are autosaved: in the project folder, or in the recovery folder when unsaved."""
         if self.folder is not None:
             return self.folder / AUTOSAVE_DIR / AUTOSAVE_FILE
         return self.recovery_dir / f"session-{os.getpid()}-{self._token}.npz"
@@ -584,6 +596,7 @@ class Project:
 
     @classmethod
     def open(cls, folder, *, recovery_dir=None, load_model: bool = True) -> tuple["Project", ProjectState]:
+        """Open the project in ``folder``: the project and its saved state."""
         folder = Path(folder)
         state = load_project(folder, load_model=load_model)
         return cls(folder, state.generation, recovery_dir=recovery_dir), state

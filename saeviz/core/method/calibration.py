@@ -70,6 +70,7 @@ class ReliabilityDiagram:
 
     @property
     def centers(self) -> np.ndarray:
+        """The centre of each confidence bin."""
         return 0.5 * (self.edges[:-1] + self.edges[1:])
 
     @property
@@ -78,6 +79,7 @@ class ReliabilityDiagram:
         return self.accuracy - self.confidence
 
     def to_dict(self) -> dict:
+        """The diagram as JSON-ready values (empty bins as ``None``)."""
         def listed(a):
             return [None if not np.isfinite(v) else float(v) for v in a]
         return {"edges": self.edges.tolist(), "counts": self.counts.tolist(),
@@ -119,6 +121,7 @@ class ConfidenceHistogram:
     wrong: np.ndarray | None = None
 
     def to_dict(self) -> dict:
+        """The histogram as JSON-ready values."""
         out = {"edges": self.edges.tolist(), "counts": self.counts.tolist()}
         if self.right is not None:
             out.update(right=self.right.tolist(), wrong=self.wrong.tolist())

@@ -27,6 +27,7 @@ class LatentClassifier:
         self.random_state = random_state
 
     def fit(self, codes: np.ndarray, labels: np.ndarray) -> "LatentClassifier":
+        """Fit the SVM to the labeled ``codes`` (labels >= 0, at least two classes); returns self."""
         codes = np.asarray(codes, np.float64)
         labels = np.asarray(labels)
         if codes.ndim != 2 or len(codes) != len(labels):
@@ -74,6 +75,7 @@ class LatentClassifier:
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, codes: np.ndarray) -> np.ndarray:
+        """The predicted class of each code."""
         return self.classes_[np.argmax(self._raw(codes), axis=1)]
 
     def margin(self, codes: np.ndarray) -> np.ndarray:
@@ -82,4 +84,5 @@ class LatentClassifier:
         return scores[:, -1] - scores[:, -2]
 
     def error(self, codes: np.ndarray, y_true: np.ndarray) -> float:
+        """The fraction of ``codes`` whose predicted class is not ``y_true``."""
         return float(np.mean(self.predict(codes) != np.asarray(y_true)))

@@ -130,6 +130,7 @@ class TrainConfig(_JsonMixin):
             object.__setattr__(self, "mds", MDSConfig.from_dict(self.mds))
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready values, the MDS settings nested."""
         data = super().to_dict()
         data["mds"] = self.mds.to_dict()
         return data

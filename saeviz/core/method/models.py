@@ -147,15 +147,19 @@ class Autoencoder(nn.Module):
 
     @property
     def latent_dim(self) -> int:
+        """The number of dimensions of the latent space."""
         return int(self.config.latent_dim)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw samples scaled as the network sees them."""
         return (x - self.mean) / self.scale
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalized samples scaled back to raw values."""
         return x * self.scale + self.mean
 
     def encode_normalized(self, xn: torch.Tensor) -> torch.Tensor:
+        """Latent codes of normalized samples."""
         if self.config.architecture == "conv":
             return self.encoder(xn)
         flat = xn.flatten(1)
@@ -164,6 +168,7 @@ class Autoencoder(nn.Module):
         return self.encoder(flat)
 
     def decode_normalized(self, z: torch.Tensor) -> torch.Tensor:
+        """Normalized samples decoded from latent codes ``z``."""
         out = self.decoder(z)
         if self.config.architecture == "conv":
             return out
@@ -172,9 +177,11 @@ class Autoencoder(nn.Module):
         return out.view(-1, *self.sample_shape)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent codes of raw samples."""
         return self.encode_normalized(self.normalize(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Raw samples decoded from latent codes ``z``."""
         return self.denormalize(self.decode_normalized(z))
 
     def forward(self, x: torch.Tensor, normalized: bool = False, coefficients: bool = False):

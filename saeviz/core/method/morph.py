@@ -151,6 +151,7 @@ class CodeDecoder:
         self._z = torch.empty(1, self.latent_dim, dtype=torch.float32)
 
     def decode(self, z, out: np.ndarray | None = None) -> np.ndarray:
+        """The sample decoded from the one code ``z``, written into ``out`` when given."""
         z = np.asarray(z, np.float32).reshape(-1)
         if z.shape != (self.latent_dim,):
             raise DataError(f"a code must have {self.latent_dim} values, got {z.shape[0]}")

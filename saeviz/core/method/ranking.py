@@ -201,9 +201,11 @@ class RoundComparison:
 
     @property
     def n_flipped(self) -> int:
+        """The number of samples whose predicted class changed."""
         return int(len(self.flipped))
 
     def to_dict(self) -> dict:
+        """The comparison as JSON-ready values."""
         return {
             "n_samples": self.n_samples, "n_flipped": self.n_flipped,
             "classes": self.classes.tolist(), "gained": self.gained.tolist(), "lost": self.lost.tolist(),

@@ -71,21 +71,26 @@ class ControlToken:
         self._cancelled = threading.Event()
 
     def pause(self) -> None:
+        """Hold the training before its next batch."""
         self._running.clear()
 
     def resume(self) -> None:
+        """Let paused training go on."""
         self._running.set()
 
     def cancel(self) -> None:
+        """Stop the training before its next batch (a paused training too)."""
         self._cancelled.set()
         self._running.set()
 
     @property
     def paused(self) -> bool:
+        """True while the training is held."""
         return not self._running.is_set()
 
     @property
     def cancelled(self) -> bool:
+        """True once the training was cancelled."""
         return self._cancelled.is_set()
 
     def checkpoint(self) -> None:
@@ -187,6 +192,7 @@ class Trainer:
     # -- settings that may change while training runs -----------------------------------
     @property
     def gamma(self) -> float:
+        """The weight of the structure loss, in [0, 1]; may be changed while training runs."""
         return self._gamma
 
     @gamma.setter
@@ -199,10 +205,12 @@ class Trainer:
     # -- inference ------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, X: np.ndarray | torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+        """Latent codes of raw samples ``X``, batched, as float32 numpy."""
         return encode(self.model, X, batch_size, self.device)
 
     @torch.no_grad()
     def decode(self, Z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Raw samples decoded from latent codes ``Z`` (N, d)."""
         return decode(self.model, Z, batch_size, self.device)
 
     def _basis_coordinates(self, chunk: int = 512):
@@ -500,6 +508,8 @@ class Trainer:
         self.model.eval()
 
     def fit(self, epochs: int | None = None, callback: Callable[[Snapshot], None] | None = None) -> "Trainer":
+        """Train ``epochs`` epochs (default: the configured number); ``callback`` gets the final
+        snapshot of each epoch. Returns self."""
         for snap in self.iter_epochs(epochs):
             if callback is not None and snap.final:
                 callback(snap)
@@ -518,27 +528,29 @@ def _as_tensor(A) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(A, dtype=np.float32))
 
 
-@torch.no_grad()
-def encode(model: Autoencoder, X, batch_size: int = 1024, device=None) -> np.ndarray:
-    """Latent codes of ``X`` (raw samples), batched, as float32 numpy."""
+def _in_batches(model: Autoencoder, step, A: torch.Tensor, batch_size: int, device, empty_shape) -> np.ndarray:
+    """``step`` (the model's encode or decode) over the rows of ``A`` in batches on ``device``,
+    in evaluation mode, as float32 numpy (``empty_shape`` when ``A`` has no rows)."""
     device = device or next(model.parameters()).device
     was = model.training
     model.eval()
-    X = _as_tensor(X)
-    out = [model.encode(X[i:i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
-    model.train(was)
-    return torch.cat(out).numpy() if out else np.empty((0, model.latent_dim), np.float32)
+    try:
+        out = [step(A[i:i + batch_size].to(device)).cpu() for i in range(0, len(A), batch_size)]
+    finally:
+        model.train(was)
+    return torch.cat(out).numpy() if out else np.empty(empty_shape, np.float32)
+
+
+@torch.no_grad()
+def encode(model: Autoencoder, X, batch_size: int = 1024, device=None) -> np.ndarray:
+    """Latent codes of ``X`` (raw samples), batched, as float32 numpy."""
+    return _in_batches(model, model.encode, _as_tensor(X), batch_size, device, (0, model.latent_dim))
 
 
 @torch.no_grad()
 def decode(model: Autoencoder, Z, batch_size: int = 1024, device=None) -> np.ndarray:
     """Raw samples decoded from latent codes ``Z`` (N, d)."""
-    device = device or next(model.parameters()).device
-    was = model.training
-    model.eval()
     Z = _as_tensor(Z)
     if Z.ndim != 2 or Z.shape[1] != model.latent_dim:
         raise DataError(f"codes must have shape (N, {model.latent_dim}), got {tuple(Z.shape)}")
-    out = [model.decode(Z[i:i + batch_size].to(device)).cpu() for i in range(0, len(Z), batch_size)]
-    model.train(was)
-    return torch.cat(out).numpy() if out else np.empty((0, *model.sample_shape), np.float32)
+    return _in_batches(model, model.decode, Z, batch_size, device, (0, *model.sample_shape))

@@ -42,9 +42,11 @@ class Edit(Protocol):
 
     text: str
 
-    def do(self, store: LabelStore) -> None: ...
+    def do(self, store: LabelStore) -> None:
+        """Apply the edit to ``store``."""
 
-    def undo(self, store: LabelStore) -> None: ...
+    def undo(self, store: LabelStore) -> None:
+        """Put ``store`` back as it was before ``do``."""
 
 
 # -- label edits ----------------------------------------------------------------------------------
@@ -58,13 +60,16 @@ class LabelEdit:
     text: str = "Label"
 
     def do(self, store: LabelStore) -> None:
+        """Set the new labels in ``store``."""
         store.assign(self.indices, self.new)
 
     def undo(self, store: LabelStore) -> None:
+        """Set the old labels back in ``store``."""
         store.assign(self.indices, self.old)
 
     @property
     def n_changed(self) -> int:
+        """The number of samples whose label the edit changes."""
         return len(self.indices)
 
     @property
@@ -163,17 +168,21 @@ class StrokeAccumulator:
 
     @property
     def active(self) -> bool:
+        """True between ``begin`` and ``commit`` or ``cancel``."""
         return self._store is not None
 
     @property
     def value(self) -> int:
+        """The label the stroke paints."""
         return self._value
 
     @property
     def store(self) -> LabelStore | None:
+        """The label store of the stroke in progress (``None`` when none is)."""
         return self._store
 
     def begin(self, store: LabelStore, value: int, text: str = "Paint") -> None:
+        """Start a stroke that paints ``value`` into ``store``, named ``text`` in the undo history."""
         if self.active:
             raise RuntimeError("a stroke is already in progress: commit or cancel it first")
         self._value = _check_value(value, store.n_classes)
@@ -204,6 +213,7 @@ class StrokeAccumulator:
 
     @property
     def n_changed(self) -> int:
+        """The number of samples the stroke has relabeled so far."""
         return int(sum(len(i) for i in self._idx))
 
     def commit(self) -> LabelEdit | None:
@@ -251,13 +261,16 @@ class ClassTable:
 
     @classmethod
     def of(cls, store: LabelStore) -> "ClassTable":
+        """The class table of ``store`` now."""
         return cls(tuple(store.class_names), tuple(store.colors), store.distances)
 
     @property
     def k(self) -> int:
+        """The number of classes."""
         return len(self.names)
 
     def same_as(self, other: "ClassTable") -> bool:
+        """True when ``other`` has the same names, colours and distances."""
         return (self.names == other.names and self.colors == other.colors
                 and self.distances.shape == other.distances.shape
                 and bool(np.array_equal(self.distances, other.distances)))
@@ -275,9 +288,11 @@ class ClassTableEdit:
     text: str = "Edit classes"
 
     def do(self, store: LabelStore) -> None:
+        """Set the new class table, and the labels it moves, in ``store``."""
         self._apply(store, self.new, self.new_labels)
 
     def undo(self, store: LabelStore) -> None:
+        """Set the old class table and labels back in ``store``."""
         self._apply(store, self.old, self.old_labels)
 
     def _apply(self, store: LabelStore, table: ClassTable, values: np.ndarray) -> None:
@@ -292,6 +307,7 @@ class ClassTableEdit:
 
     @property
     def n_changed(self) -> int:
+        """The number of samples whose label the edit changes."""
         return len(self.indices)
 
 

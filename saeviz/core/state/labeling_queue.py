@@ -46,12 +46,14 @@ class QueueLabelEdit:
         return self.label if self.change is None else int(self.change.old[0])
 
     def do(self, store: LabelStore) -> None:
+        """Label the sample (if the answer changed a label) and move the queue on from it."""
         with self.queue._moving():
             if self.change is not None:
                 self.change.do(store)
             self.queue._moved_on_from(self.sample)
 
     def undo(self, store: LabelStore) -> None:
+        """Put the label back and return the queue to the sample."""
         with self.queue._moving():
             if self.change is not None:
                 self.change.undo(store)
@@ -80,6 +82,7 @@ class LabelingQueue:
 
     @property
     def store(self) -> LabelStore:
+        """The label store whose samples the queue walks through."""
         return self._store
 
     # -- the list -----------------------------------------------------------------------
@@ -101,6 +104,7 @@ class LabelingQueue:
 
     @property
     def items(self) -> tuple[int, ...]:
+        """The samples of the round, in order."""
         return tuple(int(i) for i in self._items)
 
     def __len__(self) -> int:
@@ -113,10 +117,12 @@ class LabelingQueue:
 
     @property
     def current(self) -> int | None:
+        """The sample to label (``None`` once past the last item)."""
         return int(self._items[self._pos]) if self._pos < len(self._items) else None
 
     @property
     def finished(self) -> bool:
+        """True once past the last item."""
         return self._pos >= len(self._items)
 
     def _labeled(self) -> np.ndarray:
@@ -133,6 +139,7 @@ class LabelingQueue:
 
     @property
     def progress(self) -> tuple[int, int]:
+        """(items labeled, items)."""
         return int(self._labeled().sum()), len(self._items)
 
     def _next_open(self, pos: int) -> int:

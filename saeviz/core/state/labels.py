@@ -82,6 +82,7 @@ class Supervision:
 
     @property
     def labeled(self) -> np.ndarray:
+        """The positions of the labeled samples."""
         return np.flatnonzero(self.labels >= 0)
 
 
@@ -108,32 +109,39 @@ class LabelStore:
     # -- reading ---------------------------------------------------------------------
     @property
     def n_samples(self) -> int:
+        """The number of samples."""
         return len(self._labels)
 
     @property
     def labels(self) -> np.ndarray:
+        """The label of each sample (-1: unlabeled), as a read-only view."""
         view = self._labels.view()
         view.flags.writeable = False
         return view
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """The names of the classes, in order."""
         return self._names
 
     @property
     def colors(self) -> tuple[str, ...]:
+        """The colour of each class."""
         return self._colors
 
     @property
     def distances(self) -> np.ndarray:
+        """The target distances between the classes (k, k), a copy."""
         return self._distances.copy()
 
     @property
     def n_classes(self) -> int:
+        """The number of classes."""
         return len(self._names)
 
     @property
     def version(self) -> int:
+        """A number that grows with every change of labels, classes or distances."""
         return self._version
 
     def counts(self) -> np.ndarray:
@@ -142,6 +150,7 @@ class LabelStore:
         return np.bincount(lab, minlength=self.n_classes)
 
     def snapshot(self) -> Supervision:
+        """A consistent copy of the labels, classes, colours and distances, for another thread."""
         with self._lock:
             return Supervision(self._labels.copy(), self._names, self._colors,
                                self._distances.copy(), self._version)
@@ -163,6 +172,7 @@ class LabelStore:
         return old
 
     def set_all(self, labels) -> None:
+        """Replace every label at once (checked)."""
         arr = validate_labels(labels, self.n_samples, self.n_classes)
         with self._lock:
             self._labels[:] = arr
@@ -170,6 +180,7 @@ class LabelStore:
         self.labels_changed.emit(np.arange(self.n_samples))
 
     def set_distances(self, D) -> None:
+        """Replace the target distances between the classes (checked)."""
         D = validate_distances(D, self.n_classes)
         with self._lock:
             self._distances = D
@@ -190,3 +201,16 @@ class LabelStore:
             self._version += 1
         self.classes_changed.emit()
         self.labels_changed.emit(np.arange(self.n_samples))
+
+
+def follow_store(old: LabelStore | None, new: LabelStore | None, *, labels=None, classes=None) -> LabelStore | None:
+    """Move the callbacks ``labels`` (on ``labels_changed``) and ``classes`` (on
+    ``classes_changed``) from the store ``old`` to the store ``new``; either may be None.
+    Returns ``new``, for ``self._store = follow_store(self._store, store, ...)``."""
+    for store, attach in ((old, False), (new, True)):
+        if store is None:
+            continue
+        for signal, slot in ((store.labels_changed, labels), (store.classes_changed, classes)):
+            if slot is not None:
+                (signal.connect if attach else signal.disconnect)(slot)
+    return new

@@ -52,6 +52,8 @@ class SessionDefaults:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SessionDefaults":
+        """Defaults from saved settings: missing ones as shipped; unknown or out-of-range ones are
+        a ``ValueError``."""
         known = {"dataset", "label_fraction", "label_seed", "model", "train"}
         unknown = set(data) - known
         if unknown:
@@ -69,6 +71,7 @@ class SessionDefaults:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The defaults as JSON-ready values."""
         return {"dataset": self.dataset, "label_fraction": self.label_fraction,
                 "label_seed": self.label_seed, "model": self.model.to_dict(),
                 "train": self.train.to_dict()}
@@ -246,6 +249,7 @@ class Session:
 
     @property
     def n_samples(self) -> int:
+        """The number of training samples (0 without a dataset)."""
         return 0 if self._X is None else len(self._X)
 
     @property
@@ -257,10 +261,12 @@ class Session:
 
     @property
     def has_ground_truth(self) -> bool:
+        """True when the dataset has ground-truth classes, as many as the classes being labeled."""
         return (self.dataset is not None and self.dataset.y is not None and self.labels is not None
                 and self.dataset.n_classes == self.labels.n_classes)
 
     def dataset_index(self, pos: int) -> int:
+        """The dataset index of the training sample at position ``pos``."""
         return int(self._train_idx[pos])
 
     def position_of(self, index: int) -> int:
@@ -293,11 +299,13 @@ class Session:
 
     # -- settings ------------------------------------------------------------------------
     def set_model_config(self, cfg: ModelConfig) -> None:
+        """Use ``cfg`` for the next model (announced when it differs)."""
         if cfg != self.model_config:
             self.model_config = cfg
             self.model_config_changed.emit()
 
     def set_train_config(self, cfg: TrainConfig) -> None:
+        """Use ``cfg`` for training from now on (announced when it differs)."""
         if cfg != self.train_config:
             self.train_config = cfg
             self.train_config_changed.emit()
@@ -428,10 +436,12 @@ class Session:
 
     @property
     def epoch(self) -> int:
+        """The number of epochs trained."""
         return len(self.history)
 
     # -- selection ----------------------------------------------------------------------------
     def select(self, pos: int) -> None:
+        """Select the sample at position ``pos`` (-1: none)."""
         pos = int(pos)
         if pos >= self.n_samples or pos < -1:
             raise IndexError(f"position {pos} is outside 0..{self.n_samples - 1}")
