@@ -82,6 +82,7 @@ class TrainingFlow(QObject):
         self._run_samples = 0
         self._run_model_config = None
         self._recon_errors_for = None
+        self._test_codes = (None, None)  # (model, the test split's codes under it)
         self._last_status = 0.0
         self._last_snapshot = None
         self._device = ""
@@ -173,13 +174,18 @@ class TrainingFlow(QObject):
         ds = s.dataset
         y_test = ds.y[ds.test_idx] if (s.has_ground_truth and len(ds.test_idx)) else None
         epoch = snap.epoch if snap is not None else s.epoch
+        model = s.model
+        known = self._test_codes[1] if self._test_codes[0] is model and model is not None else None
         job = partial(compute_epoch_result, codes, store.labels, len(store.class_names), epoch=epoch,
                       label_version=store.version, y_true=s.y if s.has_ground_truth else None,
-                      model=s.model, X_all=ds.X, test_idx=ds.test_idx, y_test=y_test)
-        self.runner.submit(CLASSIFIER_KEY, job, on_result=self._classifier_ready,
+                      model=model, X_all=ds.X, test_idx=ds.test_idx, y_test=y_test, test_codes=known)
+        self.runner.submit(CLASSIFIER_KEY, job, on_result=lambda res: self._classifier_ready(res, model),
                            on_error=lambda exc: self._status(f"Classifier: {exc}", 5000))
 
-    def _classifier_ready(self, result) -> None:
+    def _classifier_ready(self, result, model) -> None:
+        # the test split is encoded once per model: a label change while idle reuses its codes
+        if result is not None and result.test_codes is not None:
+            self._test_codes = (model, result.test_codes)
         self.session.set_classifier(result)  # refused when the dataset changed meanwhile
 
     def compute_recon_errors(self) -> None:
@@ -199,6 +205,7 @@ class TrainingFlow(QObject):
 
     def _dataset_changed(self) -> None:
         self.runner.invalidate(CLASSIFIER_KEY)
+        self._test_codes = (None, None)
         self._store = follow_store(self._store, self.session.labels, labels=self._labels_changed,
                                    classes=self._labels_changed)
 

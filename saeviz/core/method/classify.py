@@ -64,7 +64,14 @@ class LatentClassifier:
 
     def confidence(self, codes: np.ndarray) -> np.ndarray:
         """Normalised scores (N, K) in [0, 1]: 1 at a class's own center, 0 at the others'."""
-        return np.clip((self._raw(codes) - self.score_low_) / self.score_span_, 0.0, 1.0)
+        return self.normalise(self._raw(codes))
+
+    def normalise(self, raw: np.ndarray) -> np.ndarray:
+        """The normalised scores (see ``confidence``) of raw scores ``raw`` (N, K), computed
+        once (``decision_function``); a new array."""
+        out = np.subtract(raw, self.score_low_)  # in place from here: few temporaries for a large N
+        out /= self.score_span_
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         """Normalised confidences divided by their sum (ties from clipping broken by the raw

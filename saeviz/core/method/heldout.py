@@ -72,7 +72,7 @@ def heldout_from_codes(clf: LatentClassifier, test_codes: np.ndarray, test_idx: 
     """The fitted SVM on the (already encoded) codes of the test split."""
     scores = score_samples(clf, test_codes)
     return Heldout("test", np.asarray(test_idx, np.int64), np.asarray(y_test, np.int64),
-                   np.asarray(scores.predicted, np.int64), np.asarray(clf.confidence(test_codes)),
+                   np.asarray(scores.predicted, np.int64), clf.normalise(scores.decision),
                    np.asarray(clf.classes_), scores=scores)
 
 

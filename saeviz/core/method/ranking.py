@@ -86,10 +86,7 @@ def score_samples(classifier, codes: np.ndarray) -> Scores:
     rows = np.arange(len(raw))
     best = np.argmax(raw, axis=1)
     top = raw[rows, best]
-    # in place, to keep the temporaries of a large N few
-    conf = np.subtract(raw, classifier.score_low_)
-    conf /= classifier.score_span_
-    np.clip(conf, 0.0, 1.0, out=conf)
+    conf = classifier.normalise(raw)
     proba = np.subtract(raw, top[:, None])
     np.exp(proba, out=proba)
     proba *= 1e-3 / proba.sum(axis=1, keepdims=True)

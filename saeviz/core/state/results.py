@@ -31,7 +31,8 @@ class EpochResult:
     ``confidence`` its normalised confidence and ``margin`` the best minus the second-best raw
     score. ``train_error`` compares predictions of unlabeled training samples with the ground
     truth, ``test_error`` those of the test split (None without ground truth or test codes);
-    ``heldout`` is the test split's evaluation (None without one).
+    ``heldout`` is the test split's evaluation (None without one) and ``test_codes`` the
+    codes it was measured on (reused while the model stays the same).
     """
 
     epoch: int
@@ -41,12 +42,25 @@ class EpochResult:
     classifier: LatentClassifier
     scores: Scores
     class_scores: np.ndarray
-    predicted: np.ndarray
-    confidence: np.ndarray
-    margin: np.ndarray
     train_error: float | None = None
     test_error: float | None = None
     heldout: Heldout | None = None
+    test_codes: np.ndarray | None = None  # the test split's codes it was measured on
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """The predicted class of every code (``scores.predicted``)."""
+        return self.scores.predicted
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The normalised confidence of the predicted class (``scores.confidence``)."""
+        return self.scores.confidence
+
+    @property
+    def margin(self) -> np.ndarray:
+        """Best minus second-best raw score (``scores.margin``)."""
+        return self.scores.margin
 
     @property
     def n(self) -> int:
@@ -71,10 +85,9 @@ def compute_epoch_result(codes: np.ndarray, labels: np.ndarray, n_classes: int, 
         return None
     clf = LatentClassifier().fit(codes, labels)
     scores = score_samples(clf, codes)
-    predicted = np.asarray(scores.predicted, np.int64)
+    predicted = scores.predicted
     class_scores = np.zeros((len(codes), n_classes), np.float32)
-    class_scores[:, np.asarray(clf.classes_, np.int64)] = np.clip(
-        (np.asarray(scores.decision) - clf.score_low_) / clf.score_span_, 0.0, 1.0)
+    class_scores[:, np.asarray(clf.classes_, np.int64)] = clf.normalise(scores.decision)
     train_error = test_error = None
     if y_true is not None:
         mask = labels < 0
@@ -89,6 +102,5 @@ def compute_epoch_result(codes: np.ndarray, labels: np.ndarray, n_classes: int, 
         test_error = heldout.error
     return EpochResult(
         epoch=int(epoch), label_version=int(label_version), codes=codes, labels=labels, classifier=clf,
-        scores=scores, class_scores=class_scores, predicted=predicted,
-        confidence=np.asarray(scores.confidence, np.float32), margin=np.asarray(scores.margin, np.float32),
-        train_error=train_error, test_error=test_error, heldout=heldout)
+        scores=scores, class_scores=class_scores, train_error=train_error, test_error=test_error, heldout=heldout,
+        test_codes=test_codes)
