@@ -11,6 +11,7 @@ import logging
 
 from PySide6.QtCore import QSettings
 
+from saeviz.core.io.fileio import load_json
 from saeviz.core.state.view_state import SETTINGS_KEYS_V0, ViewState
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ def load_view_state(settings: QSettings) -> ViewState:
     text = settings.value(VIEW_STATE_KEY)
     if isinstance(text, str) and text:
         try:
-            return ViewState.from_dict(json.loads(text))
-        except ValueError as exc:  # not JSON
+            return ViewState.from_dict(load_json(text))
+        except ValueError as exc:  # not JSON, or beyond the reader's limits
             log.warning("ignoring the saved view settings: %s", exc)
             return ViewState()
     old = {key: settings.value(key) for key in SETTINGS_KEYS_V0 if settings.contains(key)}

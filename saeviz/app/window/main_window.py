@@ -38,6 +38,7 @@ from saeviz.app.window.window_fit import (
 )
 from saeviz.core.data.registry import DATASETS
 from saeviz.core.errors import SaevizError
+from saeviz.core.io.fileio import load_json
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.state.labels import follow_store
 from saeviz.core.state.session import Session, SessionDefaults, load_defaults
@@ -231,14 +232,14 @@ class MainWindow(QMainWindow):
                 model = st.value("session/model")
                 train = st.value("session/train")
                 if isinstance(model, str) and model:
-                    self.session.set_model_config(ModelConfig.from_dict(_json_loads(model)))
+                    self.session.set_model_config(ModelConfig.from_dict(load_json(model)))
                 if isinstance(train, str) and train:
-                    self.session.set_train_config(TrainConfig.from_dict(_json_loads(train)))
+                    self.session.set_train_config(TrainConfig.from_dict(load_json(train)))
                 fraction = st.value("session/label_fraction")
                 if fraction is not None:
                     f = float(fraction)
                     if 0.0 <= f <= 1.0:
-                        self.session.label_fraction = f
+                        self.session.set_label_fraction(f)
             except (ValueError, TypeError) as exc:
                 log.warning("ignoring saved settings: %s", exc)
 
@@ -382,12 +383,6 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self._save_settings()
         super().closeEvent(event)
-
-
-def _json_loads(text: str):
-    import json
-
-    return json.loads(text)
 
 
 __all__ = ["MainWindow", "app_icon", "resource"]
