@@ -1,35 +1,44 @@
-"""Morph slider cost on the full-resolution body (13,718 vertices, 27,420 triangles).
+"""Morph slider and Play on the pretrained bodies model at full resolution (13,718 vertices).
 
-    python -m benchmarks.bench_morph [--quick] [--size W H] [--steps N]
+    python -m benchmarks.bench_morph [--quick] [--size W H] [--seconds S] [--no-training]
 
-Needs a display (e.g. ``xvfb-run -a python -m benchmarks.bench_morph``). Trains an SAE of the
-paper's shape (``basis`` architecture, 256 basis vectors, hidden 2048/256, latent 30) for two
-epochs on full-resolution bodies, opens the mesh viewport at ``--size`` and measures, in one
-run and interleaved round by round so that changing machine load hits all three alike:
+Needs an X display (``xvfb-run -a python -m benchmarks.bench_morph``; started through
+PyVirtualDisplay when there is none). Loads ``models/bodies.safetensors`` (basis network,
+latent 30) and ``--count`` generated full-resolution bodies, and measures in one run:
 
-* update: what one slider step costs besides drawing: decode the path point
-  (``CodeDecoder``), compute the vertex normals (``VertexNormals``) and write points and
-  normals into the viewport's VTK arrays in place;
-* bare render: ``render()`` of the same mesh in the same viewport, nothing changed;
-* step: update + render, i.e. a whole slider step done on one thread;
-* UI step: what the UI thread does per step in the app, where the morph panel's worker has
-  already decoded and computed the normals: the copy into VTK's arrays + render;
+1. Where the milliseconds of one morph step go, in a mesh viewport of ``--size`` pixels,
+   interleaved round by round so that a change of machine load hits all alike: decode
+   (``CodeDecoder``), vertex normals (``VertexNormals``), upload (points and normals written
+   in place into the viewport's VTK arrays), bare render (render, read back and show, nothing
+   changed), and the step done on one thread (decode + normals + upload + render) against the
+   bare render, as wall time and as CPU time of the process (the UI thread and Mesa's
+   rasteriser threads: less sensitive to other programs). With pyvistaqt installed, the same bare render in pyvistaqt's ``QtInteractor``
+   (a ``QOpenGLWidget``: render, then Qt's OpenGL composition of its window) for comparison.
+2. The morph panel and viewport alone (no training): a 60 Hz drag of the slider (a QTimer
+   moves it every 16 ms, as a fast mouse does) and Play, each for ``--seconds``: distinct
+   frames shown per second (renders of the morph whose ``t`` differs from the previous render;
+   slider events are not counted), the longest gap between two shown frames, how far the shown
+   frame lags behind the slider, whether the last frame shown is the slider's last ``t``, and
+   per stage the median milliseconds of the decoding worker (decode, normals) and of the UI
+   thread (upload, render).
+3. The main window training the bodies (``--count`` of them, the basis network) while the same
+   drag and Play run in its morph panel and mesh dock, with a 10 ms UI timer's p99 / max
+   interval (idle: 10 ms).
 
-as wall time and CPU time (the update: the calling thread's CPU time; renders: the process's,
-which includes Mesa's rasteriser threads), medians and 90th percentiles, with the ratio
-step / bare render. Then drags the real morph panel's slider (decoding on its worker thread):
-the time from a slider move until that frame is on screen (one move at a time), and during a
-continuous 60 Hz drag the frames drawn per second and how many slider steps a drawn frame
-lags behind. Load averages are printed before and after.
+Load averages are printed before and after each part: the figures depend on what else runs.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "bodies.safetensors"
 
 
 def _load() -> str:
@@ -39,191 +48,381 @@ def _load() -> str:
         return "n/a"
 
 
-def _stats(values) -> tuple[float, float]:
-    a = np.asarray(values) * 1000.0
+def _ms(values) -> tuple[float, float]:
+    a = np.asarray(values, float) * 1000.0
+    if not len(a):
+        return float("nan"), float("nan")
     return float(np.median(a)), float(np.percentile(a, 90))
+
+
+def _display():
+    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return None
+    from pyvirtualdisplay import Display
+
+    display = Display(visible=False, size=(1600, 1000), color_depth=24)
+    display.start()
+    return display
+
+
+def run_event_loop(seconds: float, until=None) -> None:
+    """The application's event loop (as ``app.exec()`` runs it) for ``seconds`` or until
+    ``until()`` is true."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(1000 * seconds), loop.quit)
+    check = QTimer()
+    if until is not None:
+        check.setInterval(5)
+        check.timeout.connect(lambda: loop.quit() if until() else None)
+        check.start()
+    loop.exec()
+    check.stop()
+
+
+def encode_all(model, X: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.concatenate([model.encode(torch.as_tensor(X[i:i + 256], dtype=torch.float32)).numpy()
+                               for i in range(0, len(X), 256)])
+
+
+# -- 1: the stages ------------------------------------------------------------------------------
+def stages(app, ds, model, codes, labels, size, rounds: int, steps: int) -> dict:
+    from saeviz.app import MeshView
+    from saeviz.core.display.mesh_ops import VertexNormals
+    from saeviz.core.method.morph import CodeDecoder, class_centers, morph_path
+
+    V = ds.X.shape[1]
+    centers = class_centers(codes, labels, 2)
+    start = int(np.flatnonzero(labels == 0)[0])
+    path = morph_path(codes[start], centers[0], centers[1], np.linspace(0.0, 1.0, steps)).astype(np.float32)
+    view = MeshView()
+    view.resize(*size)
+    view.show()
+    view.set_topology(ds.faces, V)
+    decoder, normals = CodeDecoder(model), VertexNormals(ds.faces, V)
+    live = view.meshes["morph"]
+    view.set_mode("morph")
+    view.set_morph(decoder.decode(path[0]))
+    view.camera_preset("front")
+    run_event_loop(0.3)
+    view.render_now()
+    old = _old_viewport(app, ds, decoder.decode(path[0]), normals, (view.canvas.width(), view.canvas.height()))
+    keys = ("decode", "normals", "upload", "bare render", "step") + (("old bare render",) if old else ())
+    res = {k: [] for k in keys}
+    cpu = {k: [] for k in keys}  # process CPU time: the UI thread and Mesa's rasteriser threads
+
+    def timed(key, fn, *args):
+        w, c = time.perf_counter(), time.process_time()
+        value = fn(*args)
+        res[key].append(time.perf_counter() - w)
+        cpu[key].append(time.process_time() - c)
+        return value
+
+    def step(z):
+        x = decoder.decode(z)
+        live.update(x, normals.normals(x))
+        view.render_now()
+
+    for _ in range(rounds):
+        for z in path:
+            x = timed("decode", decoder.decode, z)
+            n = timed("normals", normals.normals, x)
+            timed("upload", live.update, x, n)
+        for _ in path:
+            timed("bare render", view.render_now)
+        for z in path:
+            timed("step", step, z)
+        if old:
+            for _ in path:
+                timed("old bare render", old)
+        app.processEvents()
+    out = {k: _ms(v) + (_ms(cpu[k])[0],) for k, v in res.items()}
+    out["ratio"] = out["step"][0] / out["bare render"][0]
+    out["ratio_cpu"] = out["step"][2] / out["bare render"][2]
+    out["viewport"] = (view.canvas.width(), view.canvas.height())
+    out["software_gl"] = view.software_gl
+    view.shutdown()
+    view.close()
+    view.deleteLater()
+    return out
+
+
+def _old_viewport(app, ds, x, normals, size):
+    """pyvistaqt's QtInteractor (a QOpenGLWidget) showing the same body, or None."""
+    try:
+        import pyvista as pv
+        from pyvistaqt import QtInteractor
+    except ImportError:
+        return None
+    plotter = QtInteractor(None, auto_update=False, multi_samples=0)
+    plotter.resize(*size)
+    plotter.show()
+    plotter.set_background("white")
+    plotter.enable_lightkit()
+    F = np.hstack([np.full((len(ds.faces), 1), 3), ds.faces]).ravel()
+    mesh = pv.PolyData(np.asarray(x, np.float32), F)
+    mesh.point_data["Normals"] = normals.normals(x)
+    mesh.point_data.active_normals_name = "Normals"
+    actor = plotter.add_mesh(mesh, color="#d9c2ad", reset_camera=True)
+    actor.prop.interpolation = "phong"
+    run_event_loop(0.3)
+
+    def render():
+        plotter.render()
+        app.processEvents()  # the paint: Qt composes the window through OpenGL
+    return render
+
+
+# -- 2 and 3: the panel --------------------------------------------------------------------------
+class FrameCounter:
+    """Counts the distinct morph frames the viewport draws and the gaps between them."""
+
+    def __init__(self, view, panel):
+        self.view, self.panel = view, panel
+        self.times: list[float] = []
+        self.lag: list[float] = []
+        self._last_t = None
+        self.upload: list[float] = []
+        self.render: list[float] = []
+        self.decode: list[float] = []
+        self.normals: list[float] = []
+        view.rendered.connect(self._rendered)
+        panel.frameShown.connect(self._frame)
+        self.active = False
+
+    def _frame(self, frame) -> None:
+        if self.active:
+            self.decode.append(frame.decode_seconds)
+            self.normals.append(frame.normals_seconds)
+            self.upload.append(self.view.last_upload_seconds)
+
+    def _rendered(self) -> None:
+        if not self.active or self.view.mode != "morph" or self.panel.last_frame is None:
+            return
+        self.render.append(self.view.last_render_seconds)
+        t = self.panel.last_frame.t
+        if t != self._last_t:
+            self._last_t = t
+            self.times.append(time.perf_counter())
+            self.lag.append(abs(self.panel.t - t) * 100)
+
+    def run(self, seconds: float, drive) -> dict:
+        self.times, self.lag, self._last_t = [], [], None
+        self.upload, self.render, self.decode, self.normals = [], [], [], []
+        self.active = True
+        t0 = time.perf_counter()
+        drive(seconds)
+        elapsed = time.perf_counter() - t0
+        settled = self.panel.t
+        run_event_loop(10.0, until=lambda: self.panel.last_frame is not None
+                       and self.panel.last_frame.t == self.panel.t and not self.view._render_pending)
+        self.active = False
+        times = [t for t in self.times if t <= t0 + elapsed]
+        gaps = np.diff([t0] + times) if times else np.array([elapsed])
+        return {"fps": len(times) / elapsed, "max_gap_ms": 1000 * float(gaps.max()),
+                "lag_steps": float(np.median(self.lag)) if self.lag else float("nan"),
+                "last_ok": self.panel.last_frame is not None and self.panel.last_frame.t == settled
+                and self.view.morph_points() is not None,
+                "decode": _ms(self.decode)[0], "normals": _ms(self.normals)[0],
+                "upload": _ms(self.upload)[0], "render": _ms(self.render)[0]}
+
+
+def drag(panel):
+    """A fast mouse: the slider moves every 16 ms, back and forth over 0..1."""
+    from PySide6.QtCore import Qt, QTimer
+
+    def go(seconds: float) -> None:
+        k = [0]
+
+        def move() -> None:
+            i = k[0] % 120
+            panel.slider.setValue(i if i <= 100 else 100 - 5 * (i - 100))
+            k[0] += 1
+        mouse = QTimer()
+        mouse.setTimerType(Qt.PreciseTimer)
+        mouse.setInterval(16)
+        mouse.timeout.connect(move)
+        mouse.start()
+        run_event_loop(seconds)
+        mouse.stop()
+    return go
+
+
+def play(panel):
+    def go(seconds: float) -> None:
+        panel.play_button.click()
+        run_event_loop(seconds)
+        panel.play_button.click()
+    return go
+
+
+def ui_probe():
+    from PySide6.QtCore import Qt, QTimer
+
+    ticks: list[float] = []
+    probe = QTimer()
+    probe.setTimerType(Qt.PreciseTimer)
+    probe.setInterval(10)
+    probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    return probe, ticks
+
+
+def _ticks(ticks) -> tuple[float, float]:
+    d = np.diff(np.asarray(ticks)) * 1000.0
+    return (float(np.percentile(d, 99)), float(d.max())) if len(d) else (float("nan"), float("nan"))
+
+
+def panel_alone(ds, ckpt, size, seconds: float) -> dict:
+    from saeviz.app import MeshView, MorphPanel
+    from saeviz.core.state.session import Session
+
+    session = Session()
+    session.set_dataset(ds)
+    session.apply_checkpoint(ckpt, labels=False)
+    session.accept_codes(encode_all(ckpt.model, session.X))
+    view = MeshView()
+    view.resize(*size)
+    view.show()
+    view.set_topology(ds.faces, ds.X.shape[1])
+    panel = MorphPanel(session, mesh_view=view)
+    panel.show()
+    session.select(int(np.flatnonzero(np.asarray(session.labels.labels) == 0)[0]))
+    run_event_loop(30, until=lambda: panel.last_frame is not None)
+    view.camera_preset("front")
+    run_event_loop(0.3)
+    counter = FrameCounter(view, panel)
+    out = {}
+    for name, driver in (("drag", drag(panel)), ("play", play(panel))):
+        probe, ticks = ui_probe()
+        probe.start()
+        out[name] = counter.run(seconds, driver)
+        probe.stop()
+        out[name]["ui_p99"], out[name]["ui_max"] = _ticks(ticks)
+    panel.shutdown()
+    view.shutdown()
+    return out
+
+
+def window_training(app, ds, size_hint, seconds: float) -> dict:
+    from PySide6.QtCore import QSettings
+
+    from saeviz.app import MainWindow
+    from saeviz.core.method.config import ModelConfig, TrainConfig
+    from saeviz.core.state.session import Session, SessionDefaults
+
+    defaults = SessionDefaults(label_fraction=0.2,
+                               model=ModelConfig(architecture="basis", hidden=(512, 128), latent_dim=30, basis_size=64),
+                               train=TrainConfig(batch_size=32))
+    session = Session(defaults)
+    session.set_dataset(ds)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "bench.ini"), QSettings.IniFormat)
+        window = MainWindow(session=session, settings=settings, defaults=defaults, open_startup=False)
+        window.resize(1280, 720)
+        window.show()
+        run_event_loop(1.5)
+        tools = window.mesh_tools
+        panel, view = tools.morph, tools.mesh_view
+        session.select(int(np.flatnonzero(np.asarray(session.labels.labels) == 0)[0]))
+        window.train(100000)
+        run_event_loop(120, until=lambda: session.epoch >= 1 and panel.last_frame is not None)
+        out["viewport"] = (view.canvas.width(), view.canvas.height())
+        tools.docks["morph"].raise_()
+        counter = FrameCounter(view, panel)
+        for name, driver in (("drag", drag(panel)), ("play", play(panel))):
+            probe, ticks = ui_probe()
+            probe.start()
+            out[name] = counter.run(seconds, driver)
+            probe.stop()
+            out[name]["ui_p99"], out[name]["ui_max"] = _ticks(ticks)
+        probe, ticks = ui_probe()  # training with the mesh dock open, nobody touching the morph
+        probe.start()
+        run_event_loop(seconds)
+        probe.stop()
+        out["idle_ui_p99"], out["idle_ui_max"] = _ticks(ticks)
+        out["epochs"] = session.epoch
+        window.stop_training()
+        run_event_loop(10, until=lambda: not session.training)
+        window.documents.ask_unsaved_model = lambda doing: "discard"  # no question at close
+        window.labeling.ask_unsaved = lambda: "discard"
+        window.close()
+    return out
+
+
+def _print_panel(title: str, r: dict) -> None:
+    print(title)
+    print(f"  {'':6s}{'shown fps':>10s}{'max gap ms':>11s}{'lag steps':>10s}{'last ok':>8s}"
+          f"{'decode':>8s}{'normals':>8s}{'upload':>8s}{'render':>8s}{'UI p99':>8s}{'UI max':>8s}")
+    for name in ("drag", "play"):
+        d = r[name]
+        print(f"  {name:6s}{d['fps']:10.1f}{d['max_gap_ms']:11.0f}{d['lag_steps']:10.1f}{d['last_ok']!s:>8s}"
+              f"{d['decode']:8.2f}{d['normals']:8.2f}{d['upload']:8.2f}{d['render']:8.2f}"
+              f"{d['ui_p99']:8.1f}{d['ui_max']:8.0f}")
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--size", type=int, nargs=2, default=(700, 760), metavar=("W", "H"))
-    parser.add_argument("--steps", type=int, default=None, help="slider steps per measurement")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--count", type=int, default=300, help="full-resolution bodies to train on")
+    parser.add_argument("--quick", action="store_true", help="short runs (2 s each, fewer rounds)")
+    parser.add_argument("--size", type=int, nargs=2, default=(700, 760), metavar=("W", "H"),
+                        help="viewport size of parts 1 and 2 (the window's own dock in part 3)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per drag and per Play")
+    parser.add_argument("--count", type=int, default=300, help="full-resolution bodies")
+    parser.add_argument("--no-training", action="store_true", help="skip part 3")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
-    steps = args.steps or (10 if args.quick else 20)
-    rounds = args.rounds or (3 if args.quick else 6)
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        print("bench_morph needs a display and was skipped: run it under xvfb-run -a")
-        return {}
+    seconds = args.seconds or (2.0 if args.quick else 5.0)
+    rounds, steps = (3, 10) if args.quick else (6, 20)
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    display = _display()
+    try:
+        from PySide6.QtWidgets import QApplication
 
-    from PySide6.QtWidgets import QApplication
+        from saeviz.app import collect_garbage_on_ui_thread, configure_threads, warm_up
+        from saeviz.core.data import bodies
+        from saeviz.core.io.checkpoint import load_checkpoint
 
-    from saeviz.app import MeshView, MorphPanel
-    from saeviz.core.data import bodies
-    from saeviz.core.display.mesh_ops import VertexNormals
-    from saeviz.core.method.config import ModelConfig, TrainConfig
-    from saeviz.core.method.morph import CodeDecoder, class_centers, morph_path
-    from saeviz.core.method.training import Trainer
-    from saeviz.core.state.session import Session, SessionDefaults, frozen_model
+        threads = configure_threads()
+        warm_up()
+        app = QApplication.instance() or QApplication([sys.argv[0]])
+        collect_garbage_on_ui_thread()
+        print(f"load average at start: {_load()}; {threads} torch threads on {os.cpu_count()} cores", flush=True)
+        ds = bodies.load_bodies(count=args.count, seed=0, resolution="full", cache_dir=args.cache_dir)
+        ckpt = load_checkpoint(MODEL)
+        model = ckpt.model.eval()
+        codes = encode_all(model, ds.X)
+        labels = np.asarray(ds.y)
+        print(f"{ds.X.shape[1]} vertices, {len(ds.faces)} triangles; model {MODEL.name}", flush=True)
 
-    app = QApplication.instance() or QApplication([])
-    print(f"load average at start: {_load()}; torch threads {torch.get_num_threads()}", flush=True)
-    ds = bodies.load_bodies(count=args.count, seed=0, resolution="full", cache_dir=args.cache_dir)
-    V = ds.X.shape[1]
-    model_cfg = ModelConfig(architecture="basis", hidden=(2048, 256), latent_dim=30, basis_size=256)
-    train_cfg = TrainConfig(gamma=0.5, epochs=2, batch_size=32, device="cpu", seed=0)
-    session = Session(SessionDefaults(label_fraction=0.2, model=model_cfg, train=train_cfg))
-    session.set_dataset(ds)
-    t = time.perf_counter()
-    trainer = Trainer(session.X, model_cfg, train_cfg, supervision=session.labels)
-    trainer.fit()
-    model = frozen_model(trainer.model)
-    codes = trainer.latent_codes()
-    print(f"{V} vertices, {len(ds.faces)} triangles; model trained in {time.perf_counter() - t:.0f} s", flush=True)
-    labels = np.asarray(session.labels.labels)
-    centers = class_centers(codes, labels, 2)
-    start = int(np.flatnonzero(labels == 0)[0])
-    ts = np.linspace(0.0, 1.0, steps)
-    path = morph_path(codes[start], centers[0], centers[1], ts).astype(np.float32)
+        s = stages(app, ds, model, codes, labels, args.size, rounds, steps)
+        print(f"\n1. one morph step, viewport {s['viewport'][0]}x{s['viewport'][1]} px, software OpenGL: "
+              f"{s['software_gl']} ({rounds} rounds x {steps} steps; load {_load()})")
+        print(f"  {'':18s}{'median ms':>10s}{'p90 ms':>8s}{'CPU ms':>8s}")
+        for key in ("decode", "normals", "upload", "bare render", "step", "old bare render"):
+            if key in s:
+                print(f"  {key:18s}{s[key][0]:10.2f}{s[key][1]:8.2f}{s[key][2]:8.2f}")
+        print(f"  step / bare render: wall {s['ratio']:.3f}, CPU {s['ratio_cpu']:.3f}")
 
-    view = MeshView()
-    view.resize(*args.size)
-    view.show()
-    view.set_topology(ds.faces, V)
-    decoder = CodeDecoder(model)
-    normals = VertexNormals(ds.faces, V)
-    live = view.meshes["morph"]
-    view.set_morph(decoder.decode(path[0]))
-    view.set_mode("morph")
-    view.camera_preset("front")
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.01)
-    view.render_now()
-    size = (view.plotter.width(), view.plotter.height())
-
-    def update(z):
-        x = decoder.decode(z)
-        n = normals.normals(x)
-        live.update(x, n)
-
-    results = {"update": ([], []), "bare": ([], []), "step": ([], []), "ui": ([], [])}
-    ready = [(decoder.decode(z), None) for z in path]
-    ready = [(x, normals.normals(x)) for x, _ in ready]
-    for _ in range(3):  # warm up every path
-        update(path[1])
-        view.render_now()
-    for _ in range(rounds):
-        for z in path:
-            w, c = time.perf_counter(), time.thread_time()
-            update(z)
-            results["update"][0].append(time.perf_counter() - w)
-            results["update"][1].append(time.thread_time() - c)
-        for _ in path:
-            w, c = time.perf_counter(), time.process_time()
-            view.render_now()
-            results["bare"][0].append(time.perf_counter() - w)
-            results["bare"][1].append(time.process_time() - c)
-        for z in path:
-            w, c = time.perf_counter(), time.process_time()
-            update(z)
-            view.render_now()
-            results["step"][0].append(time.perf_counter() - w)
-            results["step"][1].append(time.process_time() - c)
-        for x, n in ready:
-            w, c = time.perf_counter(), time.process_time()
-            live.update(x, n)
-            view.render_now()
-            results["ui"][0].append(time.perf_counter() - w)
-            results["ui"][1].append(time.process_time() - c)
-        app.processEvents()
-
-    out = {"vertices": V, "triangles": int(len(ds.faces)), "viewport": size,
-           "software_gl": view.software_gl, "multi_samples": view.plotter.ren_win.GetMultiSamples()}
-    print(f"\nviewport {size[0]}x{size[1]} px, software OpenGL: {view.software_gl}, "
-          f"multisampling: {out['multi_samples']}; {rounds} rounds x {steps} steps each")
-    print(f"{'':14s}{'wall median':>12s}{'wall p90':>10s}{'CPU median':>12s}{'CPU p90':>10s}  (ms)")
-    for key, label in (("update", "update"), ("bare", "bare render"), ("step", "step"), ("ui", "UI step")):
-        wm, wp = _stats(results[key][0])
-        cm, cp = _stats(results[key][1])
-        out[key] = {"wall_median_ms": wm, "wall_p90_ms": wp, "cpu_median_ms": cm, "cpu_p90_ms": cp}
-        print(f"{label:14s}{wm:12.2f}{wp:10.2f}{cm:12.2f}{cp:10.2f}")
-    out["ratio_wall"] = out["step"]["wall_median_ms"] / out["bare"]["wall_median_ms"]
-    out["ratio_cpu"] = out["step"]["cpu_median_ms"] / out["bare"]["cpu_median_ms"]
-    out["ui_ratio_wall"] = out["ui"]["wall_median_ms"] / out["bare"]["wall_median_ms"]
-    out["ui_ratio_cpu"] = out["ui"]["cpu_median_ms"] / out["bare"]["cpu_median_ms"]
-    print(f"step / bare render: wall {out['ratio_wall']:.3f}, CPU {out['ratio_cpu']:.3f}; "
-          f"UI step / bare render: wall {out['ui_ratio_wall']:.3f}, CPU {out['ui_ratio_cpu']:.3f}")
-
-    # The real panel: slider moves -> worker decodes -> UI writes and renders. The event loop
-    # runs (and sleeps) as in the app; a busy loop here would take a core from the worker.
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    def run_until(done, timeout_s: float) -> None:
-        loop = QEventLoop()
-        check = QTimer()
-        check.setInterval(1)
-        check.timeout.connect(lambda: loop.quit() if done() else None)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        check.start()
-        loop.exec()
-        check.stop()
-
-    session.accept_model(model, model_cfg)
-    session.accept_codes(codes)
-    panel = MorphPanel(session, mesh_view=view)
-    panel.show()
-    session.select(start)
-    run_until(lambda: panel.last_frame is not None, 30)
-    latency, decode_ms = [], []
-    for value in np.linspace(0, 100, 2 * steps).round().astype(int):
-        seen = view.render_count
-        t0 = time.perf_counter()
-        panel.slider.setValue(int(value))
-        run_until(lambda: (panel.last_frame is not None and abs(panel.last_frame.t - value / 100) < 1e-9
-                           and view.render_count > seen), 5)
-        latency.append(time.perf_counter() - t0)
-        decode_ms.append(panel.last_frame.seconds)
-    lm, lp = _stats(latency)
-    dm, dp = _stats(decode_ms)
-    out["panel_latency_ms"] = {"median": lm, "p90": lp}
-    out["panel_worker_decode_ms"] = {"median": dm, "p90": dp}
-    print(f"morph panel, slider move until the frame is drawn: median {lm:.1f} ms, p90 {lp:.1f} ms "
-          f"(worker: decode + normals median {dm:.2f} ms wall)")
-
-    # A continuous drag: the slider moves every 16 ms (a 60 Hz mouse) for two seconds.
-    shown_t = []
-    view.rendered.connect(lambda: shown_t.append((panel.slider.value() / 100,
-                                                  panel.last_frame.t if panel.last_frame else None)))
-    moves = [0]
-
-    def move() -> None:
-        k = moves[0] % 200
-        panel.slider.setValue(k if k <= 100 else 200 - k)
-        moves[0] += 1
-
-    mouse = QTimer()
-    mouse.setInterval(16)
-    mouse.timeout.connect(move)
-    t0 = time.perf_counter()
-    mouse.start()
-    run_until(lambda: False, 2.0)
-    mouse.stop()
-    elapsed = time.perf_counter() - t0
-    lag = [abs(a - b) * 100 for a, b in shown_t if b is not None]
-    out["drag"] = {"moves": moves[0], "frames": len(shown_t), "fps": len(shown_t) / elapsed,
-                   "lag_steps_median": float(np.median(lag)) if lag else None}
-    print(f"continuous drag at 60 Hz for {elapsed:.1f} s: {moves[0]} slider moves, {len(shown_t)} frames drawn "
-          f"({len(shown_t) / elapsed:.1f} per second); a drawn frame is a median "
-          f"{out['drag']['lag_steps_median']:.0f} slider steps behind the slider")
-    print(f"load average at end: {_load()}")
-    panel.shutdown()
-    view.shutdown()
-    return out
+        r = panel_alone(ds, ckpt, args.size, seconds)
+        _print_panel(f"\n2. morph panel + viewport {args.size[0]}x{args.size[1]}, not training "
+                     f"({seconds:g} s each; load {_load()}; stage columns: median ms)", r)
+        out = {"stages": s, "alone": r}
+        if not args.no_training:
+            t = window_training(app, ds, args.size, seconds)
+            _print_panel(f"\n3. main window training {args.count} bodies, viewport {t['viewport'][0]}x"
+                         f"{t['viewport'][1]} ({t['epochs']} epochs; load {_load()})", t)
+            print(f"  training, mesh dock open, morph untouched: UI timer p99 {t['idle_ui_p99']:.1f} ms, "
+                  f"max {t['idle_ui_max']:.0f} ms")
+            out["training"] = t
+        print(f"\nload average at end: {_load()}")
+        return out
+    finally:
+        if display is not None:
+            display.stop()
 
 
 if __name__ == "__main__":

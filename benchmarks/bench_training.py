@@ -7,17 +7,26 @@ set of 6,000 samples with 6,000 labeled codes: seconds per epoch with gamma = 0 
 autoencoder) and gamma = 0.5 (SAE, class-level MDS and exact MDS), the structuring overhead,
 and training throughput (samples/s) for the digits conv net and for an MLP of the body-mesh
 size (41,154 inputs, 2048 and 256 hidden, latent 30; a few batches).
+
+MNIST (the paper's conv net 8/16/32, latent 10, batch 64, gamma 0.5, 1% of the samples
+labeled with the A/B/C classes): samples per second and per CPU-second of the process with
+1 and 2 threads, next to the figures recorded before the training was made faster. MNIST is
+looked for as ``saeviz train --dataset mnist`` does, then in ``../shared/data/mnist``;
+``--mnist FOLDER`` names it. The machine's load average is printed with every figure.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from saeviz.core.data import load_dataset, reveal_labels
+from saeviz.core.data.named import find_idx_dataset
 from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
 from saeviz.core.method.training import Trainer
 from saeviz.core.state.labels import LabelStore
@@ -72,13 +81,80 @@ def throughput(quick: bool) -> None:
     print(f"{'MLP 41,154-2048-256-30 (paper body net), batch 64':50s} {sps:10,.1f} samples/s")
 
 
+# One epoch of the MNIST case above on 10,000 training images, measured at commit 2c175c8
+# (2026-12-05) on this project's 2-core build machine while other jobs ran on it: samples per
+# CPU-second of the process and per wall second, with the 1-minute load average at the time.
+# (medians of the epochs measured: 1 thread 829, 853, 804, 796 samples/CPU-s; 2 threads 243, 185).
+MNIST_BEFORE = {  # threads: (samples per CPU-second, samples per second, load average)
+    1: (816, 388, 8.7),
+    2: (214, 160, 8.2),
+}
+MNIST_BEFORE_SOURCE = "commit 2c175c8, 2026-12-05"
+
+
+def mnist_folder(given: str | None) -> Path | None:
+    """The MNIST folder: ``given``, the one ``--dataset mnist`` finds, or ``../shared/data/mnist``."""
+    if given:
+        return Path(given)
+    found = find_idx_dataset("mnist")
+    if found is not None:
+        return found
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    return shared if shared.is_dir() else None
+
+
+def mnist_rates(X, labels, names, threads: int, epochs: int) -> list[tuple[float, float, float]]:
+    """(samples per CPU-second, samples per second, load average) of ``epochs`` epochs of the
+    conv SAE on ``X`` with ``threads`` torch threads, after one warm-up epoch."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        store = LabelStore(len(X), names, labels=labels)
+        tr = Trainer(X, ModelConfig(architecture="conv", latent_dim=10),
+                     TrainConfig(gamma=0.5, batch_size=64, seed=0), store)
+        tr.fit(1)  # warm-up: the first codes, allocations, kernel choices
+        rates = []
+        for _ in range(epochs):
+            cpu, wall = time.process_time(), time.perf_counter()
+            tr.fit(1)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            rates.append((len(X) / cpu, len(X) / wall, os.getloadavg()[0]))
+        return rates
+    finally:
+        torch.set_num_threads(previous)
+
+
+def mnist_throughput(quick: bool, folder: str | None = None) -> None:
+    where = mnist_folder(folder)
+    if where is None or not where.is_dir():
+        print("MNIST not found (pass --mnist FOLDER); the MNIST figures are left out")
+        return
+    ds = load_dataset(where, classes="abc")
+    n = 3000 if quick else 10_000
+    X = ds.X[ds.train_idx[:n]]
+    labels = reveal_labels(ds.y[ds.train_idx[:n]], np.arange(n), 0.01, seed=0)
+    print(f"MNIST conv SAE (8/16/32, latent 10, batch 64, gamma 0.5, 1% labeled), {n:,} images per epoch")
+    for threads in (1, 2):
+        before = MNIST_BEFORE.get(threads)
+        if before is not None:
+            print(f"  {threads} thread{'s' if threads > 1 else ' '} before ({MNIST_BEFORE_SOURCE}): "
+                  f"{before[0]:7,.0f} samples/CPU-s {before[1]:7,.0f} samples/s (load {before[2]:.1f})")
+        for cpu_rate, wall_rate, load in mnist_rates(X, labels, ds.class_names, threads, 1 if quick else 2):
+            print(f"  {threads} thread{'s' if threads > 1 else ' '} now:    {cpu_rate:7,.0f} samples/CPU-s "
+                  f"{wall_rate:7,.0f} samples/s (load {load:.1f})", flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--mnist", default=None, metavar="FOLDER", help="the folder of the MNIST IDX files")
+    parser.add_argument("--only-mnist", action="store_true", help="only the MNIST figures")
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    overhead_table(args.quick)
-    throughput(args.quick)
+    if not args.only_mnist:
+        overhead_table(args.quick)
+        throughput(args.quick)
+    mnist_throughput(args.quick, args.mnist)
 
 
 if __name__ == "__main__":

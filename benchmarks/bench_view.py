@@ -8,6 +8,10 @@ Targets: under 33 ms at 10,000 points and under 50 ms at 60,000, in 2D and 3D.
 Without a DISPLAY it starts a virtual X server (Xvfb, via pyvirtualdisplay or directly) and
 uses Qt's xcb platform, so OpenGL is Mesa's software renderer: a lower bound for real GPUs.
 It also saves screenshots of 10,000 coloured points in 2D and 3D (``--out``, default /tmp).
+
+``--points N`` measures the view at N points instead (``benchmarks.view_million``: pan and
+zoom frames, live update, lasso / rectangle / brush, picks, 3D frames, guided ranking and
+memory per point), e.g. ``python -m benchmarks.bench_view --points 1000000``.
 """
 from __future__ import annotations
 
@@ -203,8 +207,12 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=None, help="timed frames per case (default 40; quick 12)")
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("/tmp"), help="folder for the screenshots")
+    parser.add_argument("--points", type=int, default=None,
+                        help="measure the view at this many points (e.g. 1000000) instead")
     args = parser.parse_args(argv)
     frames = args.frames or (12 if args.quick else 40)
+    if args.points is not None and args.points < 1000:
+        parser.error("--points needs at least 1000 points")
 
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     rasterisers = os.environ.get("LP_NUM_THREADS", "default")
@@ -224,6 +232,13 @@ def main(argv=None) -> int:
               "CPU ms is this process's CPU time per frame (all its threads, Mesa's included).\n")
         header = (f"{'case':<34}{'N':>8}  {'median ms':>9}  {'p95 ms':>7}  {'(proj + view)':>15}  "
                   f"{'CPU ms':>7}  target")
+        if args.points is not None:
+            from benchmarks.view_million import run
+
+            run(app, args.points, frames=args.frames or (6 if args.quick else 12), d=args.latent_dim, out=args.out)
+            app.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+            shiboken6.delete(app)
+            return 0
         print(header)
         print("-" * len(header))
         for dims in (2, 3):

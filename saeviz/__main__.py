@@ -3,4 +3,5 @@ import sys
 
 from saeviz.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned process (training) imports the main module
+    sys.exit(main())

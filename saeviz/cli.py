@@ -42,6 +42,7 @@ A=(0,1,9), B=(4,6,8), C=(2,3,5,7)), 'seasons' (Fashion-MNIST: summer, winter, al
 
 # saeviz.core.data.named.CLASS_GROUPINGS, repeated so that --help does not import numpy
 CLASS_GROUPINGS = ("ten", "abc", "seasons")
+CLASSIFIERS = ("svm", "label-spreading", "knn")  # saeviz.core.method.config.CLASSIFIERS, without importing it
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -138,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--target-scale", type=float, default=0.0,
                     help="latent units per unit of class distance (0: auto, 2*sqrt(2*latent))")
     tr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    tr.add_argument("--classifier", choices=CLASSIFIERS, default="svm",
+                    help="classifier on the codes: svm (the paper's linear SVM), label-spreading (kNN label "
+                         "spreading over all training codes) or knn (vote of the 10 nearest labeled codes)")
+    tr.add_argument("--self-training", type=_fraction, default=0.0, metavar="CONFIDENCE",
+                    help="feed the classifier's predictions with at least this confidence back into the "
+                         "structural targets as pseudo-labels every epoch (0: off, the paper's method); "
+                         "pseudo-labels are never written as labels")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=_bounded_int(0, 1024), default=0,
                     help="CPU threads for torch (0: torch's default)")
@@ -353,7 +361,8 @@ def _train_run(args, ctx) -> int:
         model_cfg = ModelConfig(architecture=arch, hidden=hidden, latent_dim=args.latent, basis_size=args.basis_size)
         train_cfg = TrainConfig(gamma=args.gamma, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 device=args.device, seed=args.seed, target_scale=args.target_scale,
-                                mds=MDSConfig(mode=args.mds, alignment=args.alignment))
+                                mds=MDSConfig(mode=args.mds, alignment=args.alignment),
+                                classifier=args.classifier, self_training=args.self_training)
         k = max(ds.n_classes, 1)
         y_train = ds.y[ds.train_idx] if ds.y is not None else np.zeros(len(ds.train_idx), np.int64)
         labels = reveal_labels(y_train, np.arange(len(y_train)), args.labeled, seed=args.seed)
@@ -361,7 +370,14 @@ def _train_run(args, ctx) -> int:
         sup = Supervision(labels, names, tuple(default_color(i) for i in range(k)),
                           _load_distances(args.distances, k), 0)
         model = None
-    trainer = Trainer(ds.X[ds.train_idx], model_cfg, train_cfg, supervision=sup, model=model, dist=ctx)
+    source = sup  # the checkpoint keeps ``sup``: pseudo-labels live in the trainer's copy only
+    if train_cfg.self_training > 0 and sup is not None:
+        from saeviz.core.method.self_training import SelfTraining
+
+        source = SelfTraining(lambda: sup, train_cfg.self_training, train_cfg.classifier)
+    trainer = Trainer(ds.X[ds.train_idx], model_cfg, train_cfg, supervision=source, model=model, dist=ctx)
+    if source is not sup:
+        source.attach(trainer)
     if resume is not None:
         trainer.restore(resume)
     remaining = max(args.epochs - trainer.epoch, 0)
@@ -425,7 +441,7 @@ def _train_run(args, ctx) -> int:
     if not main_rank:
         return 0
     try:
-        metrics = evaluate(trainer.model, ds, labels)
+        metrics = evaluate(trainer.model, ds, labels, classifier=train_cfg.classifier)
     except (MemoryError, torch.OutOfMemoryError) as exc:
         print(f"saeviz: out of memory while measuring the final metrics ({type(exc).__name__}); "
               "the checkpoint is written without them", file=sys.stderr)
@@ -438,9 +454,13 @@ def _train_run(args, ctx) -> int:
 
 def _print_metrics(metrics: dict, json_out: bool) -> None:
     if json_out:
-        print(json.dumps(metrics, indent=2, sort_keys=True))
+        from saeviz.core.io.fileio import json_safe
+
+        # A metric that could not be measured (no test split, no labels) is null, not NaN:
+        # NaN is not JSON and breaks strict readers such as jq.
+        print(json.dumps(json_safe(metrics), indent=2, sort_keys=True, allow_nan=False))
         return
-    for key in ("rmse_train", "rmse_test", "svm_error", "n_labeled"):
+    for key in ("rmse_train", "rmse_test", "svm_error", "classifier_error", "n_labeled"):
         if key in metrics:
             value = metrics[key]
             print(f"{key:12s} {value:.4f}" if isinstance(value, float) else f"{key:12s} {value}")
@@ -462,7 +482,7 @@ def _eval(args) -> int:
         raise ValueError(f"dataset samples have shape {ds.sample_shape}, the model expects {ckpt.model.sample_shape}")
     labels = (ckpt.supervision.labels if ckpt.supervision is not None and len(ckpt.supervision.labels) == len(ds.train_idx)
               else np.full(len(ds.train_idx), -1))
-    metrics = evaluate(ckpt.model, ds, labels)
+    metrics = evaluate(ckpt.model, ds, labels, classifier=ckpt.train_config.classifier)
     metrics["epochs"] = len(ckpt.history)
     _print_metrics(metrics, json_out=args.json)
     return 0

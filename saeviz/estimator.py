@@ -5,11 +5,13 @@ A thin shell over ``saeviz.core.method.training.Trainer``: ``__init__`` stores p
 attributes end in ``_``. ``y`` holds class labels with ``-1`` for unlabeled samples (the
 semi-supervised convention of scikit-learn). After training, a linear SVM on the codes of
 the labeled samples classifies (``predict``, ``decision_function``) and gives the paper's
-normalised confidence (``predict_proba``).
+normalised confidence (``predict_proba``); ``classifier`` may choose label spreading over the
+codes or a kNN vote instead, and ``self_training`` feeds confident predictions back into the
+structural targets as pseudo-labels (both off by default: the paper's method).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -17,8 +19,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.code_classifiers import fit_code_classifier
 from saeviz.core.method.config import MDSConfig, ModelConfig, TrainConfig
+from saeviz.core.method.self_training import SelfTraining
 from saeviz.core.method.training import Trainer, decode, encode
 from saeviz.core.state.labels import (
     Supervision,
@@ -54,6 +57,17 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
     image_shape : (H, W) or None
         How rows of ``X`` are reshaped for the conv architecture.
     device : str, default "auto" (CUDA, MPS, then CPU).
+    classifier : {"svm", "label-spreading", "knn"}, default "svm"
+        What classifies the codes: the paper's linear SVM, kNN label spreading over all
+        training codes (labeled and unlabeled), or a distance-weighted vote of the 10 nearest
+        labeled codes. ``decision_function`` gives SVM scores, or class probabilities for the
+        other two.
+    self_training : float in [0, 1], default 0 (off)
+        From the second epoch on, unlabeled samples whose prediction by ``classifier`` (fitted
+        on the current codes) has at least this confidence get that class as a pseudo-label for
+        the epoch's structural targets. Pseudo-labels are recomputed every epoch and never
+        become labels: the classifier after training is fitted on ``y`` alone.
+        ``n_pseudo_labels_`` is the count of the last epoch.
     random_state : int, RandomState or None
     callback : callable(Snapshot) or None, called after every epoch (for live use).
     """
@@ -62,7 +76,7 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
                  class_distances=None, epochs=30, batch_size=64, learning_rate=1e-3,
                  mds_mode="class", alignment="procrustes", image_shape=None,
                  conv_channels=(8, 16, 32), basis_size=256, target_scale="auto", device="auto",
-                 random_state=None,
+                 classifier="svm", self_training=0.0, random_state=None,
                  callback: Callable | None = None):
         self.architecture = architecture
         self.hidden_sizes = hidden_sizes
@@ -79,6 +93,8 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         self.basis_size = basis_size
         self.target_scale = target_scale
         self.device = device
+        self.classifier = classifier
+        self.self_training = self_training
         self.random_state = random_state
         self.callback = callback
 
@@ -93,7 +109,8 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         train = TrainConfig(gamma=float(self.gamma), epochs=int(self.epochs), batch_size=int(self.batch_size),
                             lr=float(self.learning_rate), device=self.device, seed=seed,
                             target_scale=0.0 if self.target_scale == "auto" else float(self.target_scale),
-                            mds=MDSConfig(mode=self.mds_mode, alignment=self.alignment))
+                            mds=MDSConfig(mode=self.mds_mode, alignment=self.alignment),
+                            classifier=self.classifier, self_training=float(self.self_training))
         return model, train
 
     def _samples(self, X: np.ndarray) -> np.ndarray:
@@ -170,13 +187,19 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         return self._train(1)
 
     def _make_trainer(self, X, train_cfg: TrainConfig, model=None, previous=None) -> Trainer:
+        source = self._current_supervision
+        pseudo = None
+        if train_cfg.self_training > 0:  # pseudo-labels live in the trainer's copy of the labels only
+            source = pseudo = SelfTraining(source, train_cfg.self_training, train_cfg.classifier)
+        self._pseudo = pseudo
         if previous is not None:  # keep the weights, the optimiser's state and the epoch count
-            return previous.fork(self._current_supervision, X=self._samples(X), config=train_cfg,
-                                 gamma=train_cfg.gamma)
-        trainer = Trainer(self._samples(X), self._model_config(), train_cfg,
-                          supervision=self._current_supervision, model=model)
-        if model is not None:  # unpickled: the weights and history go on, Adam starts afresh
-            trainer.start_from_history(self.history_, self.n_epochs_)
+            trainer = previous.fork(source, X=self._samples(X), config=train_cfg, gamma=train_cfg.gamma)
+        else:
+            trainer = Trainer(self._samples(X), self._model_config(), train_cfg, supervision=source, model=model)
+            if model is not None:  # unpickled: the weights and history go on, Adam starts afresh
+                trainer.start_from_history(self.history_, self.n_epochs_)
+        if pseudo is not None:
+            pseudo.attach(trainer)
         return trainer
 
     def _current_supervision(self):
@@ -185,6 +208,7 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("trainer_", None)  # holds thread primitives; the weights live in model_
+        state.pop("_pseudo", None)
         return state
 
     def _initialize(self, X, y) -> None:
@@ -212,10 +236,13 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         self.model_ = self.trainer_.model
         self.history_ = list(self.trainer_.history)
         self.n_epochs_ = self.trainer_.epoch
+        pseudo = getattr(self, "_pseudo", None)
+        self.n_pseudo_labels_ = 0 if pseudo is None else int(pseudo.n_pseudo)
         labeled = self._labels >= 0
         if len(np.unique(self._labels[labeled])) >= 2:
             codes = self.trainer_.latent_codes()
-            self.classifier_ = LatentClassifier(random_state=0).fit(codes, self._labels)
+            self.classifier_ = fit_code_classifier(codes, self._labels, self.trainer_config_.classifier,
+                                                   random_state=0)
         elif hasattr(self, "classifier_"):
             del self.classifier_
         return self
@@ -233,7 +260,7 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         out = decode(self.model_, Z)
         return out.reshape(len(out), -1).astype(np.float64)
 
-    def _classifier(self) -> LatentClassifier:
+    def _classifier(self):
         check_is_fitted(self, "model_")
         if not hasattr(self, "classifier_"):
             raise ValueError("the classifier needs labeled samples of at least two classes in y "
@@ -241,7 +268,8 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         return self.classifier_
 
     def decision_function(self, X):
-        """Raw linear-SVM scores; shape (n,) for two classes, (n, n_classes) otherwise."""
+        """Raw linear-SVM scores (class probabilities for ``classifier`` label-spreading or
+        knn); shape (n,) for two classes, (n, n_classes) otherwise."""
         scores = self._classifier().decision_function(self.transform(X))
         full = self._expand(scores, fill=-np.inf)
         return full[:, 1] if full.shape[1] == 2 else full

@@ -33,6 +33,20 @@ def test_train_then_eval(tmp_path, capsys):
     assert metrics["epochs"] == 2 and 0 <= metrics["svm_error"] < 1 and metrics["rmse_test"] > 0
 
 
+def test_eval_json_writes_null_for_a_metric_that_cannot_be_measured(tmp_path, capsys):
+    import json
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "unlabeled.npz", X=rng.normal(size=(40, 6)).astype(np.float32))
+    assert main(["train", "--dataset", str(tmp_path / "unlabeled.npz"), "--labeled", "0", "--epochs", "1",
+                 "--arch", "mlp", "--hidden", "8", "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "m.safetensors"), "--json"]) == 0
+    text = capsys.readouterr().out
+    metrics = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON output"))
+    assert metrics["svm_error"] is None and metrics["rmse_train"] > 0
+
+
 def test_bad_input_gives_one_line_errors(tmp_path, capsys):
     assert main(["train", "--dataset", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "m")]) == 2
     assert "missing.npz" in capsys.readouterr().err

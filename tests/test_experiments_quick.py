@@ -171,3 +171,32 @@ def test_seeds_can_be_shared_between_processes():
 def test_bad_settings_are_refused(tmp_path, capsys):
     assert main(["sparse_labels", "--quick", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
     assert "epochs" in capsys.readouterr().err
+
+
+def test_sparse_labels_takes_the_paper_datasets_and_the_label_spreading_peer():
+    for name in ("mnist", "fashion-mnist", "bodies", "digits"):
+        assert sparse_labels.settings_for(quick=True, dataset=name).dataset == name
+    assert "spreading" in sparse_labels.METHODS
+    assert sparse_labels.NAMES["spreading"] == "kNN label spreading on PCA-50"
+
+
+def test_few_labels_reports_the_paper_sae_its_extensions_and_peers_per_epoch(tmp_path):
+    from saeviz.experiments import few_labels
+
+    results, report = run_quick("few_labels", tmp_path, "--epochs", "3", "--spread-every", "2")
+    (seed,) = results["seeds"]
+    frac = str(few_labels.QUICK.fractions[0])
+    sae = seed["networks"][f"sae@{frac}"]
+    assert [p["epoch"] for p in sae] == [1, 2, 3]
+    assert all(f"{frac}/svm" in p and f"{frac}/knn" in p for p in sae)
+    # label spreading reads the codes at epoch 2 (every 2nd) and at the last epoch only
+    assert [p["epoch"] for p in sae if f"{frac}/label-spreading" in p] == [2, 3]
+    self_training = seed["networks"][f"self@{frac}"]
+    assert self_training[0]["pseudo_labels"] == 0 and self_training[-1]["pseudo_labels"] > 0
+    assert len(seed["networks"][f"classifier@{frac}"]) == 3 and len(seed["networks"]["ae"]) == 3
+    assert "recon_mse" in sae[-1] and "recon_mse" in seed["networks"]["ae"][-1]
+    errors = results["summary"][frac]["errors"]
+    assert set(errors) == set(few_labels.NAMES)
+    for name in few_labels.NAMES.values():
+        assert name in report
+    assert "--spread-every 2" in report

@@ -33,6 +33,7 @@ EXPERIMENTS: dict[str, ModuleType] = {
 
 __all__ = ["EXPERIMENTS"]
 
-from saeviz.experiments import bodies_study  # noqa: E402
+from saeviz.experiments import bodies_study, few_labels  # noqa: E402
 
 EXPERIMENTS["bodies"] = bodies_study
+EXPERIMENTS["few_labels"] = few_labels

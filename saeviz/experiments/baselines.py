@@ -25,6 +25,9 @@ SAE's learning rate, its batch size and its number of epochs over the training s
     cross-entropy on the labeled samples only, for as many optimizer steps as the SAE takes.
 ``pca_whitened_svm_error``
     a linear SVM on the raw inputs after PCA whitening (fitted on all training inputs).
+``spreading_pca_error``
+    kNN label spreading (Zhou et al. 2004) on PCA-50 of the raw inputs: a classic
+    graph-based semi-supervised peer that needs no network.
 ``umap_svm_error``
     semi-supervised UMAP (umap-learn, -1 for unlabeled samples) to the SAE's latent size,
     then a linear SVM.
@@ -73,7 +76,16 @@ BODIES = Setup(
          "reduced resolution "
          "(2,006 vertices, 6,018 coordinates); the paper's dense 2048-256 encoder with a 30-dimensional latent "
          "space, behind a fixed 256-component PCA basis of the training meshes (`basis` architecture)")
-SETUPS = {"digits": DIGITS, "bodies": BODIES}
+MNIST = Setup(
+    "mnist", "mnist:abc", ModelConfig(architecture="conv", conv_channels=(8, 16, 32), latent_dim=10),
+    note="MNIST (official 60,000 / 10,000 split) grouped as in the paper into A = (0, 1, 9), B = (4, 6, 8), "
+         "C = (2, 3, 5, 7); the paper's conv net (3x3 convolutions with 8, 16, 32 filters, 2x2 pooling), latent 10")
+FASHION = Setup(
+    "fashion-mnist", "fashion-mnist:seasons", ModelConfig(architecture="conv", conv_channels=(8, 16, 32), latent_dim=10),
+    note="Fashion-MNIST (official 60,000 / 10,000 split) grouped as in the paper into seasons: summer (top, "
+         "sandal, dress, shirt), winter (pullover, coat, ankle boot), all-year (sneaker, trouser, bag); the "
+         "paper's conv net (8, 16, 32 filters), latent 10")
+SETUPS = {"digits": DIGITS, "bodies": BODIES, "mnist": MNIST, "fashion-mnist": FASHION}
 
 
 def load_setup(setup: Setup, max_train: int | None = None) -> Split:
@@ -384,6 +396,21 @@ def pca_whitened_svm_error(split: Split, labels: np.ndarray, variance: float = 0
     pca = PCA(n_components=variance, whiten=True, svd_solver="full").fit(_flat(split.X_train))
     clf = common.fit_classifier(pca.transform(_flat(split.X_train)), labels)
     return clf.error(pca.transform(_flat(split.X_test)), split.y_test)
+
+
+def spreading_pca_error(split: Split, labels: np.ndarray, components: int = 50) -> float:
+    """Held-out error of kNN label spreading (scikit-learn's ``LabelSpreading``, 10 neighbours,
+    alpha 0.2) on the first ``components`` principal components of the raw inputs; the PCA and
+    the graph cover all training inputs, labeled or not, and a held-out sample takes the mean
+    spread distribution of its 10 nearest training samples."""
+    from sklearn.decomposition import PCA
+
+    from saeviz.core.method.code_classifiers import fit_code_classifier
+
+    Xtr, Xte = _flat(split.X_train), _flat(split.X_test)
+    pca = PCA(n_components=min(components, *Xtr.shape), random_state=0).fit(Xtr)
+    clf = fit_code_classifier(pca.transform(Xtr), labels, "label-spreading")
+    return clf.error(pca.transform(Xte), split.y_test)
 
 
 def require_umap() -> None:

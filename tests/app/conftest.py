@@ -181,3 +181,42 @@ def artifacts_dir():
     path = Path(os.environ.get("SAEVIZ_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- the morph rig (tests/app/morph_rig.py): a small trained bodies SAE and the morph panel ------
+@pytest.fixture(scope="module")
+def trained(bodies40):
+    from morph_rig import train_small
+
+    return train_small(bodies40)
+
+
+@pytest.fixture
+def rig(qtbot, bodies40, trained):
+    """A session, a mesh viewport, a latent view with a PCA projection, and the morph panel."""
+    import numpy as np
+    from morph_rig import make_session
+
+    from saeviz.app.latent.view import LatentView
+    from saeviz.app.mesh.decode_anywhere import LatentMarkers
+    from saeviz.app.mesh.morph_panel import MorphPanel
+    from saeviz.app.mesh.viewport import MeshView
+    from saeviz.core.display.projection import LiveProjection, make_projector
+
+    s = make_session(bodies40, trained)
+    mv = MeshView()
+    mv.resize(420, 520)
+    lv = LatentView()
+    lv.resize(420, 360)
+    live = LiveProjection(make_projector("pca", 2))
+    lv.set_points(live.update(s.codes, np.array(s.labels.labels)))
+    markers = LatentMarkers(lv, lambda: live)
+    panel = MorphPanel(s, mesh_view=mv, markers=markers)
+    for w in (mv, lv, panel):
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+    mv.set_topology(bodies40.faces, bodies40.X.shape[1])
+    yield dict(session=s, mesh=mv, latent=lv, live=live, markers=markers, panel=panel)
+    panel.shutdown()
+    mv.shutdown()

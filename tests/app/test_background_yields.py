@@ -160,6 +160,18 @@ def test_worker_threads_run_at_a_lower_priority_than_the_ui(qtbot):
     runner.shutdown()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_interactive_workers_keep_the_ui_priority(qtbot):
+    ui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+    runner = TaskRunner(max_threads=1, interactive=True)
+    runner.submit("probe", lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                  on_result=lambda r: seen.setdefault("r", r))
+    qtbot.waitUntil(lambda: "r" in seen, timeout=5000)
+    assert seen["r"] == ui
+    runner.shutdown()
+
+
 def test_cycles_are_collected_on_the_ui_thread_even_when_a_worker_allocates(qtbot):
     import gc
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-pytest.importorskip("pyvistaqt")
+pytest.importorskip("pyvista")
 
 from PySide6 import QtWidgets  # noqa: E402
 
@@ -121,10 +121,10 @@ def test_side_by_side_puts_the_reconstruction_on_the_viewers_right(qtbot, view, 
 
     assert screen_x(rec.mean(axis=0)) > screen_x(orig.mean(axis=0))
     assert rec[0, 0] > orig[1, 0]  # no overlap
-    w = view.plotter.width()
+    w = view.canvas.width()
     for box in (orig, rec):  # both fit the viewport
         xs = [screen_x(np.array([x, y, z])) for x in box[:, 0] for y in box[:, 1] for z in box[:, 2]]
-        assert min(xs) >= 0 and max(xs) <= w * view.plotter.devicePixelRatioF()
+        assert min(xs) >= 0 and max(xs) <= w * view.canvas.devicePixelRatioF()
 
 
 def test_camera_presets_and_persistence(qtbot, view, bodies40):
@@ -193,14 +193,35 @@ def test_single_key_commands_are_off(qtbot, view, bodies40):
     view.set_sample(bodies40.X[0], bodies40.X[1])
     settle(qtbot, view)
     state = view.camera_state()
-    view.plotter.setFocus()
+    view.canvas.setFocus()
     for key in (QtCore.Qt.Key_W, QtCore.Qt.Key_R, QtCore.Qt.Key_Q, QtCore.Qt.Key_E):
-        QTest.keyClick(view.plotter, key)
+        QTest.keyClick(view.canvas, key)
         settle(qtbot, view)
-    assert not getattr(view.plotter, "_closed", False) and view.isVisible()
+    assert not view.canvas.closed and view.isVisible()
     assert str(view.meshes["original"].actor.prop.style).lower() == "surface"  # 'w' would wireframe
     assert view.camera_state() == state  # 'r' would reset the camera
     before = view.render_count
     view.set_sample(bodies40.X[2], bodies40.X[3])
     settle(qtbot, view)
     assert view.render_count > before
+
+
+def test_closed_outward_surfaces_skip_their_far_side(qtbot, view, bodies40):
+    from saeviz.core.display.mesh_ops import closed_and_oriented
+
+    view.set_sample(bodies40.X[0], bodies40.X[1])
+    open_surface = not closed_and_oriented(bodies40.faces, bodies40.X.shape[1])
+    assert view.meshes["original"].actor.prop.culling == ("back" if not open_surface else "none")
+    cube_v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0],
+                       [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], np.float32)
+    cube_f = np.array([[0, 2, 1], [0, 3, 2], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4],
+                       [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]])
+    for faces, culled in ((cube_f, True), (cube_f[:, ::-1], False), (cube_f[:-1], False)):
+        view.set_topology(faces, 8)
+        view.set_sample(cube_v, cube_v)
+        for role in ("original", "reconstruction", "error", "morph"):
+            assert view.meshes[role].actor.prop.culling == ("back" if culled else "none"), (role, culled)
+        assert view.meshes["shell"].actor.prop.culling == "none"  # the translucent shell shows both sides
+        settle(qtbot, view)  # the camera fits the new topology's first mesh
+        img = view.grab_rgb()
+        assert np.any(img < 235)  # something drawn either way

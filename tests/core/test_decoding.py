@@ -44,6 +44,8 @@ def test_decode_frame_gives_the_decoded_mesh_its_normals_and_probabilities(mesh_
     np.testing.assert_allclose(frame.normals, vertex_normals(frame.sample, sphere.faces), atol=1e-5)
     np.testing.assert_allclose(frame.proba, clf.predict_proba(z[None].astype(np.float64))[0])
     assert frame.t == 0.25 and list(frame.classes) == [0, 1] and frame.seconds >= 0
+    assert 0 < frame.decode_seconds and 0 < frame.normals_seconds  # where the time went
+    assert frame.decode_seconds + frame.normals_seconds <= frame.seconds
     # the same model and faces reuse the decoder and the normals; a new model does not
     decoder, normals = ctx.decoder(mesh_model), ctx.normals(sphere.faces, len(sphere.vertices))
     decode_frame(ctx, mesh_model, 0.5, z, sphere.faces, None)

@@ -18,6 +18,28 @@ def test_conv_net_mirrors_the_encoder(shape):
     assert all(c.kernel_size == (3, 3) for c in convs)
 
 
+@pytest.mark.parametrize("shape", [(28, 28), (8, 8), (13, 7)])
+def test_conv_net_computes_the_layers_it_declares(shape):
+    """The conv net's faster forward pass (channels-last, pooling before the ReLU, doubling
+    levels of the decoder at the low resolution) is the function of its declared layers run
+    one after the other, values and gradients: a checkpoint means what it always meant."""
+    torch.manual_seed(0)
+    model = Autoencoder(ModelConfig(architecture="conv", latent_dim=6), shape)
+    x = torch.rand(9, *shape)
+    z, xhat = model(x, normalized=True)
+    enc, dec = model.encoder, model.decoder
+    z_ref = enc.head(enc.features(model.normalize(x).unsqueeze(1)).flatten(1))
+    xhat_ref = dec.body(dec.head(z_ref).view(-1, *dec.shape0)).squeeze(1)
+    torch.testing.assert_close(z, z_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(xhat, xhat_ref, rtol=1e-5, atol=1e-5)
+    params = list(model.parameters())
+    grads = torch.autograd.grad(xhat.square().sum() + z.square().sum(), params)
+    grads_ref = torch.autograd.grad(xhat_ref.square().sum() + z_ref.square().sum(), params)
+    for g, g_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-5 * float(g_ref.abs().max()))
+    assert not any("phase" in key for key in model.state_dict())  # nothing new to save or load
+
+
 def test_conv_rejects_vectors():
     X = np.zeros((4, 10), np.float32)
     with pytest.raises(ValueError, match="conv architecture needs images"):

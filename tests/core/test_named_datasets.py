@@ -131,3 +131,19 @@ def test_a_grouping_of_other_data_is_refused(tmp_path):
     np.savez(tmp_path / "v.npz", X=np.ones((4, 3)), y=np.array([0, 1, 0, 1]))
     with pytest.raises(DataError, match="digits, MNIST and Fashion-MNIST"):
         load_dataset(tmp_path / "v.npz", classes="ten")
+
+
+@needs_mnist
+def test_what_the_mnist_loader_returns_is_every_byte_of_the_original_files():
+    """The loaded arrays written back as IDX files have the published SHA-256 sums: no image
+    or label is lost, reordered or altered by the loader (counts: 60,000 + 10,000)."""
+    ds = load_dataset(MNIST_DIR, classes="ten")
+    for prefix, rows in (("train", ds.train_idx), ("t10k", ds.test_idx)):
+        n = len(rows)
+        assert n == (60_000 if prefix == "train" else 10_000)
+        pixels = np.rint(ds.X[rows] * 255)
+        assert np.abs(ds.X[rows] * 255 - pixels).max() < 1e-3  # whole grey levels, scaled to [0, 1]
+        images = bytes([0, 0, 8, 3]) + np.array([n, 28, 28], ">u4").tobytes() + pixels.astype(np.uint8).tobytes()
+        labels = bytes([0, 0, 8, 1]) + np.array([n], ">u4").tobytes() + ds.y[rows].astype(np.uint8).tobytes()
+        assert hashlib.sha256(images).hexdigest() == MNIST_SHA256[f"{prefix}-images-idx3-ubyte"]
+        assert hashlib.sha256(labels).hexdigest() == MNIST_SHA256[f"{prefix}-labels-idx1-ubyte"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -13,18 +12,13 @@ from hypothesis.extra.numpy import arrays
 
 from saeviz.core.display.projection import (
     AxesProjector,
-    Interrupted,
     LDAProjector,
     LiveProjection,
     PCAProjector,
-    ProgressState,
-    ProjectionUnavailable,
     TSNEProjector,
     align_frames,
     make_projector,
     procrustes,
-    run_tsne,
-    run_umap,
 )
 from saeviz.core.errors import DataError
 
@@ -359,92 +353,7 @@ def test_live_projection_refuses_slow_methods():
 # --------------------------------------------------------------------------- slow methods
 
 
-def test_tsne_publishes_partial_results_and_progress():
-    X, y = blobs(n_per=20, d=5)
-    partial, progress = [], []
-    state = ProgressState(on_partial=partial.append, on_progress=progress.append)
-    Y = run_tsne(X, state, max_iter=500, chunk_iter=250, perplexity=10)
-    assert Y.shape == (len(X), 2)
-    assert len(partial) == 2 and progress[-1] == 100.0
-    np.testing.assert_array_equal(partial[-1], Y)
-    # Well separated blobs stay separated: each point's nearest neighbour is in its class.
-    D = np.linalg.norm(Y[:, None] - Y[None], axis=-1)
-    np.fill_diagonal(D, np.inf)
-    assert np.mean(y[D.argmin(1)] == y) > 0.95
-
-
-def test_tsne_warm_start_moves_points_from_where_they_were():
-    X, _ = blobs(n_per=20, d=5)
-    first = run_tsne(X, max_iter=500, perplexity=10, random_state=0)
-    warm = run_tsne(X, previous=first, max_iter=250, perplexity=10, random_state=1)
-    cold = run_tsne(X, max_iter=250, perplexity=10, random_state=1)
-
-    def disparity(A, B):
-        return np.linalg.norm(align_frames(A, B) - A) / np.linalg.norm(A - A.mean(0))
-
-    assert disparity(first, warm) < 0.5 * disparity(first, cold)
-
-
-def test_tsne_stops_when_interrupted():
-    X, _ = blobs(n_per=20, d=5)
-
-    class StopAfterFirst(ProgressState):
-        def set_partial_result(self, result):
-            super().set_partial_result(result)
-            self.request_interruption()
-
-    state = StopAfterFirst()
-    with pytest.raises(Interrupted):
-        run_tsne(X, state, max_iter=1000, perplexity=10)
-    assert state.partial is not None and state.progress == 25.0
-
-
-def test_tsne_projector_runs_with_a_state():
-    X, _ = blobs(n_per=10, d=4)
-    state = ProgressState()
-    Y = TSNEProjector(3, max_iter=250, perplexity=5).fit(X, state=state)
-    assert Y.shape == (len(X), 3) and state.progress == 100.0
-
-
-def test_umap_missing_gives_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "umap", None)
-    with pytest.raises(ProjectionUnavailable, match="umap-learn"):
-        run_umap(np.zeros((10, 3)))
-    with pytest.raises(ImportError):  # still an ImportError for callers that expect one
-        make_projector("umap").fit(np.zeros((10, 3)))
-
-
-class FakeUMAP:
-    """Records the arguments umap-learn would be given; returns a fixed layout."""
-
-    calls: list = []
-
-    def __init__(self, **kw):
-        self.kw = kw
-        FakeUMAP.calls.append(kw)
-
-    def fit_transform(self, X):
-        return np.asarray(X)[:, : self.kw["n_components"]] * 2.0
-
-
-def test_umap_is_warm_started_from_previous_coordinates(monkeypatch):
-    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
-    FakeUMAP.calls.clear()
-    X = np.random.default_rng(0).normal(size=(30, 4))
-    previous = np.ones((30, 2))
-    state = ProgressState()
-    Y = run_umap(X, state, previous=previous, n_neighbors=50)
-    np.testing.assert_allclose(Y, 2.0 * X[:, :2])
-    assert FakeUMAP.calls[-1]["init"] is not previous  # a copy is handed over
-    np.testing.assert_array_equal(FakeUMAP.calls[-1]["init"], previous)
-    assert FakeUMAP.calls[-1]["n_neighbors"] == 29
-    assert state.progress == 100.0
-    run_umap(X, previous=np.ones((29, 2)))
-    assert FakeUMAP.calls[-1]["init"] == "spectral"
-    stopped = ProgressState()
-    stopped.request_interruption()
-    with pytest.raises(Interrupted):
-        run_umap(X, stopped)
+# t-SNE and UMAP themselves: tests/core/test_embedding.py
 
 
 def test_projection_module_imports_without_qt():

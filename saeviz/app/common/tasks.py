@@ -7,7 +7,8 @@ invalidated (or, if asked, superseded) submissions are dropped.
 
 Its threads run at a lower scheduling priority than the UI thread (``background_priority``):
 on a machine with two cores, a classifier fit would otherwise take the processor from the UI
-thread for a scheduler slice at a time.
+thread for a scheduler slice at a time. ``TaskRunner(interactive=True)`` keeps the UI's
+priority, for work the user waits on frame by frame (the morph's decoding while dragging).
 """
 from __future__ import annotations
 
@@ -56,13 +57,15 @@ class _Relay(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, relay: _Relay, key, gen: int, fn: Callable, args: tuple):
+    def __init__(self, relay: _Relay, key, gen: int, fn: Callable, args: tuple, lower: bool = True):
         super().__init__()
         self.setAutoDelete(True)
         self._relay, self._key, self._gen, self._fn, self._args = relay, key, gen, fn, args
+        self._lower = lower
 
     def run(self) -> None:
-        background_priority()
+        if self._lower:
+            background_priority()
         try:
             value, ok = self._fn(*self._args), True
         except BaseException as exc:  # handed to the submitter's error callback
@@ -85,8 +88,9 @@ class _Submission:
 class TaskRunner(QObject):
     """Runs functions off the UI thread; see the module docstring for the rules."""
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 2):
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2, interactive: bool = False):
         super().__init__(parent)
+        self._interactive = bool(interactive)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(1, int(max_threads)))
         self._relay = _Relay()
@@ -115,7 +119,7 @@ class TaskRunner(QObject):
 
     def _start(self, key, sub: _Submission) -> None:
         self._running[key] = sub
-        self._pool.start(_Task(self._relay, key, sub.gen, sub.fn, sub.args))
+        self._pool.start(_Task(self._relay, key, sub.gen, sub.fn, sub.args, lower=not self._interactive))
 
     def invalidate(self, key=None) -> None:
         """Drop queued work and coming results of ``key`` (every key when None)."""

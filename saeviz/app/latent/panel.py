@@ -2,7 +2,9 @@
 structure drawn over it and the projection's progress.
 
 Linear projections are fitted per frame on the UI thread while that is cheap, else on the
-task runner; t-SNE and UMAP always run on the task runner.
+task runner; t-SNE and UMAP always run on the task runner, showing their intermediate layouts,
+and while a model trains each new set of codes refines the last layout (warm start, the
+nearest-neighbour graph kept across epochs) so they follow training as PCA does.
 """
 from __future__ import annotations
 
@@ -77,15 +79,16 @@ class LatentPanel(QWidget):
 
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("projectionCombo")
-        from saeviz.core.display.projection import umap_available
+        from saeviz.core.display.embedding import tsne_available, umap_available
 
         for key, text in PROJECTIONS:
             self.method_combo.addItem(text, key)
-        if not umap_available():
-            i = self.method_combo.findData("umap")
-            item = self.method_combo.model().item(i)
-            item.setEnabled(False)
-            item.setToolTip("UMAP needs the optional package umap-learn")
+        for key, available, package in (("umap", umap_available, "umap-learn"),
+                                         ("tsne", tsne_available, "openTSNE")):
+            if not available():
+                item = self.method_combo.model().item(self.method_combo.findData(key))
+                item.setEnabled(False)
+                item.setToolTip(f"{dict(PROJECTIONS)[key]} needs the optional package {package}")
         self.axes_spins = [QSpinBox() for _ in range(3)]
         for i, spin in enumerate(self.axes_spins):
             spin.setPrefix("xyz"[i] + ": z")
@@ -184,6 +187,7 @@ class LatentPanel(QWidget):
         self._live = None
         self._async_linear = False
         self._slow_raw: np.ndarray | None = None
+        self._graph = None  # the nearest-neighbour graph a live t-SNE/UMAP keeps across epochs
         self._slow_states: list = []
         self._seq = 0
         self._coords: np.ndarray | None = None
@@ -291,6 +295,7 @@ class LatentPanel(QWidget):
             state.request_interruption()
         self._slow_states = []
         self._slow_raw = None
+        self._graph = None
         self._async_linear = False
         self._live = None
         self._seq += 1
@@ -410,7 +415,8 @@ class LatentPanel(QWidget):
             self._apply(frame)
 
     def _submit_slow(self, codes: np.ndarray) -> None:
-        from saeviz.core.display.projection import ProgressState, run_tsne, run_umap
+        from saeviz.core.display.embedding import NeighborGraph, run_tsne, run_umap
+        from saeviz.core.display.projection import ProgressState
 
         seq = self._seq
         method, dims = self.method, self.dims
@@ -419,32 +425,36 @@ class LatentPanel(QWidget):
         state = ProgressState(on_partial=lambda y: relay.partial.emit(seq, y),
                               on_progress=lambda p: relay.progress.emit(seq, p))
         self._slow_states.append(state)
+        if self._graph is None:
+            self._graph = NeighborGraph()
+        graph = self._graph
         name = dict(PROJECTIONS)[method]
-        if self._slow_raw is None:  # the points shown are another projection's until it is done
+        if self.runner.busy("projection") and self.progress.isVisible():
+            pass  # newer codes replace the queued ones; the bar goes on
+        elif self._slow_raw is None:  # the points shown are another projection's until it is done
             self.view.set_stale(True)
             self.progress.start(name, "the dimmed points are the previous projection")
         else:
-            self.progress.start(name, "updating from the newest codes")
+            self.progress.start(name, "refining the last layout with the newest codes")
 
         def job(codes=np.array(codes, copy=True)):
             # Runs after the previous job's result was handed over: warm-start from it.
             previous = self._slow_raw if seq == self._seq else None
             if method == "tsne":
-                first = previous is None or len(previous) != len(codes)
-                return run_tsne(codes, state, n_components=dims, previous=previous,
-                                max_iter=1000 if first else 250, chunk_iter=250)
-            return run_umap(codes, state, n_components=dims, previous=previous)
+                return run_tsne(codes, state, n_components=dims, previous=previous, graph=graph)
+            return run_umap(codes, state, n_components=dims, previous=previous, graph=graph)
 
         if not self.runner.busy("projection"):
-            self.info.emit(f"computing {dict(PROJECTIONS)[method]}…")
+            self.info.emit(f"computing {name}…")
         self.runner.submit("projection", job,
                            on_result=lambda y, seq=seq: self._slow_done(seq, y),
                            on_error=self._projection_failed)
 
     @Slot(int, float)
     def _slow_progress(self, seq: int, percent: float) -> None:
-        if seq == self._seq and self.progress.isVisible() and self.method == "tsne":
-            self.progress.set_progress(percent, f"{percent:.0f}% of the iterations")
+        if seq == self._seq and self.progress.isVisible() and self.method in ("umap", "tsne"):
+            unit = "iterations" if self.method == "tsne" else "epochs"
+            self.progress.set_progress(percent, f"{percent:.0f}% of the {unit}")
 
     def cancel_projection(self) -> None:
         """Stop the running t-SNE or UMAP and go back to the last linear projection."""
@@ -469,10 +479,11 @@ class LatentPanel(QWidget):
         if seq != self._seq:
             return
         self._slow_raw = np.asarray(coords)
-        self.progress.finish()
+        if not self.runner.busy("projection"):  # else newer codes are queued: the bar goes on
+            self.progress.finish()
+            self.info.emit("")
         self.view.set_stale(False)
         self._show_slow(coords, final=True)
-        self.info.emit("")
 
     def _show_slow(self, coords, final: bool) -> None:
         from saeviz.core.display.projection import align_frames
@@ -586,7 +597,7 @@ class LatentPanel(QWidget):
     def _axis_labels(self) -> list[str]:
         if self.method in ("umap", "tsne"):
             text = dict(PROJECTIONS)[self.method]
-            return [f"{text} 1", f"{text} 2"]
+            return [f"{text} {i + 1}" for i in range(self.dims)]
         return self._live.projector.axis_labels() if self._live is not None else ["", ""]
 
     # -- interaction -----------------------------------------------------------------------------------

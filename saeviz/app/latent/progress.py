@@ -1,9 +1,8 @@
 """The progress bar of a slow projection (t-SNE, UMAP), shown along the top of the latent view.
 
-``ProjectionProgress`` says what is computed and how far it is ("t-SNE: iteration 500 of
-1,000 · 12 s"), with a determinate bar when the computation reports progress (t-SNE, after
-each chunk of iterations) and a busy bar when it cannot (UMAP); the elapsed time ticks every
-second. Cancel (or Escape while it shows and no training runs) emits ``cancelRequested``;
+``ProjectionProgress`` says what is computed and how far it is ("Computing t-SNE… · 40% of
+the iterations · 3 s"), busy until the computation's first report, then determinate (t-SNE
+reports every ten iterations, UMAP every epoch); the elapsed time ticks every second. Cancel (or Escape while it shows and no training runs) emits ``cancelRequested``;
 its owner stops the computation and goes back to a projection that is ready at once.
 """
 from __future__ import annotations

@@ -24,6 +24,7 @@ from saeviz.core.display.point_style import (  # noqa: F401 - the views read the
     SELECTION,
     SELECTION_RGBA,
     SELECTION_SIZE,
+    UNLABELED_RGBA,
     Legend,
     PointStyle,
     Symbol,

@@ -15,12 +15,16 @@ A typical live frame: ``coords = live.update(codes, labels)`` (a ``LiveProjectio
 Only what a setter names is redrawn: ``set_points`` moves the points, the selection and the
 highlight rings; styles, anchors and lines change only through their own setters.
 
-2D draws every point with one pixmap-fragment call from pre-rendered symbols
-(``latent_view_2d``); 3D is pyqtgraph's GL view (camera, controls, items) on a QOpenGLWindow
-with point-sprite items (``latent_view_3d``), created when first shown and kept. The view
-follows the points (refitting only when they leave it or shrink to under half of it) until
-the user pans or zooms; ``auto_range()`` (or pyqtgraph's "A" button) follows again.
-``export_image`` writes PNG (2D and 3D) or SVG (2D), legend included; ``QWidget.grab()``
+2D draws the points with one pixmap-fragment call from pre-rendered symbols
+(``latent_view_2d``); in clouds of over ``DENSITY_FROM`` points, when more than
+``POINTS_LIMIT`` of them are in view, a density image of them instead (class colours mixed
+by count, one cell per device pixel, labeled points on top); zoomed in, points again. 3D is
+pyqtgraph's GL view (camera, controls, items) on a QOpenGLWindow with point-sprite items
+(``latent_view_3d``), created when first shown and kept; it draws at most ``MAX_POINTS_3D``
+points (a fixed random sample, labeled and unlabeled alike, noted in the corner) and the
+overlays. The view follows the points (refitting only when they leave it or shrink to under
+half of it) until the user pans or zooms; ``auto_range()`` (or pyqtgraph's "A" button)
+follows again. ``export_image`` writes PNG (2D and 3D) or SVG (2D), legend included; ``QWidget.grab()``
 cannot capture the 3D window, use ``export_image`` for pictures.
 
 Mouse handling lives in one place, ``LatentView._handle_pointer``, fed by an event filter on
@@ -34,9 +38,15 @@ views' own pan / zoom / rotate. Tools find points with ``indices_near(pos, radiu
 ``indices_in_polygon(vertices)`` (pixels, so the same tool works in 2D and 3D) and may draw
 their own feedback into ``view_box`` in 2D. ``set_tool(None)`` restores the default; a tool
 with ``attach(view)`` / ``detach(view)`` methods is told when it is installed and removed.
+
+In 2D these queries run in data coordinates on a ``PointIndex`` (the pixel polygon or disc is
+mapped back through the view's transform): a scan of float32 columns at first, a bucket grid
+built on a worker thread at the first query after the points moved. ``screen_positions`` is
+kept per transform (and camera), so a brush stroke projects the points once.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -59,7 +69,12 @@ from saeviz.app.latent.style import (
     default_style,
     to_rgba,
 )
-from saeviz.app.latent.view_2d import LegendItem2D, PointCloudItem
+from saeviz.app.latent.view_2d import (
+    DENSITY_FROM,
+    POINTS_LIMIT,
+    LegendItem2D,
+    PointCloudItem,
+)
 from saeviz.core.display.geometry import (
     bounding_sphere,
     merge_spheres,
@@ -67,10 +82,15 @@ from saeviz.core.display.geometry import (
     points_in_polygon,
     segment_pairs,
 )
+from saeviz.core.display.spatial_index import PointIndex
 
 PICK_RADIUS = 8.0  # px: how far from a point a click or hover still picks it
 FOLLOW_FILL = 0.7  # refit the followed view when the points fill less than this of it
 LINE_PEN = (128, 128, 128, 150)
+MAX_POINTS_3D = 100_000  # the 3D view draws a fixed random sample of larger clouds
+GRID_INDEX_MIN = 100_000  # from this many points, queries use a bucket grid built off the UI thread
+
+__all__ = ["DENSITY_FROM", "MAX_POINTS_3D", "POINTS_LIMIT", "LatentView", "PointerEvent", "PointerTool"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,10 @@ class LatentView(QtWidgets.QWidget):
         self._cloud_sphere = None  # 3D: bounding sphere of the current points
         self._legend_visible = True
         self._axis_labels: list[str] | None = None  # the titles last set on the 2D axes
+        self._index: PointIndex | None = None  # 2D positions for picking and the paint tools
+        self._screen_cache = None  # (key, (N, 2) screen positions)
+        self._sample3d: np.ndarray | None = None  # indices the 3D view draws (None: all)
+        self._sample_cache = None  # (camera key, screen positions of the 3D sample, coords)
 
         self._stack = QtWidgets.QStackedWidget(self)
         layout = QtWidgets.QVBoxLayout(self)
@@ -165,7 +189,7 @@ class LatentView(QtWidgets.QWidget):
         self.view_box.disableAutoRange()  # replaced by _follow_points (calmer, no per-frame relayout)
         self.view_box.sigRangeChangedManually.connect(self._stop_following)
         self._lines2d = pg.PlotCurveItem(pen=pg.mkPen(LINE_PEN, width=1), connect="pairs")
-        self._cloud = PointCloudItem()
+        self._cloud = PointCloudItem(density=True)
         self._highlight2d = PointCloudItem([HIGHLIGHT])
         self._anchors2d = PointCloudItem()
         self._selection2d = PointCloudItem([SELECTION])
@@ -193,7 +217,10 @@ class LatentView(QtWidgets.QWidget):
             raise ValueError(f"points must be an (N, 2) or (N, 3) array, got shape {Y.shape}")
         resized = self._coords is None or len(Y) != len(self._coords)
         self._coords = Y
+        self._index = None  # made again at the next query
+        self._screen_cache = None
         if resized:
+            self._sample3d = sample_3d(len(Y))
             n = len(Y)
             if self._selected is not None and self._selected >= n:
                 self._selected = None
@@ -474,52 +501,140 @@ class LatentView(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ picking (tools use these)
     def screen_positions(self) -> np.ndarray:
-        """(N, 2) pixel positions of the points in ``active_view()``; NaN where not visible."""
+        """(N, 2) pixel positions of the points in ``active_view()``; NaN where not visible.
+
+        Kept until the points, the 2D transform or the 3D camera change (do not modify it).
+        """
         if self._coords is None:
             return np.zeros((0, 2))
         if self._dims == 2:
-            self.view_box.prepareForPaint()  # apply a pending range change to the transform
-            t = self._cloud.deviceTransform(self._plot.viewportTransform())
+            t = self._transform_2d()
             if t is None:
                 return np.full((len(self._coords), 2), np.nan)
-            return self._cloud.map_to_device(t)
+            key = (2, t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy())
+        else:
+            key = (3, self.camera_matrix_3d().tobytes(), self._gl.width(), self._gl.height())
+        cache = self._screen_cache
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        if self._dims == 2:
+            S = self._cloud.map_to_device(t)
+        else:
+            from saeviz.app.latent.view_3d import project_to_screen
+
+            S = project_to_screen(self._gl, pad_columns(self._coords, 3))
+        S.flags.writeable = False
+        self._screen_cache = (key, S)
+        return S
+
+    def _sample_on_screen(self) -> np.ndarray:
+        """Pixel positions of the points the 3D view draws (its sample), kept per camera."""
         from saeviz.app.latent.view_3d import project_to_screen
 
-        return project_to_screen(self._gl, pad_columns(self._coords, 3))
+        key = (self.camera_matrix_3d().tobytes(), self._gl.width(), self._gl.height(), id(self._sample3d))
+        cache = self._sample_cache
+        if cache is None or cache[0] != key or cache[2] is not self._coords:
+            cache = (key, project_to_screen(self._gl, pad_columns(self._coords[self._sample3d], 3)), self._coords)
+            self._sample_cache = cache
+        return cache[1]
+
+    def _transform_2d(self) -> QtGui.QTransform | None:
+        """Data coordinates to viewport pixels of the 2D plot (None before it is laid out)."""
+        self.view_box.prepareForPaint()  # apply a pending range change to the transform
+        return self._cloud.deviceTransform(self._plot.viewportTransform())
+
+    def _point_index(self) -> PointIndex | None:
+        """The 2D index of the current points; its bucket grid is built on a worker thread."""
+        if self._coords is None or len(self._coords) == 0:
+            return None
+        if self._index is None:
+            b = self._cloud.dataBounds(0) + self._cloud.dataBounds(1)  # x0, x1, y0, y1
+            self._index = PointIndex(self._coords[:, :2], None if b[0] is None else (b[0], b[2], b[1], b[3]))
+            if len(self._coords) >= GRID_INDEX_MIN:
+                threading.Thread(target=self._index.build_grid, name="saeviz-point-index",
+                                 daemon=True).start()
+        return self._index
+
+    def _to_data(self, t: QtGui.QTransform):
+        """For an axis-aligned 2D transform: (map pixels to data, px per data unit in x, in y)."""
+        if abs(t.m12()) > 1e-12 or abs(t.m21()) > 1e-12 or t.m11() == 0 or t.m22() == 0:
+            return None
+        m11, m22, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
+
+        def to_data(P: np.ndarray) -> np.ndarray:
+            return np.column_stack([(P[:, 0] - dx) / m11, (P[:, 1] - dy) / m22])
+
+        return to_data, abs(m11), abs(m22)
+
+    def _data_query(self):
+        """(index, map pixels to data, sx, sy) for a 2D query in data coordinates, or None."""
+        if self._dims != 2:
+            return None
+        t = self._transform_2d()
+        index = self._point_index()
+        if t is None or index is None:
+            return None
+        mapping = self._to_data(t)
+        return None if mapping is None else (index, *mapping)
 
     def pick(self, pos, radius: float = PICK_RADIUS) -> int:
         """Index of the point nearest to widget position ``pos`` within ``radius`` px, or -1.
 
-        A vectorised scan of the projected points (well under a millisecond at 60,000); a KD
-        tree would need rebuilding every live frame and every pan, which costs more.
+        2D looks in the point index around ``pos``; 3D among the points it draws.
         """
-        S = self.screen_positions()
-        if len(S) == 0:
-            return -1
         p = QtCore.QPointF(pos)
+        query = self._data_query()
+        if query is not None:
+            index, to_data, sx, sy = query
+            (dx, dy), = to_data(np.array([[p.x(), p.y()]]))
+            return index.nearest(dx, dy, radius, sx, sy)
+        rows = self._sample3d if self._dims == 3 and self._sample3d is not None else None
+        T = self.screen_positions() if rows is None else self._sample_on_screen()
+        if len(T) == 0:
+            return -1
         with np.errstate(invalid="ignore"):
-            d2 = (S[:, 0] - p.x()) ** 2 + (S[:, 1] - p.y()) ** 2
+            d2 = (T[:, 0] - p.x()) ** 2 + (T[:, 1] - p.y()) ** 2
         d2 = np.where(np.isfinite(d2), d2, np.inf)
         i = int(np.argmin(d2))
-        return i if d2[i] <= radius * radius else -1
+        if d2[i] > radius * radius:
+            return -1
+        return i if rows is None else int(rows[i])
 
     def indices_near(self, pos, radius: float) -> np.ndarray:
         """Indices of points within ``radius`` px of widget position ``pos`` (a brush)."""
-        S = self.screen_positions()
         p = QtCore.QPointF(pos)
+        query = self._data_query()
+        if query is not None:
+            index, to_data, sx, sy = query
+            (dx, dy), = to_data(np.array([[p.x(), p.y()]]))
+            return index.near(dx, dy, radius, sx, sy)
+        S = self.screen_positions()
         with np.errstate(invalid="ignore"):
             d2 = (S[:, 0] - p.x()) ** 2 + (S[:, 1] - p.y()) ** 2
         return np.flatnonzero(d2 <= radius * radius)
 
     def indices_in_polygon(self, polygon) -> np.ndarray:
-        """Indices of points inside a polygon of widget positions (a lasso)."""
+        """Indices (ascending) of points inside a polygon of widget positions (a lasso)."""
         V = np.array([(v.x(), v.y()) if isinstance(v, (QtCore.QPointF, QtCore.QPoint)) else (v[0], v[1])
                       for v in polygon], dtype=np.float64).reshape(-1, 2)
+        query = self._data_query()
+        if query is not None:
+            index, to_data, _sx, _sy = query
+            return index.in_polygon(to_data(V))
         S = self.screen_positions()
         ok = np.isfinite(S).all(axis=1)
         mask = np.zeros(len(S), bool)
         mask[ok] = points_in_polygon(S[ok], V)
         return np.flatnonzero(mask)
+
+    def drawing_mode(self) -> str:
+        """What the 2D view drew last: "points" (markers) or "density" (an image of counts)."""
+        return self._cloud.mode
+
+    def shown_in_3d(self) -> int:
+        """How many points the 3D view draws (all, or ``MAX_POINTS_3D`` of a larger cloud)."""
+        n = 0 if self._coords is None else len(self._coords)
+        return n if self._sample3d is None else len(self._sample3d)
 
     def data_position(self, pos) -> tuple[float, float] | None:
         """2D view (data) coordinates of widget position ``pos``; None in 3D."""
@@ -587,14 +702,32 @@ class LatentView(QtWidgets.QWidget):
             self._cloud.set_style(style.symbols, style.ids, style.order)
             self._legend2d.set_legend(style.legend)
         else:
-            rgba, size = style.rgba, style.size * self._gl.devicePixelRatioF()
-            if style.order is not None:  # draw order: labeled points last, on top
-                rgba, size = rgba[style.order], size[style.order]
+            rows = self._rows_3d(style)
+            # draw order (labeled points last, on top), sample of a big cloud
+            rgba, size = style.rgba_at(rows), style.size_at(rows) * self._gl.devicePixelRatioF()
             self._points3d.set_style(rgba, size)
             self._update_legend_3d()
             if self._coords is not None and len(self._coords) == style.n:
-                pos = pad_columns(self._coords, 3)  # positions follow the new draw order
-                self._points3d.set_positions(pos if style.order is None else pos[style.order])
+                self._points3d.set_positions(self._positions_3d(rows))  # they follow the new order
+
+    def _rows_3d(self, style: PointStyle | None = None) -> np.ndarray | None:
+        """The points the 3D view draws, in draw order (None: all, in index order)."""
+        style = self._effective_style() if style is None else style
+        sample = self._sample3d
+        if sample is None:
+            return style.order
+        if style.order is None:
+            return sample
+        keep = np.zeros(style.n, bool)
+        keep[sample] = True
+        return style.order[keep[style.order]]
+
+    def _positions_3d(self, rows: np.ndarray | None) -> np.ndarray:
+        """(M, 3) float32 positions of ``rows`` (all points when None)."""
+        C = self._coords if rows is None else self._coords[rows]
+        pos = np.zeros((len(C), 3), np.float32)
+        pos[:, :min(3, C.shape[1])] = C[:, :3]
+        return pos
 
     def _push_positions(self) -> None:
         if self._coords is None:
@@ -602,9 +735,8 @@ class LatentView(QtWidgets.QWidget):
         if self._dims == 2:
             self._cloud.set_positions(self._coords[:, :2])
         else:
-            pos = pad_columns(self._coords, 3)
-            order = self._effective_style().order
-            self._points3d.set_positions(pos if order is None else pos[order])
+            pos = self._positions_3d(self._rows_3d())
+            self._points3d.set_positions(pos)
             self._cloud_sphere = bounding_sphere(pos)
         self._push_overlays("selection", "highlight")  # anchors and lines come with their setters
         self._follow_points()
@@ -721,6 +853,9 @@ class LatentView(QtWidgets.QWidget):
         legend = self._effective_style().legend
         self._gl.legend_image = (legend_image(legend, self._legend_font, self._gl.devicePixelRatioF())
                                  if self._legend_visible else None)
+        n = 0 if self._coords is None else len(self._coords)
+        self._gl.notice = (f"showing {self.shown_in_3d():,} of {n:,} points (a random sample)"
+                           if self._sample3d is not None else "")
         self._gl.update()
 
     def _ensure_gl(self) -> None:
@@ -746,3 +881,11 @@ class LatentView(QtWidgets.QWidget):
         gl.installEventFilter(self._router)
         self._stack.addWidget(container)
         self._gl, self._gl_container = gl, container
+
+
+def sample_3d(n: int, limit: int = MAX_POINTS_3D) -> np.ndarray | None:
+    """The indices (ascending) the 3D view draws of ``n`` points: all (None) up to ``limit``,
+    else a fixed random sample of ``limit`` (the same for every frame of ``n`` points)."""
+    if n <= limit:
+        return None
+    return np.sort(np.random.default_rng(n).choice(n, limit, replace=False))

@@ -9,8 +9,24 @@ there, because it rebuilds its record array and per-point style table on every c
 
 For export (PNG/SVG) the item paints vector markers instead, so SVGs contain real markers and
 PNGs at any resolution stay sharp.
+
+A cloud made with ``density=True`` (the latent view's points) copes with a million points:
+above ``DENSITY_FROM`` points, each paint finds the points in the visible rectangle (a scan
+of float32 columns, a few ms), draws them as markers when there are at most
+``POINTS_LIMIT`` of them, and otherwise draws a density image, one cell per device pixel
+with the class colours mixed by count (``saeviz.core.display.density``); the labeled points
+(outlined, last in draw order) stay markers over it while at most ``FRONT_MARKERS`` of them
+are in view, else they are a layer of the image drawn on top. The image covers the visible
+rectangle and a margin around it and is kept until the style changes, the view pans past
+the margin or the zoom changes the cell size by more than a third; then, and when the
+points move, the last image is drawn while a new one is made on a worker thread, so
+panning a zoomed-out million-point view only draws an image. A new style (labels) makes it
+at once, and so do exports.
 """
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,14 +34,24 @@ import shiboken6
 from PySide6 import QtCore, QtGui
 
 from saeviz.app.latent.style import (
+    UNLABELED_RGBA,
     Legend,
     Symbol,
     draw_symbol,
     legend_size,
     paint_legend,
 )
+from saeviz.core.display.density import DensityGrid, density_image
 
 _FAR = 1e9  # Qt's raster engine misbehaves with coordinates near the int range; clip to this
+DENSITY_FROM = 100_000  # clouds of up to this many points are always drawn as markers
+POINTS_LIMIT = 50_000  # visible points above which a larger cloud draws its density image
+DENSITY_MARGIN = 0.5  # the density image covers the view and this fraction of it on every side
+DENSITY_RESCALE = (0.75, 1.34)  # cell sizes (relative to a device pixel) an image is reused at
+DENSITY_MAX_SIDE = 4096  # cells per side of a density image at most
+FRONT_MARKERS = 5_000  # labeled points in view drawn as markers over a density image, at most
+FRONT_LAYER = 50_000  # more labeled points than this are mixed into the density image with the rest
+VECTOR_LIMIT = 5_000  # exports of a large cloud paint up to this many vector markers, else pixmaps
 
 
 class SymbolAtlas:
@@ -57,8 +83,25 @@ class PointCloudItem(pg.GraphicsObject):
     Symbol 0 is the default: points get it when their count changes until the next style.
     """
 
-    def __init__(self, symbols: list[Symbol] | None = None):
+    densityReady = QtCore.Signal()  # a worker made a density image (emitted from its thread)
+
+    def __init__(self, symbols: list[Symbol] | None = None, density: bool = False):
         super().__init__()
+        self._density = bool(density)
+        self._x32 = self._y32 = None  # float32 draw-order copies, for density clouds
+        self._ids_draw = None  # symbol ids in draw order (cached)
+        self._common = None  # the most frequent symbol id
+        self._version = 0  # bumped by every position or style change
+        self._style_version = 0  # bumped by every style change (and change of count)
+        self._visible_cache = None  # (key, draw-order indices of the visible points)
+        self._image_cache: _DensityImage | None = None
+        self._front = None  # (version, draw-order rows of the outlined points)
+        self._pending: _DensityRequest | None = None  # the image a worker is to make next
+        self._ready: _DensityImage | None = None  # the image a worker made
+        self._worker: threading.Thread | None = None
+        self.densityReady.connect(self._take_ready)
+        self.mode = "points"  # what the last paint drew: "points" or "density"
+        self.drawn = 0  # points the last paint drew as markers
         self._x = np.zeros(0)
         self._y = np.zeros(0)
         self._bad = None  # draw-order rows with non-finite positions
@@ -93,7 +136,8 @@ class PointCloudItem(pg.GraphicsObject):
         """Move the points; keeps the style if the count is unchanged (the live-frame path)."""
         xy = np.asarray(xy, dtype=np.float64)
         n = len(xy)
-        if n != len(self._ids):
+        resized = n != len(self._ids)
+        if resized:
             self._ids = np.zeros(n, np.int32)
             self._order = None
             self._frag_ready = False
@@ -113,22 +157,54 @@ class PointCloudItem(pg.GraphicsObject):
                             if finite.any() else None)
         self.prepareGeometryChange()
         self._x, self._y = x, y
+        if self._density and n > DENSITY_FROM:
+            self._x32, self._y32 = x.astype(np.float32), y.astype(np.float32)
+        else:
+            self._x32 = self._y32 = None
+        self._changed(style=resized)
         self.informViewBoundsChanged()
         self.update()
 
     def set_style(self, symbols: list[Symbol], ids: np.ndarray, order: np.ndarray | None) -> None:
         """Per-point symbol indices (into ``symbols``) and draw order; N must match."""
-        xy = self.positions()
+        order = None if order is None else np.asarray(order, np.int64)
+        same_order = len(ids) == self.n and (
+            (order is None and self._order is None)
+            or (order is not None and self._order is not None and np.array_equal(order, self._order)))
+        xy = None if same_order else self.positions()  # positions follow a new draw order
         if symbols != self._symbols:
             self._symbols = list(symbols)
             self._atlas = None
         self._ids = np.asarray(ids, np.int32)
-        self._order = None if order is None else np.asarray(order, np.int64)
+        self._order = order
         self._frag_ready = False
-        if len(xy) == len(self._ids):
+        self._ids_draw = self._common = None
+        self._changed()
+        if xy is not None and len(xy) == len(self._ids):
             self.set_positions(xy)
         else:
             self.update()
+
+    def _changed(self, style: bool = True) -> None:
+        """Positions (and with ``style`` the look of the points) changed: caches are stale. A
+        density image of the same style stays, to be drawn until the new one is made."""
+        self._version += 1
+        self._visible_cache = None
+        if style:
+            self._style_version += 1
+            self._image_cache = None
+
+    def density_settled(self) -> bool:
+        """False while the density image on screen shows older positions than the points have
+        (its successor is being made on a worker thread)."""
+        image = self._image_cache
+        return self.mode != "density" or (image is not None and image.version == self._version)
+
+    def ids_in_draw_order(self) -> np.ndarray:
+        """The symbol id of every point in draw order."""
+        if self._ids_draw is None or len(self._ids_draw) != len(self._ids):
+            self._ids_draw = self._ids if self._order is None else self._ids[self._order]
+        return self._ids_draw
 
     # ------------------------------------------------------------------ geometry
     def dataBounds(self, ax, frac=1.0, orthoRange=None):
@@ -193,10 +269,47 @@ class PointCloudItem(pg.GraphicsObject):
             return
         self.paint_count += 1
         t = p.transform()
-        if self._exportOpts is not False:
-            self._paint_vector(p, t)
-            return
         dpr = widget.devicePixelRatioF() if widget is not None else p.device().devicePixelRatioF()
+        export = self._exportOpts is not False
+        if self._x32 is None:  # few points: all of them, as markers
+            self.mode, self.drawn = "points", n
+            if export:
+                self._paint_vector(p, t)
+            else:
+                self._paint_all(p, t, dpr)
+            return
+        rect = self._visible_rect()
+        if rect is None:
+            return
+        image = self._image_cache
+        if (image is not None and image.style_version == self._style_version
+                and image.grid.count_in(rect) > 2 * POINTS_LIMIT):
+            visible = None  # plainly too many to draw as markers: no need to find them
+        else:
+            visible = self._visible_indices(rect, t)
+        if visible is not None and len(visible) <= POINTS_LIMIT:
+            self.mode, self.drawn = "points", len(visible)
+            self._paint_rows(p, t, dpr, visible, export)
+            return
+        # The outlined (labeled) points, last in draw order, stay markers over the density
+        # image of the others while few of them are in view; else they are a layer of it.
+        front = self._front_rows()
+        shown = front[self._in_rect(front, rect, t)] if len(front) else front
+        markers = len(shown) <= FRONT_MARKERS
+        front_mode = "markers" if markers else ("layer" if len(front) <= FRONT_LAYER else "all")
+        self.mode, self.drawn = "density", len(shown) if markers else 0
+        self._paint_density(p, t, rect, 1.0 if export else dpr, front_mode, export)
+        if markers:
+            self._paint_rows(p, t, dpr, shown, export)
+
+    def _paint_rows(self, p, t: QtGui.QTransform, dpr: float, rows: np.ndarray, export: bool) -> None:
+        if export and len(rows) <= VECTOR_LIMIT:
+            self._paint_vector(p, t, rows)
+        else:
+            self._paint_subset(p, t, dpr, rows)
+
+    def _paint_all(self, p, t: QtGui.QTransform, dpr: float) -> None:
+        n = self.n
         atlas = self._atlas_for(dpr)
         f = self._fragments(atlas)
         np.add(t.m11() * self._x, t.m21() * self._y, out=f[:, 0])
@@ -210,16 +323,212 @@ class PointCloudItem(pg.GraphicsObject):
         ptr = shiboken6.wrapInstance(f.ctypes.data, QtGui.QPainter.PixmapFragment)
         p.drawPixmapFragments(ptr, n, atlas.pixmap)
 
-    def _paint_vector(self, p: QtGui.QPainter, t: QtGui.QTransform) -> None:
+    def _paint_subset(self, p, t: QtGui.QTransform, dpr: float, rows: np.ndarray) -> None:
+        """Markers for the draw-order ``rows`` only (the visible points of a large cloud)."""
+        m = len(rows)
+        if m == 0:
+            return
+        atlas = self._atlas_for(dpr)
+        x, y = self._x[rows], self._y[rows]
+        f = np.empty((m, 10))
+        f[:, 0] = t.m11() * x + t.m21() * y + t.dx()
+        f[:, 1] = t.m12() * x + t.m22() * y + t.dy()
+        f[:, 2:6] = atlas.rects[self.ids_in_draw_order()[rows]]
+        f[:, 6:10] = (1.0 / atlas.dpr, 1.0 / atlas.dpr, 0.0, 1.0)
+        p.save()
+        p.resetTransform()
+        ptr = shiboken6.wrapInstance(f.ctypes.data, QtGui.QPainter.PixmapFragment)
+        p.drawPixmapFragments(ptr, m, atlas.pixmap)
+        p.restore()
+
+    def _visible_rect(self) -> tuple[float, float, float, float] | None:
+        """The data rectangle the view shows (x0, y0, x1, y1)."""
+        vb = self.getViewBox()
+        if vb is None:
+            return self._bounds and (self._bounds[0], self._bounds[2], self._bounds[1], self._bounds[3])
+        r = vb.viewRect()
+        return (r.left(), r.top(), r.right(), r.bottom())
+
+    def _front_rows(self) -> np.ndarray:
+        """Draw-order rows of the outlined (labeled) points: the tail of the draw order."""
+        if self._front is None or self._front[0] != self._style_version:
+            outlined = np.array([s.outline is not None for s in self._symbols], bool)
+            if not outlined.any():
+                rows = np.zeros(0, np.int64)
+            else:
+                rows = np.flatnonzero(outlined[self.ids_in_draw_order()])
+                if len(rows) and rows[0] != self.n - len(rows):  # not a tail: no layer of its own
+                    rows = np.zeros(0, np.int64)
+            self._front = (self._style_version, rows)
+        return self._front[1]
+
+    def _in_rect(self, rows: np.ndarray, rect, t: QtGui.QTransform) -> np.ndarray:
+        """Mask of the draw-order ``rows`` whose markers reach into ``rect``."""
+        pad = self.pixelPadding()
+        px, py = pad / max(abs(t.m11()), 1e-300), pad / max(abs(t.m22()), 1e-300)
+        x, y = self._x[rows], self._y[rows]
+        with np.errstate(invalid="ignore"):
+            return (x >= rect[0] - px) & (x <= rect[2] + px) & (y >= rect[1] - py) & (y <= rect[3] + py)
+
+    def _visible_indices(self, rect, t: QtGui.QTransform) -> np.ndarray:
+        """Draw-order indices of the points whose markers reach into ``rect``."""
+        key = (self._version, rect, round(t.m11(), 9), round(t.m22(), 9))
+        if self._visible_cache is not None and self._visible_cache[0] == key:
+            return self._visible_cache[1]
+        pad = self.pixelPadding()
+        px, py = pad / max(abs(t.m11()), 1e-300), pad / max(abs(t.m22()), 1e-300)
+        x, y = self._x32, self._y32
+        mask = x >= np.float32(rect[0] - px)
+        mask &= x <= np.float32(rect[2] + px)
+        mask &= y >= np.float32(rect[1] - py)
+        mask &= y <= np.float32(rect[3] + py)
+        rows = np.flatnonzero(mask)
+        self._visible_cache = (key, rows)
+        return rows
+
+    # -- the density image -----------------------------------------------------------------------
+    def _paint_density(self, p, t: QtGui.QTransform, rect, dpr: float, front: str, export: bool) -> None:
+        """Draw the density image for ``rect`` at one cell per device pixel.
+
+        An image that covers the view at about the right cell size is drawn as it is. When the
+        zoom or a pan leaves it, or the points move (a live frame), the last image is drawn while
+        a new one is made on a worker thread (the item repaints when it is ready); a new style
+        (new labels or colours) and exports make it at once.
+        """
+        if self._bounds is None:
+            return
+        # one cell per device pixel; coarser on views wider than DENSITY_MAX_SIDE pixels
+        w, h = max(rect[2] - rect[0], 1e-300), max(rect[3] - rect[1], 1e-300)
+        cw = max(1.0 / max(abs(t.m11()) * dpr, 1e-300), w / DENSITY_MAX_SIDE)
+        ch = max(1.0 / max(abs(t.m22()) * dpr, 1e-300), h / DENSITY_MAX_SIDE)
+        image = self._image_cache
+        usable = image is not None and image.front == front and image.style_version == self._style_version
+        if not (usable and image.version == self._version and self._image_fits(image, rect, cw, ch)):
+            request = self._image_request(rect, cw, ch, front)
+            if usable and not export:
+                self._request_async(request)
+            else:
+                image = _make_density(request)
+                if not export:
+                    self._image_cache = image
+        p.save()
+        p.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
+        x0, y0, x1, y1 = image.rect
+        p.drawImage(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0), image.qimage)
+        p.restore()
+
+    def _image_fits(self, image: _DensityImage, rect, cw: float, ch: float) -> bool:
+        lo, hi = DENSITY_RESCALE
+        if not (lo <= image.cell[0] / cw <= hi and lo <= image.cell[1] / ch <= hi):
+            return False
+        b = self._bounds
+        want = (max(rect[0], b[0]), max(rect[1], b[2]), min(rect[2], b[1]), min(rect[3], b[3]))
+        if want[2] < want[0] or want[3] < want[1]:  # the view shows none of the points
+            return True
+        x0, y0, x1, y1 = image.rect
+        tx, ty = 0.5 * image.cell[0], 0.5 * image.cell[1]  # rounding at the edges
+        return x0 <= want[0] + tx and y0 <= want[1] + ty and x1 >= want[2] - tx and y1 >= want[3] - ty
+
+    def _image_request(self, rect, cw: float, ch: float, front: str) -> _DensityRequest:
+        """What to aggregate: the view and a margin around it, within the points' bounds."""
+        b = self._bounds
+        w, h = rect[2] - rect[0], rect[3] - rect[1]
+        # the margin shrinks on large views: the image stays within DENSITY_MAX_SIDE cells a side
+        mx = max(0.0, min(DENSITY_MARGIN * w, (DENSITY_MAX_SIDE * cw - w) / 2))
+        my = max(0.0, min(DENSITY_MARGIN * h, (DENSITY_MAX_SIDE * ch - h) / 2))
+        x0, x1 = max(rect[0] - mx, b[0] - cw), min(rect[2] + mx, b[1] + cw)
+        y0, y1 = max(rect[1] - my, b[2] - ch), min(rect[3] + my, b[3] + ch)
+        if x1 <= x0 or y1 <= y0:  # nothing to show here
+            x0, x1, y0, y1 = rect[0], rect[0] + cw, rect[1], rect[1] + ch
+        cols = int(min(max(np.ceil((x1 - x0) / cw), 1), DENSITY_MAX_SIDE))
+        rows = int(min(max(np.ceil((y1 - y0) / ch), 1), DENSITY_MAX_SIDE))
+        ids = self.ids_in_draw_order()
+        palette = np.array([s.fill if s.fill else UNLABELED_RGBA for s in self._symbols], np.float64)
+        if self._common is None:
+            self._common = int(np.argmax(np.bincount(ids, minlength=len(palette))))
+        n_front = len(self._front_rows())
+        return _DensityRequest(self._version, self._style_version, front, self._x32, self._y32, ids, palette,
+                               self._common, (x0, y0, x0 + cols * cw, y0 + rows * ch), (rows, cols), (cw, ch),
+                               n_front if front == "layer" else 0, n_front if front == "markers" else 0)
+
+    def _request_async(self, request: _DensityRequest) -> None:
+        self._pending = request  # the newest request wins; one worker at a time
+        if self._worker is not None and self._worker.is_alive():
+            return
+        self._worker = threading.Thread(target=self._work, name="saeviz-density", daemon=True)
+        self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            request, self._pending = self._pending, None
+            if request is None:
+                return
+            image = _make_density(request)
+            self._ready = image
+            try:
+                self.densityReady.emit()  # queued to the UI thread
+            except RuntimeError:  # the item was deleted meanwhile
+                return
+
+    def _take_ready(self) -> None:
+        image, self._ready = self._ready, None
+        if image is None or image.style_version != self._style_version or not shiboken6.isValid(self):
+            return
+        shown = self._image_cache
+        if shown is None or image.version >= shown.version:
+            self._image_cache = image
+            self.update()
+
+    def _paint_vector(self, p: QtGui.QPainter, t: QtGui.QTransform, rows: np.ndarray | None = None) -> None:
         scale = float(self._exportOpts.get("resolutionScale", 1.0)) if self._exportOpts else 1.0
-        x = t.m11() * self._x + t.m21() * self._y + t.dx()
-        y = t.m12() * self._x + t.m22() * self._y + t.dy()
-        ids = self._ids if self._order is None else self._ids[self._order]
+        ids = self.ids_in_draw_order()
+        X, Y = self._x, self._y
+        if rows is not None:
+            X, Y, ids = X[rows], Y[rows], ids[rows]
+        x = t.m11() * X + t.m21() * Y + t.dx()
+        y = t.m12() * X + t.m22() * Y + t.dy()
         p.resetTransform()
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         ok = np.isfinite(x) & np.isfinite(y)
         for i in np.flatnonzero(ok):
             draw_symbol(p, self._symbols[ids[i]], float(x[i]), float(y[i]), scale)
+
+
+@dataclass(frozen=True)
+class _DensityRequest:
+    version: int
+    style_version: int
+    front: str  # "markers": the last n_markers points are left out; "layer": n_layer on top
+    x: np.ndarray
+    y: np.ndarray
+    ids: np.ndarray
+    palette: np.ndarray
+    common: int
+    rect: tuple[float, float, float, float]
+    shape: tuple[int, int]
+    cell: tuple[float, float]
+    n_layer: int
+    n_markers: int
+
+
+@dataclass(frozen=True)
+class _DensityImage:
+    version: int
+    style_version: int
+    front: str
+    rect: tuple[float, float, float, float]
+    cell: tuple[float, float]
+    qimage: QtGui.QImage
+    grid: DensityGrid
+
+
+def _make_density(r: _DensityRequest) -> _DensityImage:
+    """Aggregate and shade (Qt-free work but for the final QImage copy; any thread)."""
+    m = len(r.x) - r.n_markers  # slices: no copies
+    rgba, grid = density_image(r.x[:m], r.y[:m], r.ids[:m], r.palette, r.rect, r.shape, r.common, r.n_layer)
+    rows, cols = r.shape
+    qimage = QtGui.QImage(rgba.data, cols, rows, 4 * cols, QtGui.QImage.Format.Format_RGBA8888).copy()
+    return _DensityImage(r.version, r.style_version, r.front, r.rect, r.cell, qimage, grid.counts_only())
 
 
 class LegendItem2D(pg.GraphicsObject):

@@ -360,26 +360,32 @@ class GLView3D(GLViewMixin, QOpenGLWindow):
     """pyqtgraph's 3D view (camera, mouse and keyboard controls, items) in a QOpenGLWindow.
 
     A window cannot have child widgets drawn over it, so the legend is painted here, after
-    the items, from an image rendered when the legend changes.
+    the items, from an image rendered when the legend changes, and so is ``notice``, a line
+    of text in the bottom-left corner (e.g. that only a sample of the points is drawn).
     """
 
     def __init__(self):
         super().__init__()
         self.legend_image: QtGui.QImage | None = None
+        self.notice = ""
 
     def devicePixelRatioF(self) -> float:
         return float(self.devicePixelRatio())
 
     def paintGL(self):
         super().paintGL()
-        if self.legend_image is not None:
+        if self.legend_image is not None or self.notice:
             p = QtGui.QPainter(self)
             self._draw_legend(p)
             p.end()
 
     def _draw_legend(self, p: QtGui.QPainter) -> None:
-        dpr = self.legend_image.devicePixelRatio() or 1.0
-        p.drawImage(QtCore.QPointF(self.width() - self.legend_image.width() / dpr - 8, 8), self.legend_image)
+        if self.legend_image is not None:
+            dpr = self.legend_image.devicePixelRatio() or 1.0
+            p.drawImage(QtCore.QPointF(self.width() - self.legend_image.width() / dpr - 8, 8), self.legend_image)
+        if self.notice:
+            p.setPen(QtGui.QColor(200, 200, 200))
+            p.drawText(QtCore.QPointF(8, self.height() - 8), self.notice)
 
     def render_image(self) -> QtGui.QImage:
         """Render the current view (items and legend) offscreen and return it.
@@ -405,7 +411,7 @@ class GLView3D(GLViewMixin, QOpenGLWindow):
             fbo.release()
             self.doneCurrent()
         image.setDevicePixelRatio(dpr)
-        if self.legend_image is not None:
+        if self.legend_image is not None or self.notice:
             p = QtGui.QPainter(image)
             self._draw_legend(p)
             p.end()

@@ -30,9 +30,10 @@ class MeshTools(QObject):
     made of meshes, and hidden otherwise; the morph and decode docks serve every dataset kind.
 
     The 3D viewport (``mesh_view``, None until then) is made when the first mesh dataset
-    opens: it is an OpenGL widget, and one in the window makes Qt compose the whole window
-    through OpenGL on every repaint, which without a GPU (Mesa's software renderer) doubled
-    the UI thread's longest stalls while training on images (``benchmarks/bench_ui_stall.py``).
+    opens, with its offscreen render window. It shows what that window draws in a raster
+    widget: no OpenGL widget is ever part of the window, since one makes Qt compose the whole
+    window through OpenGL on every repaint, which without a GPU (Mesa's software renderer)
+    doubled the UI thread's longest stalls while training (``benchmarks/bench_ui_stall.py``).
     """
 
     def __init__(self, shell: Shell):

@@ -19,10 +19,12 @@ probabilities of the moving code.
 Decoding (``saeviz.core.display.decoding``) runs on the panel's own worker thread: slider
 events coalesce there (one decode runs, the newest request waits, older ones are dropped), so
 a fast drag never builds a queue of stale frames; the worker also computes the vertex normals,
-leaving a copy into VTK's arrays and one render to the UI thread. Exports (a numbered PLY/OBJ sequence, or an animated
-GIF or MP4 of the viewport or of the decoded images) decode every frame in one batch, render
-the viewport frames on the UI thread one per event-loop turn, and write the files on another
-worker, atomically.
+leaving a copy into VTK's arrays and one render to the UI thread (the viewport renders at most
+once per display frame, always the newest frame; ``benchmarks/bench_morph.py`` measures it).
+The decoding worker keeps the UI's scheduling priority: the user waits on every frame.
+Exports (a numbered PLY/OBJ sequence, or an animated GIF or MP4 of the viewport or of the
+decoded images) decode every frame in one batch, render the viewport frames on the UI thread
+one per event-loop turn, and write the files on another worker, atomically.
 """
 from __future__ import annotations
 
@@ -30,8 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRect, QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtCore import QSignalBlocker, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -41,11 +42,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSlider,
     QSpinBox,
     QStackedWidget,
-    QStyle,
-    QStyleOptionSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -53,6 +51,7 @@ from PySide6.QtWidgets import (
 from saeviz.app.common.live_gate import LiveGate
 from saeviz.app.common.tasks import TaskRunner
 from saeviz.app.mesh.decode_anywhere import LatentMarkers
+from saeviz.app.mesh.marked_slider import MarkedSlider
 from saeviz.core.display.decoding import (
     DecodeContext,
     MorphFrame,
@@ -82,67 +81,6 @@ EXPORT_FPS = 20.0
 PATHS = (("transition", "Class transition"), ("between", "Toward another sample"))
 
 
-class MarkedSlider(QSlider):
-    """A horizontal slider with ticks at chosen values, each named below it (the path's ends:
-    t = 0 is the sample in its own class, t = 1 has moved it by the whole path)."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(Qt.Horizontal, parent)
-        self._marks: list[tuple[int, str]] = []
-        self.setMinimumHeight(self.sizeHint().height() + self.fontMetrics().height() + 4)
-
-    def set_marks(self, marks) -> None:
-        """``[(slider value, text), ...]``."""
-        self._marks = [(int(v), str(t)) for v, t in marks]
-        self.update()
-
-    @property
-    def marks(self) -> list[tuple[int, str]]:
-        return list(self._marks)
-
-    def mark_x(self, value: int) -> int:
-        """The x pixel of a slider value (the handle's centre there)."""
-        opt = QStyleOptionSlider()
-        self.initStyleOption(opt)
-        groove = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, self)
-        handle = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, self)
-        span = groove.width() - handle.width()
-        return groove.x() + handle.width() // 2 + QStyle.sliderPositionFromValue(
-            self.minimum(), self.maximum(), int(value), span)
-
-    def mark_rects(self) -> list[tuple[QRect, str]]:
-        """Where each mark's name is drawn, in the slider's coordinates, and the text drawn
-        there: centred under its tick, kept inside the slider and clear of its neighbours'
-        names (elided when the slider is too narrow for the whole name)."""
-        fm = self.fontMetrics()
-        h = self.height()
-        marks = sorted((self.mark_x(v), t) for v, t in self._marks)
-        out = []
-        for i, (x, text) in enumerate(marks):
-            lo = 0 if i == 0 else (marks[i - 1][0] + x) // 2 + 3
-            hi = self.width() if i == len(marks) - 1 else (x + marks[i + 1][0]) // 2 - 3
-            text = fm.elidedText(text, Qt.ElideMiddle, max(0, hi - lo))
-            w = fm.horizontalAdvance(text)
-            left = min(max(lo, x - w // 2), max(lo, hi - w))
-            out.append((QRect(left, h - fm.height(), w, fm.height()), text))
-        return out
-
-    def paintEvent(self, event) -> None:
-        super().paintEvent(event)
-        if not self._marks:
-            return
-        p = QPainter(self)
-        p.setPen(self.palette().color(QPalette.WindowText))
-        fm = self.fontMetrics()
-        h = self.height()
-        for value, _text in self._marks:
-            x = self.mark_x(value)
-            p.drawLine(x, h - fm.height() - 6, x, h - fm.height() - 1)
-        for rect, text in self.mark_rects():
-            p.drawText(rect.adjusted(0, 0, 1, 0), Qt.AlignCenter, text)
-        p.end()
-
-
 class MorphPanel(QWidget):
     """Slider, path and export controls; shows the decoded path point (module docs)."""
 
@@ -157,7 +95,8 @@ class MorphPanel(QWidget):
         self.session = session
         self.mesh_view = mesh_view
         self.markers = markers
-        self._frames = TaskRunner(self, max_threads=1)   # decoding, one request at a time
+        # decoding, one request at a time, at the UI's priority: the user waits on every frame
+        self._frames = TaskRunner(self, max_threads=1, interactive=True)
         self._files = TaskRunner(self, max_threads=1)    # writing exports
         self._ctx = DecodeContext()
         self._codes: np.ndarray | None = None       # epoch-end codes the centers come from

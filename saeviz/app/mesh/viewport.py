@@ -1,8 +1,8 @@
 """A 3D viewport for mesh datasets: the selected sample, its reconstruction, and a morph.
 
-``MeshView`` embeds a pyvistaqt ``QtInteractor`` (``auto_update=False``: it renders only when
-asked) under a small tool bar: what to show, a Camera menu of presets and a button that saves
-the viewport as PNG. ``SampleFeed`` keeps it on the session's selected sample and that
+``MeshView`` shows an offscreen PyVista plotter in a raster widget (``RenderCanvas``: no
+OpenGL surface in the Qt window; it renders only when asked) under a small tool bar: what to
+show, a Camera menu of presets and a button that saves the viewport as PNG. ``SampleFeed`` keeps it on the session's selected sample and that
 sample's reconstruction (computed off the UI thread). Shows
 
 * ``original``: the selected sample;
@@ -18,19 +18,23 @@ only their vertex positions and normals are rewritten in place, never rebuilt, s
 the selection or moving a morph slider costs a copy into VTK's arrays and a render. Shading
 is smooth (Phong) from vertex normals that the owner supplies or that ``VertexNormals``
 computes. Renders are coalesced: ``request_render`` draws once when control returns to the
-event loop, however many updates came before.
+event loop, however many updates came before, and at most once per display frame
+(``FRAME_INTERVAL_MS`` after the previous render).
 
 Cameras: the body's up and forward directions are guessed from the first mesh of a topology
 (the longest axis among y and z is up; z-up meshes face -y, y-up meshes face +z, the usual
 conventions of Blender and of SMPL/OBJ files) or set with ``set_frame``. The presets front,
 side, top and reset place the camera; updates of the meshes never move it, so a chosen view
 stays while the selection changes. Mouse navigation is VTK's trackball; its single-key
-commands are switched off. Multisampling is used on a GPU and left out on a software
-rasteriser, where it made each render about four times slower (measured with Mesa llvmpipe).
+commands are switched off. Closed bodies whose triangles face out skip the triangles facing
+away (``closed_and_oriented``), which saves about a third of a software render.
+Multisampling is used on a GPU and left out on a software rasteriser, where it made each
+render about four times slower (measured with Mesa llvmpipe).
 """
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +54,12 @@ from PySide6.QtWidgets import (
 )
 
 from saeviz.app.common.units import PLAIN
-from saeviz.core.display.mesh_ops import VertexNormals, vertex_errors
+from saeviz.core.display.mesh_ops import (
+    VertexNormals,
+    closed_and_oriented,
+    signed_volume,
+    vertex_errors,
+)
 from saeviz.core.io.fileio import atomic_path
 
 MODES = (("original", "Original"), ("reconstruction", "Reconstruction"), ("side", "Side by side"),
@@ -60,6 +69,8 @@ SURFACE = "#d9c2ad"        # the sample and the morph
 RECON_SURFACE = "#9cb8d6"  # the reconstruction shown alone
 ERROR_CMAP = "inferno"
 SIDE_GAP = 0.25            # gap between the two meshes side by side, relative to the width
+OPAQUE_ROLES = ("original", "reconstruction", "error", "morph")
+FRAME_INTERVAL_MS = 16     # at most one render per display frame (60 Hz)
 
 
 class LiveMesh:
@@ -135,6 +146,16 @@ def _vtk_view(array) -> np.ndarray:
     return view
 
 
+def _add_lights(plotter) -> None:
+    """A headlight and a key light from the upper left, both moving with the camera: about
+    the look of VTK's five-light kit at a third less software rendering per frame (each light
+    is a term of every pixel's shading)."""
+    import pyvista as pv
+
+    plotter.add_light(pv.Light(light_type="headlight", intensity=0.75))
+    plotter.add_light(pv.Light(position=(-1.0, 1.0, 1.0), light_type="camera light", intensity=0.45))
+
+
 def guess_frame(vertices) -> tuple[np.ndarray, np.ndarray]:
     """(up, forward) unit vectors of a body-like mesh (see the module documentation)."""
     v = np.asarray(vertices, np.float64)
@@ -153,7 +174,7 @@ class MeshView(QWidget):
 
     def __init__(self, parent: QWidget | None = None, multi_samples: int | None = None):
         super().__init__(parent)
-        from pyvistaqt import QtInteractor
+        from saeviz.app.mesh.render_canvas import RenderCanvas
 
         self.mode_combo = QComboBox()
         self.mode_combo.setObjectName("meshModeCombo")
@@ -197,24 +218,23 @@ class MeshView(QWidget):
             label.setWordWrap(True)
 
         # Multisampling: ``None`` picks 4 samples on a GPU and none on a software rasteriser
-        # (Mesa llvmpipe), where 4x MSAA made each render of a body about 4x slower (measured).
+        # (Mesa llvmpipe), where 4x MSAA made each render of a body about 4x slower (measured):
+        # none until the first render has told which renderer this is.
         self._auto_samples = multi_samples is None
-        self.plotter = QtInteractor(self, auto_update=False,
-                                    multi_samples=4 if multi_samples is None else int(multi_samples))
+        # Only mouse navigation reaches VTK (the canvas forwards no key): VTK's and PyVista's
+        # single-key commands (q: close, w: wireframe, p: picking, ...) would surprise here.
+        self.canvas = RenderCanvas(self, multi_samples=0 if multi_samples is None else int(multi_samples))
+        self.canvas.setObjectName("meshCanvas")
+        self.plotter = self.canvas.plotter
         self.plotter.set_background("white")
-        self.plotter.enable_lightkit()
-        # An embedded viewport keeps only mouse navigation: VTK's and PyVista's single-key
-        # commands (q: close, e: exit, w: wireframe, p/b/C: picking, ...) would surprise here.
-        if self.plotter.iren is not None:
-            self.plotter.iren.clear_key_event_callbacks()
-            self.plotter.iren.interactor.RemoveObservers("CharEvent")
-            self.plotter.iren.interactor.RemoveObservers("KeyPressEvent")
-        self.plotter.setMinimumSize(QSize(160, 160))
+        _add_lights(self.plotter)
+        self.canvas.setMinimumSize(QSize(160, 160))
+        self.canvas.renderRequested.connect(self.request_render)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(bar)
-        lay.addWidget(self.plotter, 1)
+        lay.addWidget(self.canvas, 1)
         lay.addWidget(self.info)
         lay.addWidget(self.morph_info)
 
@@ -225,13 +245,17 @@ class MeshView(QWidget):
         self._forward = np.array([0.0, 0.0, 1.0])
         self._frame_set = False
         self._camera_fitted = False
+        self._closed_surface: bool | None = None  # known with the first mesh of a topology
         self._mode = "original"
         self._render_pending = False
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
-        self._render_timer.timeout.connect(self.render_now)
+        self._render_timer.timeout.connect(self._render_due)
+        self._last_render = -1.0  # time.monotonic() of the last render
         self.render_count = 0
+        self.last_render_seconds = 0.0  # the last render, read back and shown (benchmarks)
+        self.last_upload_seconds = 0.0  # the last morph written into VTK's arrays
         self.software_gl: bool | None = None  # known after the first render
         self._caption = None
         self.mode_combo.currentIndexChanged.connect(self._mode_picked)
@@ -260,6 +284,7 @@ class MeshView(QWidget):
         self._normals = VertexNormals(self._faces, n_vertices)
         self._frame_set = False
         self._camera_fitted = False
+        self._closed_surface = None
         p, F, n, N = self.plotter, self._faces, int(n_vertices), self._normals
         self.meshes["original"] = LiveMesh(p, F, n, N, color=SURFACE)
         self.meshes["shell"] = LiveMesh(p, F, n, N, color="#bbbbbb", opacity=0.3)
@@ -330,7 +355,9 @@ class MeshView(QWidget):
         self._first_mesh(v)
         live = self.meshes["morph"]
         first = not live.has_data
+        t0 = time.perf_counter()
         live.update(v, normals)
+        self.last_upload_seconds = time.perf_counter() - t0
         if first:
             self._update_visibility()
         if self._mode == "morph":
@@ -378,6 +405,15 @@ class MeshView(QWidget):
         return None if live is None or not live.has_data else live.points.copy()
 
     def _first_mesh(self, v: np.ndarray) -> None:
+        if self._closed_surface is None and self._faces is not None:
+            # A closed, consistently wound surface whose triangles face out is never seen
+            # from behind: the opaque meshes skip the triangles facing away (a quarter of a
+            # software render of a body). Anything else keeps both sides.
+            self._closed_surface = bool(closed_and_oriented(self._faces, len(v))
+                                        and signed_volume(v, self._faces) > 0)
+            for key in OPAQUE_ROLES:
+                if key in self.meshes:
+                    self.meshes[key].actor.prop.backface_culling = self._closed_surface
         if not self._frame_set:
             up, forward = guess_frame(v)
             self._up, self._forward = up, forward
@@ -497,7 +533,7 @@ class MeshView(QWidget):
         half_w = float(np.abs(rel @ right).max())
         half_h = float(np.abs(rel @ view_up).max())
         half_d = float(np.abs(rel @ direction).max())
-        w, h = max(self.plotter.width(), 1), max(self.plotter.height(), 1)
+        w, h = max(self.canvas.width(), 1), max(self.canvas.height(), 1)
         tan_v = np.tan(np.radians(self.plotter.camera.view_angle) / 2)
         tan_h = tan_v * w / h
         if self.meshes.get("error") is not None and self.meshes["error"].actor.visibility:
@@ -524,36 +560,55 @@ class MeshView(QWidget):
 
     # -- rendering ----------------------------------------------------------------------------------
     def request_render(self) -> None:
-        """Render once when control returns to the event loop (requests coalesce)."""
+        """Render once control returns to the event loop, and no sooner than a display frame
+        after the previous render: requests coalesce, so a morph drawn faster than the screen
+        shows it renders only the newest frame."""
         if not self._render_pending:
             self._render_pending = True
-            self._render_timer.start()
+            wait = FRAME_INTERVAL_MS - 1000.0 * (time.monotonic() - self._last_render)
+            self._render_timer.start(max(0, int(wait)))
+
+    def _render_due(self) -> None:
+        if self.canvas.isVisible():
+            self.render_now()
+        else:  # hidden (a closed dock, another tab): rendered when shown (renderRequested)
+            self._render_pending = False
 
     def render_now(self) -> None:
+        """Render the scene now (a pending request is served by this render)."""
         self._render_pending = False
         self._render_timer.stop()
+        if self.canvas.closed:
+            return
+        t0 = time.perf_counter()
         self.plotter.renderer.reset_camera_clipping_range()
-        self.plotter.render()
+        if not self.canvas.draw():
+            return
+        self.last_render_seconds = time.perf_counter() - t0
+        self._last_render = time.monotonic()
         if self.software_gl is None:
             self._check_renderer()
         self.render_count += 1
         self.rendered.emit()
 
     def _check_renderer(self) -> None:
-        caps = self.plotter.ren_win.ReportCapabilities() or ""
+        rw = self.canvas.render_window
+        caps = rw.ReportCapabilities() or ""
         line = next((ln for ln in caps.splitlines() if "renderer string" in ln.lower()), "")
         if not line:
             return  # no context yet: ask again after the next render
         self.software_gl = any(name in line.lower() for name in ("llvmpipe", "softpipe", "software", "swrast"))
-        if self._auto_samples and self.software_gl and self.plotter.ren_win.GetMultiSamples():
-            self.plotter.ren_win.SetMultiSamples(0)
-            self.plotter.render()
+        if self._auto_samples and not self.software_gl:
+            rw.SetMultiSamples(4)
+            self.canvas.draw()
 
     def grab_rgb(self) -> np.ndarray:
         """The viewport as an (H, W, 3) uint8 image, rendered now."""
         self.render_now()
-        img = self.plotter.screenshot(None, return_img=True)
-        return np.ascontiguousarray(np.asarray(img)[..., :3])
+        img = self.canvas.rgb()
+        if img is None:
+            raise RuntimeError("the viewport has no picture (its render window is closed)")
+        return img
 
     def save_screenshot(self, path) -> Path:
         """Save the viewport as PNG (atomically)."""
@@ -614,7 +669,8 @@ class MeshView(QWidget):
     def shutdown(self) -> None:
         """Release the render window (before the widget is destroyed)."""
         self._render_timer.stop()
-        self.plotter.close()
+        self._render_pending = False
+        self.canvas.close_render_window()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._render_timer.stop()

@@ -20,6 +20,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from saeviz.app.training.process_controller import (
+    ProcessTrainingController,
+    training_backend,
+)
 from saeviz.app.training.worker import (
     IDLE,
     PAUSED,
@@ -72,7 +76,9 @@ class TrainingFlow(QObject):
         self.latent = shell.latent
         self.session = shell.session
         self.runner = shell.runner
-        self.controller = TrainingController(self)
+        self.backend = training_backend()
+        self.controller = (ProcessTrainingController(self) if self.backend == "process"
+                           else TrainingController(self))
         self.frame_timer = QTimer(self)
         self.frame_timer.setInterval(int(1000 / FRAME_HZ))
         self.frame_timer.timeout.connect(self._tick)
@@ -87,12 +93,16 @@ class TrainingFlow(QObject):
         self._last_snapshot = None
         self._device = ""
         self._store = None
+        self._process_note = False  # the status bar says the training process is starting
 
         c = self.controller
         c.stateChanged.connect(self._state_changed)
         c.snapshotReady.connect(self._snapshot_ready)
         c.failed.connect(self._training_failed)
         c.finished.connect(self._training_finished)
+        if isinstance(c, ProcessTrainingController):
+            c.message.connect(self._process_message)
+            QTimer.singleShot(0, c, c.prestart)  # the training process starts while the window opens
         s = self.session
         s.train_config_changed.connect(self._train_config_changed)
         s.dataset_changed.connect(self._dataset_changed)
@@ -146,6 +156,11 @@ class TrainingFlow(QObject):
             return True
         return self.controller.stop(wait=wait, timeout_ms=timeout_ms)
 
+    def shutdown(self) -> None:
+        """The window closes: stop any training and end what runs it."""
+        self.frame_timer.stop()
+        self.controller.shutdown()
+
     def reset_model(self) -> None:
         """Stop any training and forget the model; the next training starts from scratch."""
         self.stop()
@@ -178,7 +193,8 @@ class TrainingFlow(QObject):
         known = self._test_codes[1] if self._test_codes[0] is model and model is not None else None
         job = partial(compute_epoch_result, codes, store.labels, len(store.class_names), epoch=epoch,
                       label_version=store.version, y_true=s.y if s.has_ground_truth else None,
-                      model=model, X_all=ds.X, test_idx=ds.test_idx, y_test=y_test, test_codes=known)
+                      model=model, X_all=ds.X, test_idx=ds.test_idx, y_test=y_test, test_codes=known,
+                      classifier=s.train_config.classifier)
         self.runner.submit(CLASSIFIER_KEY, job, on_result=lambda res: self._classifier_ready(res, model),
                            on_error=lambda exc: self._status(f"Classifier: {exc}", 5000))
 
@@ -217,6 +233,9 @@ class TrainingFlow(QObject):
     # -- the training thread -> the session ------------------------------------------------------
     def _train_config_changed(self) -> None:
         self.controller.set_gamma(self.session.train_config.gamma)
+        result = self.session.classifier
+        if result is not None and result.kind != self.session.train_config.classifier:
+            self.fit_classifier()  # another classifier on the codes was chosen
 
     @Slot()
     def _snapshot_ready(self) -> None:
@@ -260,6 +279,14 @@ class TrainingFlow(QObject):
         if state in _SESSION_STATE and self.session.training:
             self.session.set_training_state(_SESSION_STATE[state])
         self.update_status()
+
+    def _process_message(self, text: str) -> None:
+        if text:
+            self._status(text, 60000)
+            self._process_note = True
+        elif self._process_note:
+            self._process_note = False
+            self._status("", 1)
 
     def _training_failed(self, message: str, details: str) -> None:
         self.shell.show_error("Training stopped", message, details)

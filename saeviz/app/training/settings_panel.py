@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.core.method.code_classifiers import CLASSIFIER_NAMES, CLASSIFIERS
 from saeviz.core.method.config import ARCHITECTURES, MDS_MODES
 from saeviz.core.state.labels import follow_store
 from saeviz.core.state.session import Session
@@ -137,11 +138,19 @@ class SettingsPanel(QWidget):
         self.mds = QComboBox()
         for m in MDS_MODES:
             self.mds.addItem(MDS_TEXT.get(m, m), m)
+        self.classifier = QComboBox()
+        self.classifier.setObjectName("classifierCombo")
+        for c in CLASSIFIERS:
+            self.classifier.addItem(CLASSIFIER_NAMES[c], c)
+        self.classifier.setToolTip("What classifies the codes (predictions, confidence, guided-labeling "
+                                   "candidates): the paper's linear SVM, label spreading over all codes, or a "
+                                   "vote of the nearest labeled codes")
         train_box = QGroupBox("Training")
         _form(train_box, self._train_edited, (
             ("γ (structure weight)", self.gamma, self.gamma.valueChanged),
             ("Learning rate", self.lr, self.lr.valueChanged), ("Batch size", self.batch, self.batch.valueChanged),
-            ("Epochs", self.epochs, self.epochs.valueChanged), ("MDS", self.mds, self.mds.activated)))
+            ("Epochs", self.epochs, self.epochs.valueChanged), ("MDS", self.mds, self.mds.activated),
+            ("Classifier", self.classifier, self.classifier.activated)))
 
         # -- classes ----------------------------------------------------------------------
         self.distances = QTableWidget()
@@ -184,7 +193,7 @@ class SettingsPanel(QWidget):
         s = self.session
         m, t = s.model_config, s.train_config
         widgets = (self.arch, self.hidden, self.channels, self.latent, self.gamma, self.lr,
-                   self.batch, self.epochs, self.mds, self.fraction)
+                   self.batch, self.epochs, self.mds, self.fraction, self.classifier)
         blockers = [QSignalBlocker(w) for w in widgets]
         self.arch.setCurrentIndex(max(0, self.arch.findData(m.architecture)))
         if not self.hidden.hasFocus():
@@ -197,6 +206,7 @@ class SettingsPanel(QWidget):
         self.batch.setValue(int(t.batch_size))
         self.epochs.setValue(int(t.epochs))
         self.mds.setCurrentIndex(max(0, self.mds.findData(t.mds.mode)))
+        self.classifier.setCurrentIndex(max(0, self.classifier.findData(t.classifier)))
         self.fraction.setValue(100.0 * s.label_fraction)
         for blocker in blockers:
             blocker.unblock()
@@ -350,7 +360,8 @@ class SettingsPanel(QWidget):
             t = self.session.train_config
             cfg = t.replace(gamma=float(self.gamma.value()), lr=float(self.lr.value()),
                             batch_size=int(self.batch.value()), epochs=int(self.epochs.value()),
-                            mds=t.mds.replace(mode=self.mds.currentData()))
+                            mds=t.mds.replace(mode=self.mds.currentData()),
+                            classifier=self.classifier.currentData())
             self.session.set_train_config(cfg)
             self._ok()
         except ValueError as exc:

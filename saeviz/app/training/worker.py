@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from saeviz.app.common import warm_up
 from saeviz.app.common.tasks import background_priority
 from saeviz.core.errors import SaevizError
 
@@ -115,6 +116,7 @@ class TrainingWorker(QObject):
             self.snapshotReady.emit()
 
     def _build(self):
+        warm_up.wait()  # torch's lazy imports, begun at start-up, are not repeated here
         req = self._request
         if req.trainer is not None:
             return req.trainer.continue_run(req.train_config, token=self.token)
@@ -277,6 +279,14 @@ class TrainingController(QObject):
         if error is not None:
             self.failed.emit(error, details or "")
         self.finished.emit(trainer)
+
+    def prestart(self) -> None:
+        """Nothing to prepare: the thread starts with the run."""
+
+    def shutdown(self, timeout_ms: int | None = None) -> None:
+        """Stop the run and wait for its thread to end (at most ``timeout_ms``; None: however
+        long the running step takes)."""
+        self.stop(wait=True, timeout_ms=timeout_ms)
 
     def take_leftovers(self):
         """What the worker produced after the UI last looked: (latest, final, epoch batches)."""

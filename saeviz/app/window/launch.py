@@ -35,16 +35,20 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
-def warm_up() -> None:
-    """Do torch's lazy imports now, on the UI thread, before the window shows.
+def warm_up(background: bool = False) -> None:
+    """Do torch's lazy imports before the first training.
 
-    The first optimizer torch builds imports hundreds of modules (about a second); done by
-    the first training on its own thread, those imports would hold the interpreter lock
-    and freeze the window several times for a fraction of a second.
+    The first optimizer torch builds imports ``torch._dynamo`` and hundreds of modules with it
+    (seconds); done by the first training, those imports would hold the interpreter lock and
+    freeze the window. By default they are done now, on the calling thread; ``background``
+    does them on a thread of their own while the window opens (the training thread waits for
+    them before it builds its optimizer).
     """
-    import torch
+    from saeviz.app.common import warm_up as imports
 
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    imports.start()
+    if not background:
+        imports.wait()
 
 
 _collector = None
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from saeviz.app.window.main_window import MainWindow, app_icon
 
     configure_threads()
-    warm_up()
+    warm_up(background=True)
     collect_garbage_on_ui_thread()
 
     icon = app_icon()

@@ -379,6 +379,7 @@ class MainWindow(QMainWindow):
             # the next batch, after the step it is in (which may be long: an epoch's targets).
             self.statusBar().showMessage("Stopping the training…")
             self.controller.stop(wait=True, timeout_ms=None)
+        self.training_flow.shutdown()  # ends the training process, when training runs in one
         self.latent.shutdown()
         self.runner.shutdown()
         self._save_settings()

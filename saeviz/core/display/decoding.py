@@ -30,7 +30,8 @@ IMAGE_FRAME_SIZE = 256  # pixels on the longer side of image frames
 class MorphFrame:
     """One decoded point of a path: ``t`` along it, the code, the sample, its vertex normals
     (meshes, else None), the classifier's probabilities in ``classes`` order (None without a
-    classifier) and the seconds the decode took."""
+    classifier) and the seconds the whole frame took, of which ``decode_seconds`` decoding and
+    ``normals_seconds`` the normals."""
 
     t: float
     code: np.ndarray
@@ -39,6 +40,8 @@ class MorphFrame:
     proba: np.ndarray | None
     classes: np.ndarray | None
     seconds: float
+    decode_seconds: float = 0.0
+    normals_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,17 @@ def decode_frame(ctx: DecodeContext, model, t: float, code: np.ndarray, faces: n
     mesh, class probabilities when a fitted ``classifier`` is."""
     t0 = time.perf_counter()
     sample = ctx.decoder(model).decode(code)
+    t1 = time.perf_counter()
     normals = None
     if faces is not None and sample.ndim == 2 and sample.shape[1] == 3:
         normals = ctx.normals(faces, sample.shape[0]).normals(sample)
+    t2 = time.perf_counter()
     proba = classes = None
     if classifier is not None:
         proba = classifier.predict_proba(np.asarray(code, np.float64)[None])[0]
         classes = classifier.classes_
-    return MorphFrame(float(t), np.asarray(code), sample, normals, proba, classes, time.perf_counter() - t0)
+    return MorphFrame(float(t), np.asarray(code), sample, normals, proba, classes, time.perf_counter() - t0,
+                      t1 - t0, t2 - t1)
 
 
 def decode_point(ctx: DecodeContext, model, code: np.ndarray, codes: np.ndarray | None,

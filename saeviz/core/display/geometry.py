@@ -6,20 +6,58 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bounding_sphere", "merge_spheres", "pad_columns", "points_in_polygon", "segment_pairs"]
+__all__ = ["bounding_sphere", "merge_spheres", "pad_columns", "points_in_polygon", "segment_pairs",
+           "xy_in_polygon"]
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Boolean mask of ``points`` (N, 2) inside ``polygon`` (M, 2) by the even-odd rule."""
-    P = np.asarray(points, dtype=np.float64)
-    V = np.asarray(polygon, dtype=np.float64)
+    """Boolean mask of ``points`` (N, 2) inside ``polygon`` (M, 2) by the even-odd rule.
+
+    Small inputs test every point against every edge. Large ones go through a grid over the
+    polygon's bounding box: a cell no edge passes through lies wholly inside or outside, which
+    its centre tells (one scanline pass over the grid); only the points in cells an edge
+    passes through are tested against the edges, so a freehand lasso around half a million
+    points costs a few passes over those points whatever its number of vertices.
+    """
+    P = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    V = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
     inside = np.zeros(len(P), bool)
-    if len(V) < 3 or len(P) == 0:
+    if len(V) < 3 or len(P) == 0 or not np.isfinite(V).all():
         return inside
     lo, hi = V.min(axis=0), V.max(axis=0)
-    cand = np.flatnonzero((P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1]))
-    x, y = P[cand, 0], P[cand, 1]
-    hit = np.zeros(len(cand), bool)
+    with np.errstate(invalid="ignore"):
+        cand = np.flatnonzero((P[:, 0] >= lo[0]) & (P[:, 0] <= hi[0]) & (P[:, 1] >= lo[1]) & (P[:, 1] <= hi[1]))
+    inside[cand] = xy_in_polygon(P[cand, 0], P[cand, 1], V)
+    return inside
+
+
+def xy_in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """``points_in_polygon`` for points given as two columns, all in the polygon's bounding box
+    (points outside it may be passed too, they test outside)."""
+    V = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(V) < 3 or len(x) == 0 or not np.isfinite(V).all():
+        return np.zeros(len(x), bool)
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    if len(V) * len(x) <= _DIRECT_WORK or hi[0] <= lo[0] or hi[1] <= lo[1]:
+        return _crossings_odd(x, y, V)
+    with np.errstate(invalid="ignore"):
+        box = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
+    if box.all():
+        return _inside_by_grid(x, y, V, lo, hi)
+    hit = np.zeros(len(x), bool)
+    rows = np.flatnonzero(box)
+    hit[rows] = _inside_by_grid(x[rows], y[rows], V, lo, hi)
+    return hit
+
+
+_DIRECT_WORK = 4_000_000  # edges x points below which every point meets every edge
+_GRID_MAX = 1 << 20  # cells of the classification grid at most
+
+
+def _crossings_odd(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Even-odd test of every point against every edge of ``V``."""
+    hit = np.zeros(len(x), bool)
     xj, yj = V[-1]
     for xi, yi in V:
         crosses = (yi > y) != (yj > y)
@@ -27,8 +65,73 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
             x_at = (xj - xi) * (y - yi) / (yj - yi) + xi
         hit ^= crosses & (x < x_at)
         xj, yj = xi, yi
-    inside[cand] = hit
-    return inside
+    return hit
+
+
+def _inside_by_grid(x: np.ndarray, y: np.ndarray, V: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    w, h = hi - lo
+    cells = min(_GRID_MAX, max(len(x), 1024))
+    cw = ch = float(np.sqrt(w * h / cells))
+    cols, rows = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / ch)))
+    xi, yi = V[:, 0], V[:, 1]
+    xj, yj = np.roll(xi, 1), np.roll(yi, 1)  # edge k runs from vertex k-1 to vertex k
+
+    # parity of the cell centres: scanline crossings of every edge with every row centre
+    y0, y1 = np.minimum(yi, yj), np.maximum(yi, yj)
+    r0 = np.clip(np.ceil((y0 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # rows whose centre
+    r1 = np.clip(np.ceil((y1 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # is in [y0, y1)
+    n_rows = r1 - r0
+    e = np.repeat(np.arange(len(V)), n_rows)
+    r = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows - r0, n_rows)
+    yc = lo[1] + (r + 0.5) * ch
+    x_at = (xj[e] - xi[e]) * (yc - yi[e]) / (yj[e] - yi[e]) + xi[e]
+    # a centre left of x_at sees the crossing: columns c < k with k = #centres left of x_at
+    k = np.clip(np.ceil((x_at - lo[0]) / cw - 0.5), 0, cols).astype(np.int64)
+    toggles = np.bincount(r * (cols + 1) + k, minlength=rows * (cols + 1)).astype(np.uint8)
+    toggles = toggles.reshape(rows, cols + 1)[:, :0:-1]  # columns cols..1, right to left
+    parity = (np.cumsum(toggles, axis=1, dtype=np.uint8)[:, ::-1] & 1).astype(bool)  # wraps: parity kept
+
+    # cells an edge passes through: samples every half cell along each edge, 3x3 around each
+    length = np.maximum(np.abs(xi - xj) / cw, np.abs(yi - yj) / ch)
+    steps = np.ceil(2 * length).astype(np.int64) + 1
+    e = np.repeat(np.arange(len(V)), steps)
+    t = (np.arange(int(steps.sum())) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(
+        np.maximum(steps - 1, 1), steps)
+    sc = np.floor((xj[e] + t * (xi[e] - xj[e]) - lo[0]) / cw).astype(np.int64)
+    sr = np.floor((yj[e] + t * (yi[e] - yj[e]) - lo[1]) / ch).astype(np.int64)
+    boundary = np.zeros((rows + 2, cols + 2), bool)
+    for dr in (0, 1, 2):
+        for dc in (0, 1, 2):
+            boundary[np.clip(sr + dr, 0, rows + 1), np.clip(sc + dc, 0, cols + 1)] = True
+    boundary = boundary[1:-1, 1:-1]
+
+    pc = np.clip(((x - lo[0]) / cw).astype(np.int64), 0, cols - 1)
+    pr = np.clip(((y - lo[1]) / ch).astype(np.int64), 0, rows - 1)
+    flat = pr * cols + pc
+    hit = parity.ravel()[flat]
+    near = np.flatnonzero(boundary.ravel()[flat])
+    if len(near):
+        hit[near] = _crossings_by_band(x[near], y[near], V)
+    return hit
+
+
+def _crossings_by_band(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Even-odd test where each edge meets only the points in the height band it spans."""
+    if len(V) * len(x) <= _DIRECT_WORK:
+        return _crossings_odd(x, y, V)
+    xi, yi = V[:, 0], V[:, 1]
+    xj, yj = np.roll(xi, 1), np.roll(yi, 1)
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    first = np.searchsorted(ys, np.minimum(yi, yj), "left")  # points with min <= y < max
+    last = np.searchsorted(ys, np.maximum(yi, yj), "left")
+    lengths = last - first
+    e = np.repeat(np.arange(len(V)), lengths)
+    pts = order[np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths - first, lengths)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = (xj[e] - xi[e]) * (y[pts] - yi[e]) / (yj[e] - yi[e]) + xi[e]
+    flips = pts[x[pts] < x_at]
+    return (np.bincount(flips, minlength=len(x)) & 1).astype(bool)
 
 
 def segment_pairs(src, dst, k: int) -> np.ndarray:

@@ -105,6 +105,33 @@ def vertex_normals(vertices, faces) -> np.ndarray:
     return VertexNormals(faces, len(v)).normals(v)
 
 
+def closed_and_oriented(faces, n_vertices: int) -> bool:
+    """True when the triangles form closed surfaces with consistent winding: every directed
+    edge occurs once and its reverse occurs too. Only then is no triangle ever seen from
+    behind, so a renderer may skip the triangles that face away (back-face culling)."""
+    F = _check_faces(faces, int(n_vertices))
+    if not len(F):
+        return False
+    a = np.concatenate([F[:, 0], F[:, 1], F[:, 2]])
+    b = np.concatenate([F[:, 1], F[:, 2], F[:, 0]])
+    n = np.int64(n_vertices)
+    edges = np.sort(a * n + b)
+    if np.any(edges[1:] == edges[:-1]):
+        return False
+    reverse = b * n + a
+    i = np.searchsorted(edges, reverse)
+    return bool(np.all((i < len(edges)) & (edges[np.minimum(i, len(edges) - 1)] == reverse)))
+
+
+def signed_volume(vertices, faces) -> float:
+    """The volume enclosed by a closed triangle mesh, positive when its triangles wind
+    counter-clockwise seen from outside (their normals point out)."""
+    v = np.asarray(vertices, np.float64)
+    F = _check_faces(faces, len(v))
+    a, b, c = v[F[:, 0]], v[F[:, 1]], v[F[:, 2]]
+    return float(np.einsum("ij,ij->", a, np.cross(b, c)) / 6.0)
+
+
 def vertex_errors(reconstruction, original) -> np.ndarray:
     """Per-vertex Euclidean distance (V,) between two meshes of the same topology."""
     a = np.asarray(reconstruction, np.float32)
@@ -115,4 +142,4 @@ def vertex_errors(reconstruction, original) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", d, d))
 
 
-__all__ = ["VertexNormals", "vertex_normals", "vertex_errors"]
+__all__ = ["VertexNormals", "closed_and_oriented", "signed_volume", "vertex_errors", "vertex_normals"]

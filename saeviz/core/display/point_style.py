@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -103,23 +104,46 @@ class Legend:
 
 @dataclass
 class PointStyle:
-    """Per-point appearance for ``n`` points."""
+    """Per-point appearance for ``n`` points.
+
+    ``rgba`` and ``size`` (what the 3D view uploads) are looked up from the symbols when first
+    read; ``rgba_at(rows)`` and ``size_at(rows)`` give those of some points only.
+    """
 
     n: int
     symbols: list[Symbol]
     ids: np.ndarray  # (n,) int32 index into symbols
     order: np.ndarray | None  # draw order (unlabeled first) or None for 0..n-1
-    rgba: np.ndarray  # (n, 4) float32 in 0..1, for 3D
-    size: np.ndarray  # (n,) float32 px, negative = outlined (3D)
     legend: Legend
+
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        rgba = np.array([s.fill if s.fill else (0, 0, 0, 0) for s in self.symbols], np.float32).reshape(-1, 4)
+        size = np.array([-s.size if s.outline else s.size for s in self.symbols], np.float32)
+        return rgba / 255.0, size
+
+    @cached_property
+    def rgba(self) -> np.ndarray:
+        """(n, 4) float32 colours in 0..1 (3D)."""
+        return self.rgba_at(None)
+
+    @cached_property
+    def size(self) -> np.ndarray:
+        """(n,) float32 sizes in px, negative for outlined points (3D)."""
+        return self.size_at(None)
+
+    def rgba_at(self, rows: np.ndarray | None) -> np.ndarray:
+        """The colours of the points ``rows`` (all when None)."""
+        return self._tables()[0][self.ids if rows is None else self.ids[rows]]
+
+    def size_at(self, rows: np.ndarray | None) -> np.ndarray:
+        """The sizes of the points ``rows`` (all when None)."""
+        return self._tables()[1][self.ids if rows is None else self.ids[rows]]
 
 
 def default_style(n: int) -> PointStyle:
     """Every one of ``n`` points unlabeled grey, no legend."""
-    rgba = np.tile(np.array(UNLABELED_RGBA, np.float32) / 255.0, (n, 1))
-    size = unlabeled_size(n)
-    return PointStyle(n, [unlabeled_symbol(UNLABELED_RGBA, size)], np.zeros(n, np.int32), None, rgba,
-                      np.full(n, size, np.float32), Legend())
+    return PointStyle(n, [unlabeled_symbol(UNLABELED_RGBA, unlabeled_size(n))], np.zeros(n, np.int32), None,
+                      Legend())
 
 
 def point_style(labels, class_rgba: Sequence, mode: str = "label", values=None, predicted=None,
@@ -208,8 +232,6 @@ def point_style(labels, class_rgba: Sequence, mode: str = "label", values=None, 
                         clipped_high=mode == "error")
 
     order = None
-    if labeled.any():
-        order = np.argsort(labeled, kind="stable").astype(np.int64)
-    table_rgba = np.array([s.fill if s.fill else (0, 0, 0, 0) for s in symbols], np.float32) / 255.0
-    table_size = np.array([-s.size if s.outline else s.size for s in symbols], np.float32)
-    return PointStyle(n, symbols, ids, order, table_rgba[ids], table_size[ids], legend)
+    if labeled.any():  # unlabeled first, then labeled, each in index order (a stable sort)
+        order = np.concatenate([np.flatnonzero(~labeled), np.flatnonzero(labeled)]).astype(np.int64)
+    return PointStyle(n, symbols, ids, order, legend)

@@ -9,9 +9,10 @@ of shape (N, k), k in {2, 3}:
   in ``fallback_reason``; when the classes give fewer than k discriminant axes the remaining
   axes are the principal axes of what is left.
 - ``AxesProjector``: raw latent axes chosen by index (no alignment: the axes mean something).
-- ``UMAPProjector`` / ``TSNEProjector``: slow, for a background worker. The work is done by
-  the plain functions ``run_umap`` and ``run_tsne`` which take a ``state`` object (Orange3
-  style: status, progress, partial results, interruption), testable without a thread.
+- ``UMAPProjector`` / ``TSNEProjector``: slow, for a background worker; they live in
+  ``saeviz.core.display.embedding`` (re-exported here) with the plain functions ``run_umap``
+  and ``run_tsne``, which take a ``state`` object (Orange3 style: status, progress, partial
+  results, interruption), testable without a thread.
 
 The linear projectors expose ``components`` (k, d), ``mean`` (d,) and ``reference`` (d,) and
 ``inverse(coords) -> codes``: the point whose projection is ``coords`` and whose other
@@ -494,151 +495,18 @@ class _NullState:
         return False
 
 
-def _warm_start(previous, n: int, k: int) -> np.ndarray | None:
-    if previous is None:
-        return None
-    P = np.asarray(previous, dtype=np.float64)
-    if P.shape != (n, k) or not np.isfinite(P).all():
-        return None
-    return P.copy()
+# t-SNE and UMAP live in ``saeviz.core.display.embedding``; their names are re-exported here
+# on first use (that module imports this one).
+_EMBEDDING_NAMES = ("NeighborGraph", "TSNEProjector", "UMAPProjector", "run_tsne", "run_umap",
+                    "tsne_available", "umap_available")
 
 
-def run_tsne(codes, state: TaskState | None = None, *, n_components: int = 2, previous=None,
-             perplexity: float = 30.0, max_iter: int = 1000, chunk_iter: int = 250,
-             random_state: int = 0) -> np.ndarray:
-    """t-SNE (scikit-learn, Barnes-Hut) run in chunks of ``chunk_iter`` iterations.
+def __getattr__(name: str):
+    if name in _EMBEDDING_NAMES:
+        from saeviz.core.display import embedding
 
-    ``previous`` (an earlier t-SNE result of the same samples) is used as the initial layout
-    and then early exaggeration is skipped, so a re-run after training moves points from where
-    they were. After each chunk the layout is published with ``state.set_partial_result`` and
-    ``state.is_interruption_requested()`` is checked (``Interrupted`` is raised). Each chunk
-    is a warm-started scikit-learn fit, which recomputes the input affinities: fewer, longer
-    chunks are faster, more chunks report more often.
-    """
-    from sklearn.manifold import TSNE
-
-    state, X, k = _embedding_input("t-SNE", codes, state, n_components, minimum=5)
-    n = len(X)
-    perplexity = float(min(perplexity, (n - 1) / 3.0))
-    chunk_iter = max(int(chunk_iter), 250)  # scikit-learn's minimum for max_iter
-    Y = _warm_start(previous, n, k)
-    warm = Y is not None
-    done, first = 0, True
-    state.set_status("t-SNE")
-    state.set_progress_value(0.0)
-    while done < max_iter:
-        if state.is_interruption_requested():
-            raise Interrupted
-        steps = max(250, min(chunk_iter, max_iter - done))
-        tsne = TSNE(n_components=k, perplexity=perplexity, max_iter=steps,
-                    early_exaggeration=12.0 if (first and not warm) else 1.0,
-                    init="pca" if Y is None else Y, learning_rate="auto",
-                    random_state=random_state, method="barnes_hut")
-        Y = tsne.fit_transform(X)
-        done += steps
-        first = False
-        state.set_partial_result(Y.copy())
-        state.set_progress_value(100.0 * min(done, max_iter) / max_iter)
-    return Y
-
-
-def _embedding_input(method: str, codes, state: TaskState | None, n_components: int, minimum: int):
-    """The state to report to (one that ignores reports for ``None``), the codes as an array
-    and the checked number of components, or a ``DataError`` when ``method`` has fewer than
-    ``minimum`` samples to embed."""
-    X = _as_codes(codes)
-    k = _check_k(n_components)
-    if len(X) < minimum:
-        raise DataError(f"{method} needs at least {minimum} samples, got {len(X)}")
-    return state or _NullState(), X, k
-
-
-def _import_umap():
-    try:
-        import umap  # noqa: PLC0415 - optional dependency
-    except ImportError as exc:
-        raise ProjectionUnavailable(
-            "UMAP needs the optional package umap-learn (pip install umap-learn)") from exc
-    return umap
-
-
-def run_umap(codes, state: TaskState | None = None, *, n_components: int = 2, previous=None,
-             n_neighbors: int = 15, min_dist: float = 0.1, random_state: int | None = 0) -> np.ndarray:
-    """UMAP (umap-learn) of the codes, initialised with ``previous`` when its shape matches.
-
-    umap-learn has no progress callback: the state gets a status before the fit and the
-    result after it; an interruption is honoured before the fit, and a result finished after
-    an interruption was requested is dropped (``Interrupted``).
-    """
-    umap = _import_umap()
-    state, X, k = _embedding_input("UMAP", codes, state, n_components, minimum=4)
-    n = len(X)
-    init = _warm_start(previous, n, k)
-    if state.is_interruption_requested():
-        raise Interrupted
-    state.set_status("UMAP")
-    state.set_progress_value(0.0)
-    reducer = umap.UMAP(n_components=k, n_neighbors=int(min(n_neighbors, n - 1)), min_dist=min_dist,
-                        init="spectral" if init is None else init, random_state=random_state)
-    Y = np.asarray(reducer.fit_transform(X), dtype=np.float64)
-    if state.is_interruption_requested():
-        raise Interrupted
-    state.set_partial_result(Y.copy())
-    state.set_progress_value(100.0)
-    return Y
-
-
-class _EmbeddingProjector(Projector):
-    """A slow, nonlinear embedding run in steps with progress; ``params`` go to the method."""
-
-    slow = True
-    #: The axis names: "<axis_name> 1", "<axis_name> 2", ...
-    axis_name = ""
-
-    def __init__(self, n_components: int = 2, **params):
-        super().__init__(n_components)
-        self.params = params
-
-    def _run(self, codes, state: TaskState | None, **params) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def fit(self, codes, labels=None, previous=None, state: TaskState | None = None) -> np.ndarray:
-        """The embedding of ``codes``, started from ``previous`` when given; ``state`` reports
-        progress and partial results and may interrupt it."""
-        self.fallback_reason = None
-        return self._run(codes, state, n_components=self.n_components, previous=previous, **self.params)
-
-    def axis_labels(self) -> list[str]:
-        return [f"{self.axis_name} {i + 1}" for i in range(self.n_components)]
-
-
-class TSNEProjector(_EmbeddingProjector):
-    """t-SNE of the codes (``run_tsne``)."""
-
-    name = "tsne"
-    axis_name = "t-SNE"
-
-    def _run(self, codes, state, **params) -> np.ndarray:
-        return run_tsne(codes, state, **params)
-
-
-class UMAPProjector(_EmbeddingProjector):
-    """UMAP of the codes (``run_umap``)."""
-
-    name = "umap"
-    axis_name = "UMAP"
-
-    def _run(self, codes, state, **params) -> np.ndarray:
-        return run_umap(codes, state, **params)
-
-
-def umap_available() -> bool:
-    """Whether umap-learn can be imported, so the UMAP projection can be offered."""
-    try:
-        _import_umap()
-    except ProjectionUnavailable:
-        return False
-    return True
+        return getattr(embedding, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_projector(method: str = "pca", n_components: int = 2, **params) -> Projector:
@@ -650,10 +518,10 @@ def make_projector(method: str = "pca", n_components: int = 2, **params) -> Proj
         return LDAProjector(n_components)
     if method == "axes":
         return AxesProjector(n_components, **params)
-    if method == "tsne":
-        return TSNEProjector(n_components, **params)
-    if method == "umap":
-        return UMAPProjector(n_components, **params)
+    if method in ("tsne", "umap"):
+        from saeviz.core.display.embedding import TSNEProjector, UMAPProjector
+
+        return (TSNEProjector if method == "tsne" else UMAPProjector)(n_components, **params)
     raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
 
 

@@ -92,6 +92,9 @@ def _optimizer_tensors(model: Autoencoder, optimizer: torch.optim.Optimizer) -> 
             tensors[f"{OPTIMIZER_PREFIX}{names[id(param)]}.{key}"] = value.detach().to("cpu", torch.float32).contiguous()
     group = {k: (list(v) if isinstance(v, tuple) else v)
              for k, v in optimizer.param_groups[0].items() if k != "params"}
+    # how this process ran the step (fused or not) is no setting of the run: a resumed run
+    # picks its own
+    group.update({k: None for k in ("foreach", "fused") if k in group})
     return tensors, {"type": OPTIMIZER_TYPE, "group": group}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 ARCHITECTURES = ("mlp", "conv", "basis")
 MDS_MODES = ("class", "exact")
 ALIGNMENTS = ("procrustes", "paper")
+CLASSIFIERS = ("svm", "label-spreading", "knn")  # see saeviz.core.method.code_classifiers
 
 
 def _tupled(value: Any) -> Any:
@@ -88,7 +89,13 @@ class MDSConfig(_JsonMixin):
 
 @dataclass(frozen=True)
 class TrainConfig(_JsonMixin):
-    """Optimisation settings. ``gamma`` balances structure (1) against reconstruction (0)."""
+    """Optimisation settings. ``gamma`` balances structure (1) against reconstruction (0).
+
+    ``classifier`` reads the codes: ``svm`` (the paper's linear SVM), ``label-spreading``
+    or ``knn`` (``saeviz.core.method.code_classifiers``). ``self_training`` above 0 is the
+    confidence from which that classifier's predictions join the structural targets as
+    pseudo-labels every epoch (``saeviz.core.method.self_training``); 0 is the paper's method.
+    """
 
     gamma: float = 0.5
     epochs: int = 30
@@ -99,6 +106,8 @@ class TrainConfig(_JsonMixin):
     snapshot_every: int = 0  # batches between live snapshots inside an epoch (0: epoch end only)
     target_scale: float = 0.0  # latent units per unit of class distance (0: auto, see below)
     mds: MDSConfig = field(default_factory=MDSConfig)
+    classifier: str = "svm"
+    self_training: float = 0.0  # confidence threshold of pseudo-labels (0: off)
 
     def scale_for(self, latent_dim: int) -> float:
         """Latent units per unit of class distance.
@@ -126,6 +135,11 @@ class TrainConfig(_JsonMixin):
             raise ValueError(f"learning rate must be positive, got {self.lr}")
         if not float(self.target_scale) >= 0:
             raise ValueError(f"target_scale must be non-negative (0: auto), got {self.target_scale}")
+        if self.classifier not in CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
+        if not 0.0 <= float(self.self_training) <= 1.0:
+            raise ValueError(f"self_training (a confidence threshold, 0: off) must lie in [0, 1], "
+                             f"got {self.self_training}")
         if isinstance(self.mds, dict):
             object.__setattr__(self, "mds", MDSConfig.from_dict(self.mds))
 

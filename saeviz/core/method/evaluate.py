@@ -34,8 +34,10 @@ def heldout_error(train_codes: np.ndarray, train_labels: np.ndarray, test_codes:
 
 
 def evaluate(model: Autoencoder, dataset: Dataset, train_labels: np.ndarray,
-             train_codes: np.ndarray | None = None) -> dict[str, float]:
-    """RMSE on train and test, and the held-out SVM error (NaN without ground truth)."""
+             train_codes: np.ndarray | None = None, classifier: str = "svm") -> dict[str, float]:
+    """RMSE on train and test, and the held-out SVM error (NaN without ground truth); with
+    another ``classifier`` (``TrainConfig.classifier``) also its held-out error as
+    ``classifier_error``."""
     Xtr, Xte = dataset.X[dataset.train_idx], dataset.X[dataset.test_idx]
     ctr = encode(model, Xtr) if train_codes is None else train_codes
     cte = encode(model, Xte)
@@ -46,7 +48,13 @@ def evaluate(model: Autoencoder, dataset: Dataset, train_labels: np.ndarray,
         "svm_error": float("nan"),
     }
     if dataset.y is not None:
-        out["svm_error"] = heldout_error(ctr, train_labels, cte, dataset.y[dataset.test_idx])
+        truth = dataset.y[dataset.test_idx]
+        out["svm_error"] = heldout_error(ctr, train_labels, cte, truth)
+        labels = np.asarray(train_labels)
+        if classifier != "svm" and len(np.unique(labels[labels >= 0])) >= 2 and len(cte):
+            from saeviz.core.method.code_classifiers import fit_code_classifier
+
+            out["classifier_error"] = fit_code_classifier(ctr, labels, classifier).error(cte, truth)
     return out
 
 

@@ -77,11 +77,54 @@ class ConvEncoder(nn.Module):
         self.head = nn.Linear(self.flat, latent_dim)
 
     def forward(self, x):
-        return self.head(self.features(x.unsqueeze(1)).flatten(1))
+        # Channels-last activations: oneDNN's convolutions and the pooling run without layout
+        # conversions. A one-channel input is laid out the same either way, so the first
+        # convolution's output is turned channels-last; the later layers keep that layout.
+        # Each level pools before its ReLU: max pooling commutes with the ReLU (both are
+        # monotone), values and gradients are the same, and the ReLU touches a quarter of
+        # the values.
+        h = x.unsqueeze(1)
+        layers = list(self.features)
+        for i in range(0, len(layers), 3):
+            conv, relu, pool = layers[i:i + 3]
+            h = relu(pool(conv(h).contiguous(memory_format=torch.channels_last)))
+        return self.head(h.flatten(1))
+
+
+def _phase_map() -> torch.Tensor:
+    """(36, 9) 0/1 map from a 3x3 kernel applied after 2x nearest upsampling to the four
+    3x3 kernels (one per output phase) that give the same outputs from the low-resolution
+    input: output pixel (2i+a, 2j+b) reads the upsampled pixel (2i+a+dy, 2j+b+dx), which is
+    the input pixel (i + (a+dy)//2, j + (b+dx)//2)."""
+    phases = torch.zeros(2, 2, 3, 3, 3, 3)
+    for a in range(2):
+        for b in range(2):
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    phases[a, b, (a + dy) // 2 + 1, (b + dx) // 2 + 1, dy + 1, dx + 1] += 1.0
+    return phases.reshape(36, 9)
+
+
+def upsample_conv(x: torch.Tensor, conv: nn.Conv2d, phase_map: torch.Tensor) -> torch.Tensor:
+    """``conv(nearest 2x upsampling of x)`` for a 3x3 convolution with padding 1, computed at
+    the input's resolution: one convolution with four kernels per output channel (one per
+    phase of the 2x2 output block, each the sum of the original taps that read the same input
+    pixel), then a pixel shuffle. The same function as upsampling first (equal up to float
+    rounding), without the upsampled tensor; on a CPU the last level of the MNIST decoder
+    (8 channels to 1 at 28x28) runs about 2x faster, forward and backward."""
+    c_out, c_in = conv.out_channels, conv.in_channels
+    kernels = (phase_map @ conv.weight.reshape(c_out * c_in, 9).T)  # (2*2*3*3, c_out*c_in)
+    kernels = kernels.view(4, 3, 3, c_out, c_in).permute(3, 0, 4, 1, 2).reshape(c_out * 4, c_in, 3, 3)
+    bias = None if conv.bias is None else conv.bias.repeat_interleave(4)
+    return nn.functional.pixel_shuffle(nn.functional.conv2d(x, kernels, bias, padding=1), 2)
 
 
 class ConvDecoder(nn.Module):
-    """The encoder mirrored: linear map, then per level upsampling and a 3x3 convolution."""
+    """The encoder mirrored: linear map, then per level upsampling and a 3x3 convolution.
+
+    A level that exactly doubles the size runs as ``upsample_conv`` (the same function at a
+    quarter of the memory traffic); a level such as 4 to 7 pixels upsamples, then convolves.
+    """
 
     def __init__(self, encoder: ConvEncoder, channels, latent_dim: int):
         super().__init__()
@@ -91,17 +134,33 @@ class ConvDecoder(nn.Module):
         layers: list[nn.Module] = []
         outs = channels[-2::-1] + [1]
         c_in = channels[-1]
+        doubled: list[int] = []  # positions in ``body`` of the upsamplings that double the size
         for i, c_out in enumerate(outs):
             size = encoder.sizes[-2 - i]
+            low = encoder.sizes[-1 - i]
+            if tuple(size) == (2 * low[0], 2 * low[1]):
+                doubled.append(len(layers))
             layers.append(nn.Upsample(size=size, mode="nearest"))
             layers.append(nn.Conv2d(c_in, c_out, 3, padding=1))
             if i < len(outs) - 1:
                 layers.append(nn.ReLU())
             c_in = c_out
         self.body = nn.Sequential(*layers)
+        self._doubled = frozenset(doubled)
+        self.register_buffer("phase_map", _phase_map(), persistent=False)
 
     def forward(self, z):
-        return self.body(self.head(z).view(-1, *self.shape0)).squeeze(1)
+        h = self.head(z).view(-1, *self.shape0).contiguous(memory_format=torch.channels_last)
+        layers = list(self.body)
+        i = 0
+        while i < len(layers):
+            if i in self._doubled:
+                h = upsample_conv(h, layers[i + 1], self.phase_map)
+                i += 2
+            else:
+                h = layers[i](h)
+                i += 1
+        return h.squeeze(1).contiguous()
 
 
 class Autoencoder(nn.Module):

@@ -137,6 +137,27 @@ def _strategy_scores(scores: Scores, pool: np.ndarray, strategy: str, seed: int)
     raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
 
 
+def _first_k(key: np.ndarray, k: int | None) -> np.ndarray:
+    """The positions of the ``k`` smallest keys in ascending order, ties (and NaN, last) in
+    position order: ``np.argsort(key, kind="stable")[:k]``, without sorting all of ``key``
+    when ``k`` is small (a partition finds the k-th key; only the keys up to it are sorted)."""
+    n = len(key)
+    if k is None or k >= n // 4:
+        return np.argsort(key, kind="stable")[:k]
+    if k == 0:
+        return np.zeros(0, np.int64)
+    kth = np.partition(key, k - 1)[k - 1]
+    if np.isnan(kth):  # fewer than k numbers: all of them, then the first NaNs
+        head = np.flatnonzero(~np.isnan(key))
+        tail = np.flatnonzero(np.isnan(key))[: k - len(head)]
+    else:
+        head = np.flatnonzero(key < kth)
+        tail = np.flatnonzero(key == kth)[: k - len(head)]
+    chosen = np.concatenate([head, tail])
+    chosen.sort()
+    return chosen[np.argsort(key[chosen], kind="stable")]
+
+
 def rank_scores(scores: Scores, labels: np.ndarray, k: int | None = 100, strategy: str = "margin",
                 seed: int = 0) -> Candidates:
     """The ``k`` unlabeled samples (``labels == -1``) ranked first by ``strategy``.
@@ -153,9 +174,7 @@ def rank_scores(scores: Scores, labels: np.ndarray, k: int | None = 100, strateg
         raise ValueError(f"k must be non-negative, got {k}")
     pool = np.flatnonzero(labels == UNLABELED)
     values, key = _strategy_scores(scores, pool, strategy, seed)
-    order = np.argsort(key, kind="stable")  # pool is ascending, so ties keep index order
-    if k is not None:
-        order = order[: int(k)]
+    order = _first_k(np.asarray(key), None if k is None else int(k))
     idx = pool[order]
     return Candidates(
         strategy=strategy, indices=_frozen(idx), scores=_frozen(np.asarray(values, np.float64)[order]),

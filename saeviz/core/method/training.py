@@ -43,6 +43,18 @@ def sae_loss(reconstruction: torch.Tensor, structural: torch.Tensor, labeled: to
     return torch.where(labeled > 0, gamma * structural + (1.0 - gamma) * reconstruction, reconstruction)
 
 
+_STEP_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam over the model's parameters; on a CPU or a CUDA device the fused implementation
+    (the same update in one kernel per parameter: on a CPU about 4x cheaper than the
+    default per-tensor loop for the small conv net, whose step is otherwise a few hundred
+    tiny operations)."""
+    fused = torch.device(device).type in ("cpu", "cuda")
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True if fused else None)
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
     if device == "auto":
@@ -182,7 +194,7 @@ class Trainer:
         self._net = self.dist.wrap(self.model)  # what the training passes go through
         self.X = torch.from_numpy(X)
         self._coef, self._residual = self._basis_coordinates()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        self.optimizer = make_optimizer(self.model, train_config.lr, self.device)
         self.epoch = 0
         self.history: list[dict] = []
         self._rng = np.random.default_rng(train_config.seed)
@@ -231,7 +243,9 @@ class Trainer:
     @torch.no_grad()
     def _encode_rows(self, start: int, stop: int) -> np.ndarray:
         if self._coef is None:
-            return self.encode(self.X[start:stop])
+            # batches of 256: the activations of the conv net stay in the CPU's caches
+            # (about 1.2x faster than 1,024 on MNIST)
+            return self.encode(self.X[start:stop], batch_size=256)
         was = self.model.training
         self.model.eval()
         codes = torch.cat([self.model.encoder(self._coef[i:min(i + 4096, stop)])
@@ -324,7 +338,9 @@ class Trainer:
         if saved is not None:
             names = [name for name, _ in self.model.named_parameters()]
             group = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
-            group.update({k: v for k, v in saved["group"].items() if k in group})
+            # the saved settings of the run (learning rate, betas, ...), not how this
+            # process implements the step (fused or not)
+            group.update({k: v for k, v in saved["group"].items() if k in group and k not in _STEP_IMPLEMENTATION})
             self.optimizer.load_state_dict({
                 "state": {i: dict(saved["state"][name]) for i, name in enumerate(names) if name in saved["state"]},
                 "param_groups": [{**group, "params": list(range(len(names)))}],

@@ -95,6 +95,16 @@ def _check_value(value, k: int) -> int:
     return value
 
 
+def _distinct(idx: np.ndarray, n: int) -> np.ndarray:
+    """The distinct indices of ``idx`` (all in 0..n-1), ascending. Large selections (a lasso
+    over half a million points) go through a bitmap: ``np.unique`` sorts or hashes them."""
+    if len(idx) < 4096:
+        return np.unique(idx)
+    seen = np.zeros(n, bool)
+    seen[idx] = True
+    return np.flatnonzero(seen)
+
+
 def label_edit(store: LabelStore, indices, values, text: str = "Label") -> LabelEdit | None:
     """An edit setting ``indices`` to ``values`` (scalar or per index), or None if nothing changes.
 
@@ -105,7 +115,7 @@ def label_edit(store: LabelStore, indices, values, text: str = "Label") -> Label
     scalar = np.ndim(values) == 0
     if scalar:
         value = _check_value(values, store.n_classes)
-        idx = np.unique(idx)
+        idx = _distinct(idx, store.n_samples)
         vals = None
     else:
         vals = np.asarray(values)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.code_classifiers import fit_code_classifier
 from saeviz.core.method.heldout import Heldout, heldout_from_codes
 from saeviz.core.method.ranking import Scores, score_samples
 from saeviz.core.method.training import encode
@@ -46,6 +47,7 @@ class EpochResult:
     test_error: float | None = None
     heldout: Heldout | None = None
     test_codes: np.ndarray | None = None  # the test split's codes it was measured on
+    kind: str = "svm"  # which classifier (TrainConfig.classifier)
 
     @property
     def predicted(self) -> np.ndarray:
@@ -72,8 +74,12 @@ def compute_epoch_result(codes: np.ndarray, labels: np.ndarray, n_classes: int, 
                          label_version: int = 0, y_true: np.ndarray | None = None, model=None,
                          X_all: np.ndarray | None = None, test_idx: np.ndarray | None = None,
                          y_test: np.ndarray | None = None,
-                         test_codes: np.ndarray | None = None) -> EpochResult | None:
-    """Fit ``LatentClassifier`` once on the labeled ``codes`` and derive everything from it.
+                         test_codes: np.ndarray | None = None, classifier: str = "svm") -> EpochResult | None:
+    """Fit the classifier once on the labeled ``codes`` and derive everything from it.
+
+    ``classifier`` names it (``TrainConfig.classifier``): the paper's linear SVM
+    (``LatentClassifier``, the default), label spreading over the codes or a kNN vote
+    (``saeviz.core.method.code_classifiers``); all score alike.
 
     None when fewer than two classes are labeled. With ``model`` and the test split
     (``X_all``, ``test_idx``, ``y_test``) the test codes are encoded once and give both
@@ -83,7 +89,7 @@ def compute_epoch_result(codes: np.ndarray, labels: np.ndarray, n_classes: int, 
     labels = np.array(labels, np.int64, copy=True)
     if len(np.unique(labels[labels >= 0])) < 2:
         return None
-    clf = LatentClassifier().fit(codes, labels)
+    clf = fit_code_classifier(codes, labels, classifier)
     scores = score_samples(clf, codes)
     predicted = scores.predicted
     class_scores = np.zeros((len(codes), n_classes), np.float32)
@@ -103,4 +109,4 @@ def compute_epoch_result(codes: np.ndarray, labels: np.ndarray, n_classes: int, 
     return EpochResult(
         epoch=int(epoch), label_version=int(label_version), codes=codes, labels=labels, classifier=clf,
         scores=scores, class_scores=class_scores, train_error=train_error, test_error=test_error, heldout=heldout,
-        test_codes=test_codes)
+        test_codes=test_codes, kind=classifier)

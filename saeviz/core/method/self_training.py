@@ -1,0 +1,77 @@
+"""Self-training: confident predictions join the structural targets as pseudo-labels.
+
+``SelfTraining`` wraps a supervision source (what the ``Trainer`` reads at every epoch
+start). From the epoch ``warmup`` on it fits a classifier on the labeled codes of the
+trainer's current codes, takes the unlabeled samples whose predicted class has a confidence
+of at least ``threshold`` and hands the trainer a copy of the supervision with those samples
+labeled, so their codes get MDS targets like the labeled ones. The pseudo-labels live only in
+that copy: the label store, or the labels given to an estimator, never see them, and they
+are recomputed from scratch every epoch (a sample may lose its pseudo-label again).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from saeviz.core.method.code_classifiers import fit_code_classifier, validate_classifier
+from saeviz.core.state.labels import Supervision
+
+
+def pseudo_labels(codes: np.ndarray, labels: np.ndarray, threshold: float, classifier: str = "svm") -> np.ndarray:
+    """``labels`` (-1 unlabeled) with the unlabeled samples whose predicted class has a
+    confidence of at least ``threshold`` set to that class; a new array. The labeled samples
+    keep their labels; with fewer than two labeled classes nothing is added."""
+    labels = np.array(labels, np.int64, copy=True)
+    mask = labels < 0
+    if not mask.any() or len(np.unique(labels[~mask])) < 2:
+        return labels
+    clf = fit_code_classifier(codes, labels, classifier)
+    conf = clf.normalise(np.asarray(clf.decision_function(np.asarray(codes)[mask]), np.float64))
+    best = np.argmax(conf, axis=1)
+    sure = conf[np.arange(len(best)), best] >= float(threshold)
+    rows = np.flatnonzero(mask)[sure]
+    labels[rows] = np.asarray(clf.classes_, np.int64)[best[sure]]
+    return labels
+
+
+def validate_threshold(threshold: float) -> float:
+    """``threshold`` as a float in (0, 1]; ValueError otherwise."""
+    t = float(threshold)
+    if not 0.0 < t <= 1.0:
+        raise ValueError(f"the self-training confidence threshold must lie in (0, 1], got {threshold}")
+    return t
+
+
+class SelfTraining:
+    """A supervision source adding confident pseudo-labels (see the module docstring).
+
+    ``source`` returns the user's ``Supervision`` (or None); ``attach`` gives the trainer
+    whose ``epoch`` and ``latent_codes()`` are read. ``n_pseudo`` is the number of
+    pseudo-labels handed out at the last epoch start.
+    """
+
+    def __init__(self, source: Callable[[], Supervision | None], threshold: float = 0.9,
+                 classifier: str = "svm", warmup: int = 1):
+        self.source = source
+        self.threshold = validate_threshold(threshold)
+        self.classifier = validate_classifier(classifier)
+        self.warmup = int(warmup)
+        self.n_pseudo = 0
+        self._trainer = None
+
+    def attach(self, trainer) -> SelfTraining:
+        """Read codes and epochs from ``trainer`` from now on; returns self."""
+        self._trainer = trainer
+        return self
+
+    def __call__(self) -> Supervision | None:
+        """The user's supervision, with pseudo-labels once the warm-up epochs are done."""
+        sup = self.source()
+        trainer = self._trainer
+        self.n_pseudo = 0
+        if sup is None or trainer is None or trainer.epoch < self.warmup:
+            return sup
+        labels = pseudo_labels(trainer.latent_codes(), sup.labels, self.threshold, self.classifier)
+        self.n_pseudo = int(np.sum(labels >= 0) - np.sum(np.asarray(sup.labels) >= 0))
+        return Supervision(labels, sup.class_names, sup.colors, sup.distances, sup.version)

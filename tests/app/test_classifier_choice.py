@@ -1,0 +1,51 @@
+"""The classifier on the codes is a training setting the user picks by name; the per-epoch
+result (predictions, confidence, guided-labeling candidates) follows it."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt
+
+from saeviz.core.method.classify import LatentClassifier
+from saeviz.core.method.code_classifiers import SpreadingClassifier
+
+pytestmark = pytest.mark.gui
+
+
+def choose(qtbot, combo, data):
+    """Open the combo's list and click the item holding ``data``, as a user does."""
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=5000)
+    rect = view.visualRect(view.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())
+
+
+def test_choosing_label_spreading_in_the_settings_refits_the_epoch_result(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "settings.ini", epochs=1, batch_size=64)
+    combo = w.settings_panel.classifier
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts == ["Linear SVM (paper)", "Label spreading on codes", "kNN vote of labeled codes"]
+    assert combo.currentData() == "svm" and w.session.train_config.classifier == "svm"
+
+    with qtbot.waitSignal(w.controller.finished, timeout=600000):
+        w.actions["train"].trigger()
+    qtbot.waitUntil(lambda: w.session.classifier is not None, timeout=30000)
+    assert isinstance(w.session.classifier.classifier, LatentClassifier)
+
+    choose(qtbot, combo, "label-spreading")
+    assert w.session.train_config.classifier == "label-spreading"
+    qtbot.waitUntil(lambda: w.session.classifier is not None and w.session.classifier.kind == "label-spreading",
+                    timeout=30000)
+    res = w.session.classifier
+    assert isinstance(res.classifier, SpreadingClassifier)
+    assert ((res.confidence >= 0) & (res.confidence <= 1)).all()
+    assert (res.predicted == res.classifier.predict(res.codes)).all()
+
+    w.session.set_train_config(w.session.train_config.replace(classifier="knn"))  # e.g. a restored setting
+    assert combo.currentData() == "knn"  # the combo shows the session's setting
+    w.close()
