@@ -72,7 +72,10 @@ class _Task(QRunnable):
             value, ok = exc, False
             if not isinstance(exc, SaevizError):
                 log.debug("background task %r failed", self._key, exc_info=True)
-        self._relay.done.emit(self._key, self._gen, ok, value)
+        try:
+            self._relay.done.emit(self._key, self._gen, ok, value)
+        except RuntimeError:  # the runner was deleted (its window closed) while this ran
+            log.debug("background task %r finished after its runner was deleted", self._key)
 
 
 @dataclass
