@@ -280,9 +280,6 @@ class TrainingController(QObject):
             self.failed.emit(error, details or "")
         self.finished.emit(trainer)
 
-    def prestart(self) -> None:
-        """Nothing to prepare: the thread starts with the run."""
-
     def shutdown(self, timeout_ms: int | None = None) -> None:
         """Stop the run and wait for its thread to end (at most ``timeout_ms``; None: however
         long the running step takes)."""
