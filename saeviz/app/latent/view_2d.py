@@ -356,9 +356,10 @@ class PointCloudItem(pg.GraphicsObject):
             if not outlined.any():
                 rows = np.zeros(0, np.int64)
             else:
-                rows = np.flatnonzero(outlined[self.ids_in_draw_order()])
-                if len(rows) and rows[0] != self.n - len(rows):  # not a tail: no layer of its own
-                    rows = np.zeros(0, np.int64)
+                mask = outlined[self.ids_in_draw_order()]
+                k = int(np.count_nonzero(mask))
+                # a tail of the draw order (as the labeled points are) has a layer of its own
+                rows = np.arange(self.n - k, self.n) if k and mask[self.n - k:].all() else np.zeros(0, np.int64)
             self._front = (self._style_version, rows)
         return self._front[1]
 
@@ -528,7 +529,7 @@ def _make_density(r: _DensityRequest) -> _DensityImage:
     rgba, grid = density_image(r.x[:m], r.y[:m], r.ids[:m], r.palette, r.rect, r.shape, r.common, r.n_layer)
     rows, cols = r.shape
     qimage = QtGui.QImage(rgba.data, cols, rows, 4 * cols, QtGui.QImage.Format.Format_RGBA8888).copy()
-    return _DensityImage(r.version, r.style_version, r.front, r.rect, r.cell, qimage, grid.counts_only())
+    return _DensityImage(r.version, r.style_version, r.front, r.rect, r.cell, qimage, grid)
 
 
 class LegendItem2D(pg.GraphicsObject):

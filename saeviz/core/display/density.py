@@ -27,17 +27,31 @@ ALPHA_FLOOR = 0.35  # opacity of a cell holding one point; the densest cell is o
 @dataclass
 class DensityGrid:
     """Counts and colour sums of the points in ``rect`` = (x0, y0, x1, y1), ``shape`` = (rows,
-    columns) cells, row 0 at ``y0``."""
+    columns) cells, row 0 at ``y0``.
+
+    The colours are kept as a ``base`` colour (the most common one) plus, per channel, the sum
+    of every point's difference from it (``delta``, channel-major): the sums of a cell are
+    ``counts * base + delta``. A cloud of one colour then costs nothing per cell.
+    """
 
     rect: tuple[float, float, float, float]
-    counts: np.ndarray  # (rows, cols) float64
-    rgb_sum: np.ndarray  # (rows, cols, 3) float64: the colours (0..255) of the points, summed
-    # (empty after ``counts_only``)
+    counts: np.ndarray  # (rows, cols) int64 (float32 after ``counts_only``)
+    base: np.ndarray  # (3,) float64, colour 0..255
+    delta: tuple[np.ndarray | None, ...] | None  # per channel (rows, cols) float64, None: no difference
     total: int  # points that fell into the grid
 
+    @property
+    def rgb_sum(self) -> np.ndarray:
+        """(rows, cols, 3) float64: the colours (0..255) of the points of each cell, summed."""
+        rgb = self.counts[..., None] * self.base
+        for k, d in enumerate(self.delta or ()):
+            if d is not None:
+                rgb[..., k] += d
+        return rgb
+
     def counts_only(self) -> DensityGrid:
-        """The grid without its colour sums and with float32 counts (what ``count_in`` needs)."""
-        return DensityGrid(self.rect, self.counts.astype(np.float32), np.zeros((0, 0, 3)), self.total)
+        """The grid with float32 counts and no colours (what ``count_in`` needs)."""
+        return DensityGrid(self.rect, self.counts.astype(np.float32), np.zeros(3), None, self.total)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -64,8 +78,9 @@ class DensityGrid:
         return int(self.counts[r0:r1, c0:c1].sum())
 
 
-def _cells(x: np.ndarray, y: np.ndarray, rect, shape) -> tuple[np.ndarray, np.ndarray]:
-    """Flat cell index of the points inside ``rect`` and the mask of those points."""
+def _cells(x: np.ndarray, y: np.ndarray, rect, shape) -> tuple[np.ndarray, np.ndarray | None]:
+    """Flat cell index of the points inside ``rect`` and the mask of those points (None when
+    every point is inside, as when the view shows all of them)."""
     x0, y0, x1, y1 = (float(v) for v in rect)
     rows, cols = shape
     sx, sy = cols / (x1 - x0), rows / (y1 - y0)
@@ -74,11 +89,17 @@ def _cells(x: np.ndarray, y: np.ndarray, rect, shape) -> tuple[np.ndarray, np.nd
     fy = y - np.float32(y0) if y.dtype == np.float32 else y - y0
     fy *= sy
     with np.errstate(invalid="ignore"):  # NaN positions compare False: outside
-        ok = (fx >= 0) & (fx < cols) & (fy >= 0) & (fy < rows)
-    ix = fx[ok].astype(np.int64)
-    iy = fy[ok].astype(np.int64)
+        ok = fx >= 0
+        ok &= fx < cols
+        ok &= fy >= 0
+        ok &= fy < rows
+    if ok.all():
+        ok = None
+    else:
+        fx, fy = fx[ok], fy[ok]
+    iy = fy.astype(np.int64)
     iy *= cols
-    iy += ix
+    iy += fx.astype(np.int64)
     return iy, ok
 
 
@@ -102,20 +123,35 @@ def aggregate(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray
     palette = np.asarray(palette, np.float64)[:, :3]
     cells, ok = _cells(x, y, rect, (rows, cols))
     m = rows * cols
-    counts = np.bincount(cells, minlength=m).astype(np.float64)
-    inside_ids = ids[ok]
+    counts = np.bincount(cells, minlength=m)
+    inside_ids = ids if ok is None else ids[ok]
     if common is None:
         common = int(np.argmax(np.bincount(inside_ids, minlength=len(palette)))) if len(inside_ids) else 0
-    rgb = counts[:, None] * palette[common][None, :]
+    delta = None
     other = np.flatnonzero(inside_ids != common)
     if other.size:
         oc = cells[other]
-        delta = palette[inside_ids[other]] - palette[common]
-        for c in range(3):
-            if delta[:, c].any():
-                rgb[:, c] += np.bincount(oc, weights=delta[:, c], minlength=m)
+        other_ids = inside_ids[other]
+        diff = palette - palette[common]
+        # one gather from a small table per channel, no (n, 3) array
+        delta = tuple(np.bincount(oc, weights=diff[:, c][other_ids], minlength=m).reshape(rows, cols)
+                      if diff[:, c].any() else None for c in range(3))
     return DensityGrid((float(rect[0]), float(rect[1]), float(rect[2]), float(rect[3])),
-                       counts.reshape(rows, cols), rgb.reshape(rows, cols, 3), len(cells))
+                       counts.reshape(rows, cols), palette[common].copy(), delta, len(cells))
+
+
+def _mean_colours(grid: DensityGrid, cells: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(3, len(cells)) uint8: the mean colour of the points of each of the flat ``cells``."""
+    out = np.empty((3, len(cells)), np.uint8)
+    for k in range(3):
+        d = grid.delta[k] if grid.delta is not None else None
+        if d is None:
+            out[k] = np.uint8(np.clip(grid.base[k] + 0.5, 0, 255))
+        else:
+            mean = d.ravel()[cells] / counts
+            mean += grid.base[k] + 0.5
+            out[k] = np.clip(mean, 0, 255)
+    return out
 
 
 def shade(grid: DensityGrid, alpha_floor: float = ALPHA_FLOOR, max_count: float | None = None) -> np.ndarray:
@@ -125,27 +161,43 @@ def shade(grid: DensityGrid, alpha_floor: float = ALPHA_FLOOR, max_count: float 
     counts = grid.counts
     rows, cols = counts.shape
     out = np.zeros((rows, cols, 4), np.uint8)
-    filled = counts > 0
-    if not filled.any():
+    idx = np.flatnonzero(counts)  # only the filled cells are visited
+    if not len(idx):
         return out
-    c = counts[filled]
+    c = counts.ravel()[idx]
     top = float(c.max()) if max_count is None else float(max_count)
-    mean = grid.rgb_sum[filled] / c[:, None]
     if top > 1:
-        alpha = alpha_floor + (1.0 - alpha_floor) * np.log(np.minimum(c, top)) / np.log(top)
+        if float(c.max()) <= _ALPHA_TABLE and counts.dtype.kind in "iu":  # whole counts: a table
+            levels = np.log(np.minimum(np.arange(1, int(c.max()) + 1), top))
+            alpha = _alpha(levels, top, alpha_floor)[c - 1]
+        else:
+            alpha = _alpha(np.log(np.minimum(c.astype(np.float64), top)), top, alpha_floor)
     else:
-        alpha = np.full(len(c), 1.0)
-    pix = out.reshape(-1, 4)
-    idx = np.flatnonzero(filled.ravel())
-    pix[idx, :3] = np.clip(mean + 0.5, 0, 255).astype(np.uint8)
-    pix[idx, 3] = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+        alpha = np.full(len(idx), 255, np.uint8)
+    rgb = _mean_colours(grid, idx, c.astype(np.float64))
+    packed = alpha.astype(np.uint32)  # one 32-bit store per cell: R, G, B, A in memory order
+    packed <<= 8
+    for k in (2, 1, 0):
+        packed |= rgb[k]
+        if k:
+            packed <<= 8
+    out.reshape(-1).view("<u4")[idx] = packed
     return out
+
+
+_ALPHA_TABLE = 1 << 16  # densest cells up to which opacities come from a table of every count
+
+
+def _alpha(log_count: np.ndarray, top: float, alpha_floor: float) -> np.ndarray:
+    a = log_count * ((1.0 - alpha_floor) * 255 / np.log(top))
+    a += alpha_floor * 255 + 0.5
+    return np.clip(a, 0, 255).astype(np.uint8)
 
 
 def density_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
                   rect: tuple[float, float, float, float], shape: tuple[int, int],
                   common: int | None = None, front: int = 0) -> tuple[np.ndarray, DensityGrid]:
-    """The RGBA image (``shade``) of the points and the grid of all their counts.
+    """The RGBA image (``shade``) of the points and the grid of all their counts (``counts_only``).
 
     The last ``front`` points (in draw order: the labeled ones, which the view draws on top)
     get a layer of their own over the others, opaque and three cells wide, so a few thousand
@@ -157,8 +209,8 @@ def density_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.nda
     if front:
         top = aggregate(x[m:], y[m:], ids[m:], palette, rect, shape)
         _paint_layer(rgba, top)
-        grid = DensityGrid(grid.rect, grid.counts + top.counts, grid.rgb_sum + top.rgb_sum, grid.total + top.total)
-    return rgba, grid
+        grid = DensityGrid(grid.rect, grid.counts + top.counts, grid.base, None, grid.total + top.total)
+    return rgba, grid.counts_only()
 
 
 def _paint_layer(rgba: np.ndarray, top: DensityGrid) -> None:
@@ -168,8 +220,7 @@ def _paint_layer(rgba: np.ndarray, top: DensityGrid) -> None:
     filled = np.flatnonzero(top.counts.ravel() > 0)
     if not len(filled):
         return
-    colour = np.clip(top.rgb_sum.reshape(-1, 3)[filled] / top.counts.ravel()[filled, None] + 0.5, 0, 255)
-    colour = colour.astype(np.uint8)
+    colour = _mean_colours(top, filled, top.counts.ravel()[filled].astype(np.float64)).T
     r, c = np.divmod(filled, cols)
     flat = rgba.reshape(-1, 4)
     for dy, dx in [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx] + [(0, 0)]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bounding_sphere", "merge_spheres", "pad_columns", "points_in_polygon", "segment_pairs",
-           "xy_in_polygon"]
+__all__ = ["PolygonGrid", "bounding_sphere", "merge_spheres", "pad_columns", "points_in_polygon",
+           "polygon_hits", "segment_pairs", "xy_in_polygon"]
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -32,27 +32,40 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 
 def xy_in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """``points_in_polygon`` for points given as two columns, all in the polygon's bounding box
-    (points outside it may be passed too, they test outside)."""
-    V = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if len(V) < 3 or len(x) == 0 or not np.isfinite(V).all():
-        return np.zeros(len(x), bool)
-    lo, hi = V.min(axis=0), V.max(axis=0)
-    if len(V) * len(x) <= _DIRECT_WORK or hi[0] <= lo[0] or hi[1] <= lo[1]:
-        return _crossings_odd(x, y, V)
-    with np.errstate(invalid="ignore"):
-        box = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
-    if box.all():
-        return _inside_by_grid(x, y, V, lo, hi)
+    """``points_in_polygon`` for points given as two columns."""
     hit = np.zeros(len(x), bool)
-    rows = np.flatnonzero(box)
-    hit[rows] = _inside_by_grid(x[rows], y[rows], V, lo, hi)
+    hit[polygon_hits(x, y, polygon)] = True
     return hit
 
 
-_DIRECT_WORK = 4_000_000  # edges x points below which every point meets every edge
-_GRID_MAX = 1 << 20  # cells of the classification grid at most
+def polygon_hits(x: np.ndarray, y: np.ndarray, polygon: np.ndarray,
+                 exact: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Indices (ascending) of the points (``x``, ``y``) inside ``polygon`` (M, 2), even-odd rule.
+
+    Many points are sorted into a ``PolygonGrid``; only those next to an edge meet the edges.
+    ``exact``: float64 columns of the same points when ``x``, ``y`` are float32 copies (the
+    grid then works in float32 and the test next to the edges in float64).
+    """
+    V = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    x, y = np.asarray(x), np.asarray(y)
+    if len(V) < 3 or len(x) == 0 or not np.isfinite(V).all():
+        return np.zeros(0, np.int64)
+    X, Y = exact if exact is not None else (x, y)
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    if len(V) * len(x) <= _DIRECT_WORK or hi[0] <= lo[0] or hi[1] <= lo[1]:
+        return np.flatnonzero(_crossings_odd(np.asarray(X, np.float64), np.asarray(Y, np.float64), V))
+    grid = PolygonGrid(V, min(_GRID_MAX, max(len(x), 1024)))
+    on, code = grid.classify(x, y)
+    keep = code == PolygonGrid.INSIDE
+    near = np.flatnonzero(code == PolygonGrid.NEAR)
+    if len(near):
+        rows = on[near]
+        keep[near] = _crossings_by_band(np.asarray(X[rows], np.float64), np.asarray(Y[rows], np.float64), V)
+    return on[keep]
+
+
+_DIRECT_WORK = 200_000  # edges x points below which every point meets every edge
+_GRID_MAX = 1 << 16  # cells of the classification grid at most (finer grids cost more than they save)
 
 
 def _crossings_odd(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -68,51 +81,79 @@ def _crossings_odd(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:
     return hit
 
 
-def _inside_by_grid(x: np.ndarray, y: np.ndarray, V: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    w, h = hi - lo
-    cells = min(_GRID_MAX, max(len(x), 1024))
-    cw = ch = float(np.sqrt(w * h / cells))
-    cols, rows = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / ch)))
-    xi, yi = V[:, 0], V[:, 1]
-    xj, yj = np.roll(xi, 1), np.roll(yi, 1)  # edge k runs from vertex k-1 to vertex k
+class PolygonGrid:
+    """A grid of about ``cells`` square cells over a polygon's bounding box, with a frame of one
+    cell around it, each cell marked OUTSIDE, INSIDE or NEAR an edge.
 
-    # parity of the cell centres: scanline crossings of every edge with every row centre
-    y0, y1 = np.minimum(yi, yj), np.maximum(yi, yj)
-    r0 = np.clip(np.ceil((y0 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # rows whose centre
-    r1 = np.clip(np.ceil((y1 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # is in [y0, y1)
-    n_rows = r1 - r0
-    e = np.repeat(np.arange(len(V)), n_rows)
-    r = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows - r0, n_rows)
-    yc = lo[1] + (r + 0.5) * ch
-    x_at = (xj[e] - xi[e]) * (yc - yi[e]) / (yj[e] - yi[e]) + xi[e]
-    # a centre left of x_at sees the crossing: columns c < k with k = #centres left of x_at
-    k = np.clip(np.ceil((x_at - lo[0]) / cw - 0.5), 0, cols).astype(np.int64)
-    toggles = np.bincount(r * (cols + 1) + k, minlength=rows * (cols + 1)).astype(np.uint8)
-    toggles = toggles.reshape(rows, cols + 1)[:, :0:-1]  # columns cols..1, right to left
-    parity = (np.cumsum(toggles, axis=1, dtype=np.uint8)[:, ::-1] & 1).astype(bool)  # wraps: parity kept
+    A cell no edge passes near lies wholly inside or outside the polygon (even-odd rule), which
+    its centre tells: one scanline pass over the grid. Edges are sampled every half cell and
+    the cells around every sample are NEAR, so a point whose cell is off by one (float32
+    positions, rounding at a cell border) still gets a right answer: it lands in a cell of the
+    same side or in a NEAR one. Only points in NEAR cells need the exact test against the edges.
+    """
 
-    # cells an edge passes through: samples every half cell along each edge, 3x3 around each
-    length = np.maximum(np.abs(xi - xj) / cw, np.abs(yi - yj) / ch)
-    steps = np.ceil(2 * length).astype(np.int64) + 1
-    e = np.repeat(np.arange(len(V)), steps)
-    t = (np.arange(int(steps.sum())) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(
-        np.maximum(steps - 1, 1), steps)
-    sc = np.floor((xj[e] + t * (xi[e] - xj[e]) - lo[0]) / cw).astype(np.int64)
-    sr = np.floor((yj[e] + t * (yi[e] - yj[e]) - lo[1]) / ch).astype(np.int64)
-    boundary = np.zeros((rows + 2, cols + 2), bool)
-    for dr in (0, 1, 2):
-        for dc in (0, 1, 2):
-            boundary[np.clip(sr + dr, 0, rows + 1), np.clip(sc + dc, 0, cols + 1)] = True
-    boundary = boundary[1:-1, 1:-1]
+    OUTSIDE, INSIDE, NEAR = 0, 1, 2
 
-    pc = np.clip(((x - lo[0]) / cw).astype(np.int64), 0, cols - 1)
-    pr = np.clip(((y - lo[1]) / ch).astype(np.int64), 0, rows - 1)
-    flat = pr * cols + pc
-    hit = parity.ravel()[flat]
-    near = np.flatnonzero(boundary.ravel()[flat])
-    if len(near):
-        hit[near] = _crossings_by_band(x[near], y[near], V)
-    return hit
+    def __init__(self, V: np.ndarray, cells: int):
+        lo, hi = V.min(axis=0), V.max(axis=0)
+        w, h = hi - lo
+        cw = ch = float(np.sqrt(w * h / cells))
+        cols, rows = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / ch)))
+        xi, yi = V[:, 0], V[:, 1]
+        xj, yj = np.roll(xi, 1), np.roll(yi, 1)  # edge k runs from vertex k-1 to vertex k
+
+        # parity of the cell centres: scanline crossings of every edge with every row centre
+        y0, y1 = np.minimum(yi, yj), np.maximum(yi, yj)
+        r0 = np.clip(np.ceil((y0 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # rows whose centre
+        r1 = np.clip(np.ceil((y1 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # is in [y0, y1)
+        n_rows = r1 - r0
+        e = np.repeat(np.arange(len(V)), n_rows)
+        r = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows - r0, n_rows)
+        yc = lo[1] + (r + 0.5) * ch
+        x_at = (xj[e] - xi[e]) * (yc - yi[e]) / (yj[e] - yi[e]) + xi[e]
+        # a centre left of x_at sees the crossing: columns c < k with k = #centres left of x_at
+        k = np.clip(np.ceil((x_at - lo[0]) / cw - 0.5), 0, cols).astype(np.int64)
+        toggles = np.bincount(r * (cols + 1) + k, minlength=rows * (cols + 1)).astype(np.uint8)
+        toggles = toggles.reshape(rows, cols + 1)[:, :0:-1]  # columns cols..1, right to left
+        parity = np.cumsum(toggles, axis=1, dtype=np.uint8)[:, ::-1] & 1  # wraps: parity kept
+
+        code = np.zeros((rows + 2, cols + 2), np.uint8)  # the frame stays OUTSIDE or NEAR
+        code[1:-1, 1:-1] = parity
+        # cells an edge passes through: samples every half cell along each edge, 3x3 around each
+        length = np.maximum(np.abs(xi - xj) / cw, np.abs(yi - yj) / ch)
+        steps = np.ceil(2 * length).astype(np.int64) + 1
+        e = np.repeat(np.arange(len(V)), steps)
+        t = (np.arange(int(steps.sum())) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(
+            np.maximum(steps - 1, 1), steps)
+        sc = np.floor((xj[e] + t * (xi[e] - xj[e]) - lo[0]) / cw).astype(np.int64) + 1
+        sr = np.floor((yj[e] + t * (yi[e] - yj[e]) - lo[1]) / ch).astype(np.int64) + 1
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                code[np.clip(sr + dr, 0, rows + 1), np.clip(sc + dc, 0, cols + 1)] = self.NEAR
+        self.code = code
+        self.origin = (float(lo[0] - cw), float(lo[1] - ch))  # corner of the frame
+        self.cell = (cw, ch)
+
+    def classify(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the points on the framed grid (ascending) and the code of each one's cell;
+        points off the grid (and non-finite ones) are outside and not listed. Float32 columns
+        are classified in float32."""
+        f = np.float32 if x.dtype == np.float32 and y.dtype == np.float32 else np.float64
+        rows, cols = self.code.shape
+        fx = x - f(self.origin[0])
+        fx *= f(1.0 / self.cell[0])
+        fy = y - f(self.origin[1])
+        fy *= f(1.0 / self.cell[1])
+        with np.errstate(invalid="ignore"):  # NaN compares False: off the grid
+            ok = fx >= 0
+            ok &= fx < cols
+            ok &= fy >= 0
+            ok &= fy < rows
+        on = np.flatnonzero(ok)
+        flat = fy[on].astype(np.int32)
+        flat *= cols
+        flat += fx[on].astype(np.int32)
+        return on, self.code.ravel()[flat]
 
 
 def _crossings_by_band(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:

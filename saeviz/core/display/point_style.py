@@ -177,8 +177,8 @@ def point_style(labels, class_rgba: Sequence, mode: str = "label", values=None, 
     small = unlabeled_size(n)
     grey = unlabeled_symbol(UNLABELED_RGBA, small)
     symbols: list[Symbol] = [grey] + [labeled_symbol(c) for c in class_rgba]
-    ids = np.zeros(n, np.int32)
-    ids[labeled] = 1 + labels[labeled]
+    ids = np.maximum(labels, -1).astype(np.int32)  # unlabeled (any negative) -> 0, class c -> 1 + c
+    ids += 1
     legend = Legend()
 
     if mode == "label":
@@ -232,6 +232,9 @@ def point_style(labels, class_rgba: Sequence, mode: str = "label", values=None, 
                         clipped_high=mode == "error")
 
     order = None
-    if labeled.any():  # unlabeled first, then labeled, each in index order (a stable sort)
-        order = np.concatenate([np.flatnonzero(~labeled), np.flatnonzero(labeled)]).astype(np.int64)
+    k_labeled = int(np.count_nonzero(labeled))
+    if k_labeled:  # unlabeled first, then labeled, each in index order (a stable sort)
+        order = np.empty(n, np.int64)
+        order[n - k_labeled:] = np.flatnonzero(labeled)
+        order[:n - k_labeled] = np.flatnonzero(~labeled)
     return PointStyle(n, symbols, ids, order, legend)

@@ -52,13 +52,16 @@ class Interrupted(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_codes(codes) -> np.ndarray:
+def _as_codes(codes, float32: bool = False) -> np.ndarray:
+    """``codes`` checked as a finite 2-D array, as float64; float32 codes stay float32 with
+    ``float32`` (a million 16-D codes are 64 MB as float32, 128 MB more as a float64 copy)."""
     X = np.asarray(codes)
     if X.ndim != 2:
         raise DataError(f"latent codes must be a 2-D array (samples x dimensions), got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"latent codes are empty: shape {X.shape}")
-    X = X.astype(np.float64, copy=False)
+    if not (float32 and X.dtype == np.float32):
+        X = X.astype(np.float64, copy=False)
     if not np.isfinite(X).all():
         raise DataError("latent codes contain NaN or infinite values")
     return X
@@ -98,12 +101,20 @@ _ROW_BLOCK = 8192
 
 
 def matmul_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``A @ B`` for a tall ``A`` (N, d) and a small ``B`` (d, k), computed in row blocks."""
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
+    """``A @ B`` as float64 for a tall ``A`` (N, d) and a small ``B`` (d, k), computed in row
+    blocks. A float32 ``A`` (many codes) is multiplied in float32: display precision, and no
+    float64 copy of it."""
+    A = np.asarray(A)
+    dtype = np.float32 if A.dtype == np.float32 else np.float64
+    A = A.astype(dtype, copy=False)
+    B = np.asarray(B, dtype=dtype)
     out = np.empty((A.shape[0], B.shape[1]))
+    block = np.empty((min(_ROW_BLOCK, A.shape[0]), B.shape[1]), dtype)
     for start in range(0, A.shape[0], _ROW_BLOCK):
-        np.dot(A[start:start + _ROW_BLOCK], B, out=out[start:start + _ROW_BLOCK])
+        rows = A[start:start + _ROW_BLOCK]
+        part = block[:len(rows)]
+        np.dot(rows, B, out=part)
+        out[start:start + len(rows)] = part
     return out
 
 
@@ -257,7 +268,9 @@ class LinearProjector(Projector):
     def transform(self, codes) -> np.ndarray:
         """Project new codes (e.g. MDS targets) with the fitted map."""
         self._check_fitted()
-        Z = np.asarray(codes, dtype=np.float64)
+        Z = np.asarray(codes)
+        if Z.dtype != np.float32:
+            Z = Z.astype(np.float64, copy=False)
         one = Z.ndim == 1
         Z = np.atleast_2d(Z)
         if Z.shape[1] != self.components.shape[1]:
@@ -288,11 +301,14 @@ class PCAProjector(LinearProjector):
     name = "pca"
 
     def fit(self, codes, labels=None, previous=None) -> np.ndarray:
-        X = _as_codes(codes)
+        X = _as_codes(codes, float32=True)
         self.fallback_reason = None
-        self.mean = column_mean(X)
+        # mean and axes of at most PCA_MAX_FIT_SAMPLES evenly strided codes (all of them for
+        # fewer): as good for display, and a million codes are not copied
+        Xs = X[fit_rows(len(X))].astype(np.float64)
+        self.mean = column_mean(Xs)
         self.reference = self.mean
-        self.components = principal_axes(X[fit_rows(len(X))] - self.mean, self.n_components)
+        self.components = principal_axes(Xs - self.mean, self.n_components)
         return self.transform(X)
 
     def axis_labels(self) -> list[str]:
@@ -563,7 +579,9 @@ class LiveProjection:
         Y = self.projector.fit(codes, labels)
         previous = self.coords
         if self.align and previous is not None and previous.shape == Y.shape:
-            self.alignment = procrustes(previous, Y, self.allow_scale)
+            # fitted on a strided subset of at most PCA_MAX_FIT_SAMPLES points, as the axes
+            rows = fit_rows(len(Y))
+            self.alignment = procrustes(previous[rows], Y[rows], self.allow_scale)
             Y = self.alignment.apply(Y)
         else:
             self.alignment = Alignment.identity(self.n_components)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from saeviz.core.display.geometry import xy_in_polygon
+from saeviz.core.display.geometry import polygon_hits, xy_in_polygon
 
 __all__ = ["GridBuckets", "PointIndex"]
 
@@ -142,5 +142,9 @@ class PointIndex:
         if len(V) < 3 or not np.isfinite(V).all():
             return np.zeros(0, np.int64)
         lo, hi = V.min(axis=0), V.max(axis=0)
-        cand = self.in_box(lo[0], lo[1], hi[0], hi[1])
-        return cand[xy_in_polygon(self.x[cand], self.y[cand], V)]
+        grid = self.grid
+        if grid is not None and self._few_cells(grid, lo[0], lo[1], hi[0], hi[1]):
+            cand = self.in_box(lo[0], lo[1], hi[0], hi[1])  # a small lasso: the buckets first
+            return cand[xy_in_polygon(self.x[cand], self.y[cand], V)]
+        # every point's cell in float32; the exact float64 test only next to the edges
+        return polygon_hits(self._x32, self._y32, V, exact=(self.x, self.y))
