@@ -1,6 +1,6 @@
 """Seconds of t-SNE and UMAP of latent codes, from scratch and as a live per-epoch refinement.
 
-    python -m benchmarks.bench_projection [--quick] [--sizes 1438 10000] [--jobs 1]
+    python -m benchmarks.bench_projection [--quick] [--sizes 1438 10000] [--jobs N]
                                           [--old] [--gradients]
 
 Codes: the PCA-10 of the 1,438 training digits (8x8 pixels) of the digits demo; larger sizes
@@ -11,7 +11,7 @@ kernels, shown apart), and one live refinement per epoch as the panel runs it wh
 (the codes moved a little, the previous layout as the start, the neighbour graph reused).
 ``--gradients`` also times 2-D t-SNE with each gradient (Barnes-Hut, FFT); ``--old`` the
 scikit-learn t-SNE the panel used before (1,000 iterations, Barnes-Hut) for comparison.
-``--jobs`` threads for openTSNE (default 1: the other core trains). The load average is
+``--jobs`` threads for openTSNE (default: every core, as the latent panel runs it). The load average is
 printed with the figures: on a busy machine every figure grows.
 ``--quick``: the digits only, without the old method.
 """
@@ -127,12 +127,12 @@ def main(argv=None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the digits only, without the old method")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1438, 10_000])
-    parser.add_argument("--jobs", type=int, default=1, help="openTSNE threads (default 1)")
+    parser.add_argument("--jobs", type=int, default=None, help="openTSNE threads (default: every core, as the app)")
     parser.add_argument("--old", action="store_true", help="also time the scikit-learn t-SNE used before")
     parser.add_argument("--gradients", action="store_true", help="also time 2-D t-SNE per gradient")
     args = parser.parse_args(argv)
     sizes = [1438] if args.quick else args.sizes
-    print(f"t-SNE / UMAP on {os.cpu_count()} cores, openTSNE threads {args.jobs}", flush=True)
+    print(f"t-SNE / UMAP on {os.cpu_count()} cores, openTSNE threads {args.jobs or os.cpu_count()}", flush=True)
     run(sizes, args.jobs, args.old and not args.quick, args.gradients)
     return 0
 
