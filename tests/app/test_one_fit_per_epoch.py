@@ -5,11 +5,13 @@ classifier is fitted: the latent view, the candidates, the labeling queue, the m
 rounds and the morph panel all read it. The test opens every panel from View > Panels, floats
 them so that all show at once, trains three epochs with the Train action on a small dataset
 and counts the calls of ``LatentClassifier.fit``; then labels one sample in the labeling
-queue (one more fit: the labels changed while no training runs).
+queue (one more fit: the labels changed while no training runs). Epochs that end many times a
+second get a result at most once per ``CLASSIFIER_INTERVAL``, the last epoch always.
 """
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton  # noqa: E402
 
+from saeviz.app.training import flow  # noqa: E402
 from saeviz.core.method.classify import LatentClassifier  # noqa: E402
 from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
 from saeviz.core.state.session import SessionDefaults  # noqa: E402
@@ -70,6 +73,7 @@ def test_one_latent_svm_fit_per_epoch_with_every_panel_open(make_window, tmp_pat
     blobs(path)
     defaults = SessionDefaults(model=ModelConfig(hidden=(32,), latent_dim=3), label_fraction=0.15,
                                train=TrainConfig(epochs=EPOCHS, batch_size=48, lr=3e-3))
+    monkeypatch.setattr(flow, "CLASSIFIER_INTERVAL", 0.0)  # every epoch's result, however short
     w = make_window(tmp_path / "settings.ini", defaults=defaults, open_startup=False, size=(1400, 880))
     fits = FitCounter(monkeypatch)
     try:
@@ -122,6 +126,38 @@ def test_one_latent_svm_fit_per_epoch_with_every_panel_open(make_window, tmp_pat
                    and not g.controller.busy, WAIT_S)
         QTest.qWait(300)
         assert fits.calls == EPOCHS + 1
+    finally:
+        w.labeling.ask_unsaved = lambda: "discard"
+        w.documents.ask_unsaved_model = lambda doing: "discard"
+        w.close()
+        QTest.qWait(50)
+
+
+def test_short_epochs_get_a_result_at_most_once_per_interval_and_the_last_one_always(make_window, tmp_path,
+                                                                                     monkeypatch):
+    path = tmp_path / "blobs.npz"
+    blobs(path, n=120)
+    epochs = 40
+    defaults = SessionDefaults(model=ModelConfig(hidden=(16,), latent_dim=3), label_fraction=0.2,
+                               train=TrainConfig(epochs=epochs, batch_size=60, lr=3e-3))
+    w = make_window(tmp_path / "settings.ini", defaults=defaults, open_startup=False)
+    try:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        w.dropEvent(QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+        wait_until(lambda: w.session.dataset is not None and w.session.codes is not None, WAIT_S)
+        wait_until(lambda: not w.runner.busy(), WAIT_S)
+        fits = FitCounter(monkeypatch)
+        start = time.monotonic()
+        w.actions["train"].trigger()
+        wait_until(lambda: not w.controller.is_running, timeout=600)
+        seconds = time.monotonic() - start
+        wait_until(lambda: w.session.classifier is not None and w.session.classifier.epoch == epochs
+                   and not w.runner.busy(), WAIT_S)
+        QTest.qWait(300)
+        assert w.session.epoch == epochs
+        assert 1 <= fits.calls <= seconds / flow.CLASSIFIER_INTERVAL + 2
+        assert fits.calls < epochs  # 40 epochs of 120 samples take a few seconds, not 40
     finally:
         w.labeling.ask_unsaved = lambda: "discard"
         w.documents.ask_unsaved_model = lambda doing: "discard"

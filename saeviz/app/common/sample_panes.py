@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+from saeviz.core.display.density import density_image
 from saeviz.core.display.thumbnails import gray8
 
 
@@ -72,23 +73,43 @@ class CurvePane(pg.PlotWidget):
 
 
 class MeshPane(pg.PlotWidget):
-    """Mesh vertices seen from the front (x, y): the sample and its reconstruction."""
+    """Mesh vertices seen from the front (x, y): the sample and its reconstruction, drawn as one
+    density image (``saeviz.core.display.density``: a cell per 2x2 screen pixels, the two colours
+    mixed where both fall). A scatter item of 2 x 13,718 markers took about 130 ms per update,
+    and the inspector updates after every epoch while a model trains."""
+
+    COLOURS = ((60, 60, 60, 255), (213, 94, 0, 255))
+    MAX_SIDE = 400  # cells of the image's longer side at most
+    CELL_PX = 2  # screen pixels of a cell (at the pane's height): a vertex shows as a 2x2 dot
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, background="w")
         self.setAspectLocked(True)
         self.setMinimumHeight(120)
-        self.addLegend(offset=(-5, 5))
-        self.original = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(60, 60, 60, 120), name="sample")
-        self.reconstruction = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(213, 94, 0, 120),
-                                                 name="reconstruction")
-        self.addItem(self.original)
-        self.addItem(self.reconstruction)
+        legend = self.addLegend(offset=(-5, 5))
+        for name, rgba in zip(("sample", "reconstruction"), self.COLOURS):
+            legend.addItem(pg.ScatterPlotItem(size=7, pen=None, brush=pg.mkBrush(*rgba)), name)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.shown: tuple[int, int] = (0, 0)  # vertices drawn: sample, reconstruction
 
     def set_arrays(self, x: np.ndarray | None, r: np.ndarray | None) -> None:
-        for item, v in ((self.original, x), (self.reconstruction, r)):
-            if v is None:
-                item.setData([], [])
-            else:
-                v = np.asarray(v).reshape(-1, 3)
-                item.setData(v[:, 0], v[:, 1])
+        parts = [np.zeros((0, 2)) if v is None else np.asarray(v, np.float64).reshape(-1, 3)[:, :2] for v in (x, r)]
+        self.shown = (len(parts[0]), len(parts[1]))
+        xy = np.concatenate(parts)
+        ok = np.isfinite(xy).all(axis=1)
+        xy, ids = xy[ok], np.repeat([0, 1], self.shown)[ok]
+        if not len(xy):
+            self.image.clear()
+            return
+        # a cell per CELL_PX screen pixels of the pane's height (at most MAX_SIDE), a cell of margin
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        span = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-9))
+        cell = span / min(self.MAX_SIDE, max(self.viewport().height(), 120) / self.CELL_PX)
+        lo = lo - cell
+        shape = (int(np.ceil((hi[1] - lo[1]) / cell)) + 1, int(np.ceil((hi[0] - lo[0]) / cell)) + 1)
+        rect = (lo[0], lo[1], lo[0] + shape[1] * cell, lo[1] + shape[0] * cell)
+        rgba, _ = density_image(xy[:, 0], xy[:, 1], ids, np.array(self.COLOURS, np.float64), rect, shape,
+                                alpha_floor=0.6)
+        self.image.setImage(rgba, levels=(0, 255))
+        self.image.setRect(QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1]))

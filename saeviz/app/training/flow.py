@@ -7,9 +7,10 @@
 session's ``training_state`` follows the thread (training, paused, stopping, idle).
 
 The UI keeps only the newest training snapshot and repaints on a timer (``frame_timer``, at
-most ``FRAME_HZ`` per second). After each epoch, and after the labels change while no
-training runs, one ``EpochResult`` (one latent SVM fit, its scores and errors) is computed on
-the window's ``TaskRunner`` and stored in the session, where every view reads it.
+most ``FRAME_HZ`` per second). After each epoch (at most once per ``CLASSIFIER_INTERVAL``
+while training, and always after the last), and after the labels change while no training
+runs, one ``EpochResult`` (one latent SVM fit, its scores and errors) is computed on the
+window's ``TaskRunner`` and stored in the session, where every view reads it.
 """
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ from saeviz.core.state.training_state import TRAINING as SESSION_TRAINING
 FRAME_HZ = 20
 TEXT_HZ = 5  # loss curves of the running epoch and the status texts update at most this often
 CLASSIFIER_KEY = "classifier"  # the TaskRunner key of the per-epoch result
+# While training, the per-epoch result is computed at most once per this many seconds: epochs
+# of a small dataset end many times a second, and every result refits the classifier and
+# refreshes every view that shows it. The newest epoch waiting is the one computed; the last
+# epoch of a run always is.
+CLASSIFIER_INTERVAL = 1.0
 _SESSION_STATE = {RUNNING: SESSION_TRAINING, PAUSED: SESSION_PAUSED, STOPPING: SESSION_STOPPING}
 
 
@@ -87,6 +93,11 @@ class TrainingFlow(QObject):
         self._last_snapshot = None
         self._device = ""
         self._store = None
+        self._pending_fit = None  # the newest epoch's snapshot whose result waits its turn
+        self._last_fit = -CLASSIFIER_INTERVAL
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.timeout.connect(self._fit_pending)
 
         c = self.controller
         c.stateChanged.connect(self._state_changed)
@@ -188,6 +199,22 @@ class TrainingFlow(QObject):
         self.runner.submit(CLASSIFIER_KEY, job, on_result=lambda res: self._classifier_ready(res, model),
                            on_error=lambda exc: self._status(f"Classifier: {exc}", 5000))
 
+    def _epoch_result_due(self, snap) -> None:
+        self._pending_fit = snap
+        wait = self._last_fit + CLASSIFIER_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._fit_timer.stop()
+            self._fit_pending()
+        elif not self._fit_timer.isActive():
+            self._fit_timer.start(int(1000 * wait) + 1)
+
+    @Slot()
+    def _fit_pending(self) -> None:
+        snap, self._pending_fit = self._pending_fit, None
+        if snap is not None:
+            self._last_fit = time.monotonic()
+            self.fit_classifier(snap)
+
     def _classifier_ready(self, result, model) -> None:
         # the test split is encoded once per model: a label change while idle reuses its codes
         if result is not None and result.test_codes is not None:
@@ -210,6 +237,8 @@ class TrainingFlow(QObject):
                            on_error=lambda exc: self._status(f"Reconstruction errors: {exc}", 5000))
 
     def _dataset_changed(self) -> None:
+        self._fit_timer.stop()
+        self._pending_fit = None
         self.runner.invalidate(CLASSIFIER_KEY)
         self._test_codes = (None, None)
         self._store = follow_store(self._store, self.session.labels, labels=self._labels_changed,
@@ -246,7 +275,7 @@ class TrainingFlow(QObject):
             if not latest.final:
                 plot.set_live(latest.epoch, latest.n_batches, latest.batch_losses)
         if final is not None:
-            self.fit_classifier(final.snapshot)
+            self._epoch_result_due(final.snapshot)
             if self.shell.view_state.color == "recon":
                 self.compute_recon_errors()
 
@@ -276,11 +305,15 @@ class TrainingFlow(QObject):
     def _training_finished(self, trainer) -> None:
         s = self.session
         self._drain(*self.controller.take_leftovers())
+        self._fit_timer.stop()
+        pending, self._pending_fit = self._pending_fit, None
         refit = s.finish_training(trainer)
         if trainer is not None:
             self.widgets.loss_plot.set_history(s.history)
             if refit and s.codes is not None:
                 self.fit_classifier()
+            elif pending is not None:
+                self.fit_classifier(pending)
         self.widgets.settings_panel.set_training(False)
         self.latent.request_points()
         self.frame_timer.start()

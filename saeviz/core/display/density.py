@@ -196,16 +196,18 @@ def _alpha(log_count: np.ndarray, top: float, alpha_floor: float) -> np.ndarray:
 
 def density_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
                   rect: tuple[float, float, float, float], shape: tuple[int, int],
-                  common: int | None = None, front: int = 0) -> tuple[np.ndarray, DensityGrid]:
+                  common: int | None = None, front: int = 0,
+                  alpha_floor: float = ALPHA_FLOOR) -> tuple[np.ndarray, DensityGrid]:
     """The RGBA image (``shade``) of the points and the grid of all their counts (``counts_only``).
 
     The last ``front`` points (in draw order: the labeled ones, which the view draws on top)
     get a layer of their own over the others, opaque and three cells wide, so a few thousand
-    labeled points stay visible in a cloud of a million grey ones.
+    labeled points stay visible in a cloud of a million grey ones. ``alpha_floor``: the
+    opacity of a cell holding one point (``shade``).
     """
     m = len(x) - int(front)
     grid = aggregate(x[:m], y[:m], ids[:m], palette, rect, shape, common)
-    rgba = shade(grid)
+    rgba = shade(grid, alpha_floor)
     if front:
         top = aggregate(x[m:], y[m:], ids[m:], palette, rect, shape)
         _paint_layer(rgba, top)

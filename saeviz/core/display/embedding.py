@@ -134,13 +134,21 @@ def _import_opentsne():
     return openTSNE
 
 
-def tsne_available() -> bool:
-    """Whether openTSNE can be imported, so the t-SNE projection can be offered."""
+def _installed(module: str) -> bool:
+    """Whether ``module`` is installed, without importing it (umap-learn's import takes seconds,
+    and the latent panel asks while the window is built)."""
+    import importlib.util
+
     try:
-        _import_opentsne()
-    except ProjectionUnavailable:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
         return False
-    return True
+
+
+def tsne_available() -> bool:
+    """Whether openTSNE is installed, so the t-SNE projection can be offered (a broken install
+    raises ``ProjectionUnavailable`` when it is used)."""
+    return _installed("openTSNE")
 
 
 def run_tsne(codes, state: TaskState | None = None, *, n_components: int = 2, previous=None,
@@ -228,12 +236,9 @@ def _import_umap():
 
 
 def umap_available() -> bool:
-    """Whether umap-learn can be imported, so the UMAP projection can be offered."""
-    try:
-        _import_umap()
-    except ProjectionUnavailable:
-        return False
-    return True
+    """Whether umap-learn is installed, so the UMAP projection can be offered (a broken install
+    raises ``ProjectionUnavailable`` when it is used)."""
+    return _installed("umap")
 
 
 class _EpochReport:
