@@ -276,6 +276,19 @@ def _ticks(ticks) -> tuple[float, float]:
     return (float(np.percentile(d, 99)), float(d.max())) if len(d) else (float("nan"), float("nan"))
 
 
+def drag_and_play(counter: FrameCounter, panel, seconds: float) -> dict:
+    """Frames shown during a 60 Hz drag of the slider, then during Play, ``seconds`` each, with
+    the UI timer's p99 and max (ms) of each."""
+    out = {}
+    for name, driver in (("drag", drag(panel)), ("play", play(panel))):
+        probe, ticks = ui_probe()
+        probe.start()
+        out[name] = counter.run(seconds, driver)
+        probe.stop()
+        out[name]["ui_p99"], out[name]["ui_max"] = _ticks(ticks)
+    return out
+
+
 def panel_alone(ds, ckpt, size, seconds: float) -> dict:
     from saeviz.app import MeshView, MorphPanel
     from saeviz.core.state.session import Session
@@ -294,14 +307,7 @@ def panel_alone(ds, ckpt, size, seconds: float) -> dict:
     run_event_loop(30, until=lambda: panel.last_frame is not None)
     view.camera_preset("front")
     run_event_loop(0.3)
-    counter = FrameCounter(view, panel)
-    out = {}
-    for name, driver in (("drag", drag(panel)), ("play", play(panel))):
-        probe, ticks = ui_probe()
-        probe.start()
-        out[name] = counter.run(seconds, driver)
-        probe.stop()
-        out[name]["ui_p99"], out[name]["ui_max"] = _ticks(ticks)
+    out = drag_and_play(FrameCounter(view, panel), panel, seconds)
     panel.shutdown()
     view.shutdown()
     return out
@@ -333,13 +339,7 @@ def window_training(app, ds, size_hint, seconds: float) -> dict:
         run_event_loop(120, until=lambda: session.epoch >= 1 and panel.last_frame is not None)
         out["viewport"] = (view.canvas.width(), view.canvas.height())
         tools.docks["morph"].raise_()
-        counter = FrameCounter(view, panel)
-        for name, driver in (("drag", drag(panel)), ("play", play(panel))):
-            probe, ticks = ui_probe()
-            probe.start()
-            out[name] = counter.run(seconds, driver)
-            probe.stop()
-            out[name]["ui_p99"], out[name]["ui_max"] = _ticks(ticks)
+        out.update(drag_and_play(FrameCounter(view, panel), panel, seconds))
         probe, ticks = ui_probe()  # training with the mesh dock open, nobody touching the morph
         probe.start()
         run_event_loop(seconds)

@@ -11,7 +11,9 @@ It also saves screenshots of 10,000 coloured points in 2D and 3D (``--out``, def
 
 ``--points N`` measures the view at N points instead (``benchmarks.view_million``: pan and
 zoom frames, live update, lasso / rectangle / brush, picks, 3D frames, guided ranking and
-memory per point), e.g. ``python -m benchmarks.bench_view --points 1000000``.
+memory per point), e.g. ``python -m benchmarks.bench_view --points 1000000``; ``--mnist`` makes
+the points real: the MNIST training set with augmentation, encoded by a conv SAE
+(``benchmarks.mnist_million``).
 """
 from __future__ import annotations
 
@@ -209,10 +211,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp"), help="folder for the screenshots")
     parser.add_argument("--points", type=int, default=None,
                         help="measure the view at this many points (e.g. 1000000) instead")
+    parser.add_argument("--mnist", action="store_true",
+                        help="with --points: codes of the MNIST training set with augmentation, encoded by a "
+                             "conv SAE trained for one epoch (a few minutes), instead of synthetic codes")
     args = parser.parse_args(argv)
     frames = args.frames or (12 if args.quick else 40)
     if args.points is not None and args.points < 1000:
         parser.error("--points needs at least 1000 points")
+    if args.mnist and args.points is None:
+        parser.error("--mnist needs --points (e.g. --points 1000000)")
 
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     rasterisers = os.environ.get("LP_NUM_THREADS", "default")
@@ -235,7 +242,8 @@ def main(argv=None) -> int:
         if args.points is not None:
             from benchmarks.view_million import run
 
-            run(app, args.points, frames=args.frames or (6 if args.quick else 12), d=args.latent_dim, out=args.out)
+            run(app, args.points, frames=args.frames or (6 if args.quick else 12), d=args.latent_dim, out=args.out,
+                source="mnist" if args.mnist else "synthetic")
             app.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
             shiboken6.delete(app)
             return 0

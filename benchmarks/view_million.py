@@ -149,8 +149,10 @@ def lasso_path(cx: float, cy: float, r: float, vertices: int = 240) -> np.ndarra
     return np.column_stack([cx + rr * np.cos(t), cy + rr * np.sin(t)])
 
 
-def run(app, n: int, frames: int = 12, d: int = 16, out: Path | None = None) -> list[str]:
-    """Run every measurement at ``n`` points; returns the report lines (printed as they come)."""
+def run(app, n: int, frames: int = 12, d: int = 16, out: Path | None = None, source: str = "synthetic") -> list[str]:
+    """Run every measurement at ``n`` points; returns the report lines (printed as they come).
+    ``source``: "synthetic" (``synthetic.clustered_codes``) or "mnist" (the MNIST training set
+    with augmentation, ``mnist_million.augmented_mnist_codes``; 16-D codes)."""
     from PySide6 import QtCore, QtTest
 
     from saeviz.app import LabelEditor, LatentView, PaintTools
@@ -166,10 +168,15 @@ def run(app, n: int, frames: int = 12, d: int = 16, out: Path | None = None) -> 
         print(text, flush=True)
 
     t0 = time.perf_counter()
-    data = clustered_codes(n, d)
+    if source == "mnist":
+        from benchmarks.mnist_million import augmented_mnist_codes
+
+        data, what = augmented_mnist_codes(n, say=say), "augmented MNIST codes"
+    else:
+        data, what = clustered_codes(n, d), "synthetic codes"
     live = LiveProjection(PCAProjector(2))
     Y = live.update(data.codes, data.labels)
-    say(f"{n:,} synthetic codes ({d}-D, 10 classes, {int((data.labels >= 0).sum()):,} labeled) made and "
+    say(f"{n:,} {what} ({data.codes.shape[1]}-D, 10 classes, {int((data.labels >= 0).sum()):,} labeled) made and "
         f"projected in {time.perf_counter() - t0:.1f} s")
     header = f"{'':<44}{'median':>9}{'max':>9}{'CPU':>9}   target (ms)"
     say(header)

@@ -88,6 +88,17 @@ FASHION = Setup(
 SETUPS = {"digits": DIGITS, "bodies": BODIES, "mnist": MNIST, "fashion-mnist": FASHION}
 
 
+def check_sweep(dataset: str, fractions, epochs: int, seeds) -> None:
+    """ValueError unless ``dataset`` is a setup, the label ``fractions`` lie in (0, 1], and
+    there are epochs and seeds to run (the settings check of the label-fraction sweeps)."""
+    if dataset not in SETUPS:
+        raise ValueError(f"dataset must be one of {tuple(SETUPS)}, got {dataset!r}")
+    if not fractions or any(not 0.0 < f <= 1.0 for f in fractions):
+        raise ValueError(f"fractions must lie in (0, 1], got {fractions}")
+    if epochs < 1 or not seeds:
+        raise ValueError("epochs must be positive and at least one seed is needed")
+
+
 def load_setup(setup: Setup, max_train: int | None = None) -> Split:
     """The split of ``setup``, its training part cut to ``max_train`` samples (the dataset's
     own random order, so the cut is a random subset) when given."""

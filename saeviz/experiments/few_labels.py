@@ -64,12 +64,7 @@ class Settings:
     max_train: int = 0
 
     def __post_init__(self) -> None:
-        if self.dataset not in B.SETUPS:
-            raise ValueError(f"dataset must be one of {tuple(B.SETUPS)}, got {self.dataset!r}")
-        if not self.fractions or any(not 0.0 < f <= 1.0 for f in self.fractions):
-            raise ValueError(f"fractions must lie in (0, 1], got {self.fractions}")
-        if self.epochs < 1 or not self.seeds:
-            raise ValueError("epochs must be positive and at least one seed is needed")
+        B.check_sweep(self.dataset, self.fractions, self.epochs, self.seeds)
         if set(self.networks) - set(NETWORKS):
             raise ValueError(f"networks must be among {NETWORKS}, got {self.networks}")
 

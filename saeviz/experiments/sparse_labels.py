@@ -43,12 +43,7 @@ class Settings:
     methods: tuple[str, ...] = METHODS
 
     def __post_init__(self) -> None:
-        if self.dataset not in B.SETUPS:
-            raise ValueError(f"dataset must be one of {tuple(B.SETUPS)}, got {self.dataset!r}")
-        if not self.fractions or any(not 0.0 < f <= 1.0 for f in self.fractions):
-            raise ValueError(f"fractions must lie in (0, 1], got {self.fractions}")
-        if self.epochs < 1 or not self.seeds:
-            raise ValueError("epochs must be positive and at least one seed is needed")
+        B.check_sweep(self.dataset, self.fractions, self.epochs, self.seeds)
         if set(self.methods) - set(METHODS) or "sae" not in self.methods:
             raise ValueError(f"methods must include 'sae', among {METHODS}")
 

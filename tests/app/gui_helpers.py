@@ -46,3 +46,14 @@ def near_polyline(S: np.ndarray, points, step: float = 0.25) -> np.ndarray:
         samples.append(a + np.linspace(0, 1, n)[:, None] * (b - a))
     d, _ = cKDTree(np.concatenate(samples)).query(S)
     return d
+
+
+def choose_in_combo(qtbot, combo, data) -> None:
+    """Open the combo box's list and click the item holding ``data``, as a user does."""
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=5000)
+    rect = view.visualRect(view.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())

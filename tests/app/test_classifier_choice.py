@@ -6,23 +6,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt
+from gui_helpers import choose_in_combo
 
 from saeviz.core.method.classify import LatentClassifier
 from saeviz.core.method.code_classifiers import SpreadingClassifier
 
 pytestmark = pytest.mark.gui
-
-
-def choose(qtbot, combo, data):
-    """Open the combo's list and click the item holding ``data``, as a user does."""
-    index = combo.findData(data)
-    assert index >= 0, data
-    combo.showPopup()
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible, timeout=5000)
-    rect = view.visualRect(view.model().index(index, 0))
-    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())
 
 
 def test_choosing_label_spreading_in_the_settings_refits_the_epoch_result(make_window, qtbot, tmp_path):
@@ -37,7 +26,7 @@ def test_choosing_label_spreading_in_the_settings_refits_the_epoch_result(make_w
     qtbot.waitUntil(lambda: w.session.classifier is not None, timeout=30000)
     assert isinstance(w.session.classifier.classifier, LatentClassifier)
 
-    choose(qtbot, combo, "label-spreading")
+    choose_in_combo(qtbot, combo, "label-spreading")
     assert w.session.train_config.classifier == "label-spreading"
     qtbot.waitUntil(lambda: w.session.classifier is not None and w.session.classifier.kind == "label-spreading",
                     timeout=30000)

@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from gui_helpers import choose_in_combo  # noqa: E402
 from idx_files import write_idx_folder  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
@@ -13,17 +14,6 @@ from saeviz.core.method.config import ModelConfig, TrainConfig  # noqa: E402
 from saeviz.core.state.session import SessionDefaults  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-def choose(qtbot, combo, data):
-    """Open the chooser's list and click the item holding ``data``, as a user does."""
-    index = combo.findData(data)
-    assert index >= 0, data
-    combo.showPopup()
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible, timeout=5000)
-    rect = view.visualRect(view.model().index(index, 0))
-    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())
 
 
 def error_boxes(w):
@@ -46,12 +36,12 @@ def test_mnist_from_the_user_folder_and_a_missing_fashion_mnist(make_window, qtb
     assert str(folder) in combo.itemData(combo.findData("mnist:ten"), Qt.ToolTipRole)
     assert "SAEVIZ_FASHION_MNIST_DIR" in combo.itemData(combo.findData("fashion-mnist"), Qt.ToolTipRole)
 
-    choose(qtbot, combo, "mnist:ten")
+    choose_in_combo(qtbot, combo, "mnist:ten")
     qtbot.waitUntil(lambda: w.session.dataset is not None and w.session.dataset.name == "MNIST", timeout=30000)
     assert w.session.dataset.n_classes == 10 and len(w.session.dataset.train_idx) == 40
     assert combo.currentData() == "mnist:ten"
 
-    choose(qtbot, combo, "fashion-mnist")
+    choose_in_combo(qtbot, combo, "fashion-mnist")
     qtbot.waitUntil(lambda: bool(error_boxes(w)), timeout=10000)
     text = error_boxes(w)[0].text()
     assert "SAEVIZ_FASHION_MNIST_DIR" in text and "no-fashion" in text

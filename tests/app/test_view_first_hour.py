@@ -196,7 +196,11 @@ def test_class_targets_of_a_reopened_project_sit_on_their_classes(make_window, q
     w = make_window(tmp_path / "a" / "settings.ini", epochs=3, batch_size=64, size=(1400, 900))
     try:
         train_and_wait(qtbot, w, epochs=3)
-        trained = w.session.class_targets.copy()
+        trained = w.session.class_targets.copy()  # what the last epoch trained toward
+        from saeviz.core.method.evaluate import encode_codes
+
+        store = w.session.labels.snapshot()  # and what the final weights give
+        _, final = encode_codes(w.session.model, w.session.X, store.labels, store.distances, w.session.train_config)
         trigger(w, w.labeling.actions["save_project"], choose_file(folder))
         assert (folder / "project.json").is_file(), w.last_error
     finally:
@@ -210,8 +214,10 @@ def test_class_targets_of_a_reopened_project_sit_on_their_classes(make_window, q
                         and s.class_targets is not None and not w2.runner.busy(), timeout=120000)
         qtbot.waitUntil(lambda: not w2.latent.dirty and w2.latent._frame is not None
                         and w2.latent._frame.anchors is not None, timeout=30000)
-        # the targets the model was trained toward: same scale, same place
-        assert np.allclose(s.class_targets, trained, atol=0.15 * np.abs(trained).max())
+        # the targets of the saved weights, and near those the last epoch trained toward (the
+        # codes moved for one more epoch since): same scale, same place
+        assert np.allclose(s.class_targets, final, atol=1e-3 * np.abs(final).max())
+        assert np.allclose(s.class_targets, trained, atol=0.25 * np.abs(trained).max())
         assert_stars_on_their_classes(w2)
     finally:
         w2.close()

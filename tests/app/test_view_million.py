@@ -99,6 +99,15 @@ def gesture(view, points) -> None:
     latent_mouse(view, "release", points[-1])
 
 
+def zoomed_out_sample(qtbot, view, seed: int):
+    """Zoom the view out to all points; their screen positions, a random subset of them to check
+    (``subset``) and the view's size."""
+    zoom_out(qtbot, view)
+    S = view.screen_positions()
+    idx = subset(np.random.default_rng(seed), S)
+    return S, idx, view.active_view().width(), view.active_view().height()
+
+
 def check_painted(before, after, idx, inside, value) -> None:
     """Inside and unlabeled (or already ``value``) became ``value``; nothing else changed."""
     open_ = (before[idx] == -1) | (before[idx] == value)
@@ -110,11 +119,7 @@ def check_painted(before, after, idx, inside, value) -> None:
 def test_lasso_on_the_density_view_labels_the_points_inside(million, qtbot):
     m = million
     view, store, editor, paint = m.view, m.store, m.editor, m.paint
-    zoom_out(qtbot, view)
-    rng = np.random.default_rng(0)
-    S = view.screen_positions()
-    idx = subset(rng, S)
-    w, h = view.active_view().width(), view.active_view().height()
+    S, idx, w, h = zoomed_out_sample(qtbot, view, seed=0)
     polygon = star(w * 0.4, h * 0.55, 0.33 * h, 0.15 * h)
     before = np.array(store.labels)
     paint.set_tool("lasso")
@@ -157,11 +162,7 @@ def test_rectangle_on_the_zoomed_in_view(million, qtbot):
 def test_brush_stroke_labels_the_points_under_it(million, qtbot):
     m = million
     view, store, editor, paint = m.view, m.store, m.editor, m.paint
-    zoom_out(qtbot, view)
-    rng = np.random.default_rng(2)
-    S = view.screen_positions()
-    idx = subset(rng, S)
-    w, h = view.active_view().width(), view.active_view().height()
+    S, idx, w, h = zoomed_out_sample(qtbot, view, seed=2)
     path = np.column_stack([np.linspace(w * 0.2, w * 0.8, 25), h * (0.5 + 0.15 * np.sin(np.linspace(0, 5, 25)))])
     before = np.array(store.labels)
     paint.set_tool("brush")

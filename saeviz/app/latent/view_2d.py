@@ -171,7 +171,13 @@ class PointCloudItem(pg.GraphicsObject):
         same_order = len(ids) == self.n and (
             (order is None and self._order is None)
             or (order is not None and self._order is not None and np.array_equal(order, self._order)))
-        xy = None if same_order else self.positions()  # positions follow a new draw order
+        reorder = not same_order and len(ids) == self.n
+        if reorder:  # the positions follow the new draw order: draw row k <- old draw row step[k]
+            step = np.arange(self.n) if order is None else order
+            if self._order is not None:
+                old_row = np.empty(self.n, np.int64)
+                old_row[self._order] = np.arange(self.n)
+                step = old_row[step]
         if symbols != self._symbols:
             self._symbols = list(symbols)
             self._atlas = None
@@ -179,11 +185,18 @@ class PointCloudItem(pg.GraphicsObject):
         self._order = order
         self._frag_ready = False
         self._ids_draw = self._common = None
+        if reorder:
+            self._permute(step)
         self._changed()
-        if xy is not None and len(xy) == len(self._ids):
-            self.set_positions(xy)
-        else:
-            self.update()
+        self.update()
+
+    def _permute(self, step: np.ndarray) -> None:
+        """Put draw row ``step[k]`` at row ``k``: the same points (bounds, count) in a new order."""
+        self._x, self._y = self._x[step], self._y[step]
+        if self._x32 is not None:
+            self._x32, self._y32 = self._x32[step], self._y32[step]
+        if self._bad is not None:
+            self._bad = np.flatnonzero(~(np.isfinite(self._x) & np.isfinite(self._y)))
 
     def _changed(self, style: bool = True) -> None:
         """Positions (and with ``style`` the look of the points) changed: caches are stale. A
