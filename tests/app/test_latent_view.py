@@ -370,6 +370,32 @@ def test_anchors_and_target_lines(qtbot, view, dims):
     view.set_target_lines(None)
 
 
+def test_many_target_lines_draw_an_even_sample_under_the_points(qtbot, view):
+    import pyqtgraph as pg
+
+    from saeviz.app.latent.view import LINE_PEN, MAX_TARGET_LINES
+
+    rng = np.random.default_rng(0)
+    n = 3 * MAX_TARGET_LINES + 7
+    src = rng.normal(size=(n, 2))
+    dst = np.repeat(np.array([[5.0, 5.0], [-5.0, 5.0]]), [n // 2, n - n // 2], axis=0)
+    view.set_points(src)
+    view.set_target_lines(src, dst)
+    QtWidgets.QApplication.processEvents()
+    x, y = view._lines2d.getData()
+    rows = np.arange(0, n, 4)  # every 4th of 6,007: 1,502 lines, evenly spread over the labeled
+    assert len(rows) <= MAX_TARGET_LINES and len(x) == 2 * len(rows)
+    np.testing.assert_allclose(x[0::2], src[rows, 0])
+    np.testing.assert_allclose(y[1::2], dst[rows, 1])
+    assert view._lines2d.zValue() < view._cloud.zValue()
+    # drawn opaque in the colour the translucent grey gives over the background
+    pen = view._lines2d.opts["pen"].color()
+    bg = pg.mkColor(pg.getConfigOption("background"))
+    a = LINE_PEN[3] / 255
+    assert pen.alpha() == 255
+    assert abs(pen.red() - (a * LINE_PEN[0] + (1 - a) * bg.red())) <= 1
+
+
 # --------------------------------------------------------------------------- 3D
 
 

@@ -87,6 +87,9 @@ from saeviz.core.display.spatial_index import PointIndex
 PICK_RADIUS = 8.0  # px: how far from a point a click or hover still picks it
 FOLLOW_FILL = 0.7  # refit the followed view when the points fill less than this of it
 LINE_PEN = (128, 128, 128, 150)
+# At most this many target lines are drawn (an even sample of the labeled points in index
+# order): more are a grey haze, and cost: 20,000 long lines took 160 ms to draw per paint.
+MAX_TARGET_LINES = 2_000
 MAX_POINTS_3D = 100_000  # the 3D view draws a fixed random sample of larger clouds
 GRID_INDEX_MIN = 100_000  # from this many points, queries use a bucket grid built off the UI thread
 
@@ -141,6 +144,22 @@ class _PointerRouter(QtCore.QObject):
         return False
 
 
+
+def drawn_lines(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The target lines that are drawn: all of them up to ``MAX_TARGET_LINES``, else an even
+    sample (every k-th, the same ones from frame to frame while the labels stay)."""
+    if len(src) <= MAX_TARGET_LINES:
+        return src, dst
+    rows = np.arange(0, len(src), int(np.ceil(len(src) / MAX_TARGET_LINES)))
+    return src[rows], dst[rows]
+
+
+def over_background(rgba) -> tuple[int, int, int, int]:
+    """The opaque colour that ``rgba`` (0..255) gives painted over pyqtgraph's background."""
+    bg = pg.mkColor(pg.getConfigOption("background"))
+    a = rgba[3] / 255.0
+    return tuple(int(round(a * c + (1 - a) * b)) for c, b in zip(rgba[:3], (bg.red(), bg.green(), bg.blue()))) + (255,)
+
 class LatentView(QtWidgets.QWidget):
     """2D/3D scatter view of latent codes with labels, predictions, anchors and selection."""
 
@@ -188,7 +207,9 @@ class LatentView(QtWidgets.QWidget):
         self.view_box.setAspectLocked(True)  # projections are isotropic: keep distances true
         self.view_box.disableAutoRange()  # replaced by _follow_points (calmer, no per-frame relayout)
         self.view_box.sigRangeChangedManually.connect(self._stop_following)
-        self._lines2d = pg.PlotCurveItem(pen=pg.mkPen(LINE_PEN, width=1), connect="pairs")
+        # Opaque, in the colour LINE_PEN gives over the background: Qt's raster engine draws
+        # translucent lines about five times slower. The lines lie under the points.
+        self._lines2d = pg.PlotCurveItem(pen=pg.mkPen(over_background(LINE_PEN), width=1), connect="pairs")
         self._cloud = PointCloudItem(density=True)
         self._highlight2d = PointCloudItem([HIGHLIGHT])
         self._anchors2d = PointCloudItem()
@@ -841,7 +862,7 @@ class LatentView(QtWidgets.QWidget):
                     self._anchors2d.set_style(symbols, np.arange(len(symbols), dtype=np.int32), None)
                 self._anchors2d.set_positions(anchors)
         if "lines" in parts:
-            lines = np.zeros((0, k)) if self._lines is None else segment_pairs(*self._lines, k)
+            lines = np.zeros((0, k)) if self._lines is None else segment_pairs(*drawn_lines(*self._lines), k)
             if three:
                 self._lines3d.set_segments(lines)
             else:
