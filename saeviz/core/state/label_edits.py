@@ -100,6 +100,8 @@ def _distinct(idx: np.ndarray, n: int) -> np.ndarray:
     over half a million points) go through a bitmap: ``np.unique`` sorts or hashes them."""
     if len(idx) < 4096:
         return np.unique(idx)
+    if bool((idx[1:] > idx[:-1]).all()):  # already ascending and distinct (a lasso's hits)
+        return idx
     seen = np.zeros(n, bool)
     seen[idx] = True
     return np.flatnonzero(seen)

@@ -161,11 +161,13 @@ class LabelStore:
         idx = np.asarray(indices, dtype=np.int64).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_samples):
             raise DataError(f"sample index out of range 0..{self.n_samples - 1}")
-        vals = np.broadcast_to(np.asarray(values, dtype=np.int64), idx.shape)
-        if vals.size and (vals.min() < UNLABELED or vals.max() >= self.n_classes):
+        vals = np.asarray(values, dtype=np.int64)
+        if vals.ndim:
+            vals = np.broadcast_to(vals, idx.shape)
+        if vals.size and idx.size and (vals.min() < UNLABELED or vals.max() >= self.n_classes):
             raise DataError(f"label out of range: classes are 0..{self.n_classes - 1}, -1 is unlabeled")
         with self._lock:
-            old = self._labels[idx].copy()
+            old = self._labels[idx]  # a copy (fancy indexing)
             self._labels[idx] = vals
             self._version += 1
         self.labels_changed.emit(idx)
