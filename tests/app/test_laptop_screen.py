@@ -42,14 +42,22 @@ def test_the_window_fits_1280x720_on_digits_and_meshes_and_projections_do_not_gr
         w.resize(LAPTOP[0], LAPTOP[1] - TITLE_BAR)
         qtbot.waitUntil(lambda: w.width() == LAPTOP[0], timeout=5000)
         size = w.size()
+        widths = {d.objectName(): d.width() for d in shown_docks(w)}
         for key, act in w.projection_actions.items():
             if not act.isEnabled():
                 continue
             act.trigger()
             qtbot.wait(50)
             assert w.latent.method == key
+            if key in ("tsne", "umap"):  # the progress banner shows its text across the view
+                qtbot.waitUntil(lambda: w.latent.progress.isVisible() and "Computing" in w.latent.progress.text,
+                                timeout=30000)
+                qtbot.wait(50)
             assert w.size() == size, f"{key}: the window grew to {w.size()}"
             assert fits_laptop(w.minimumSizeHint()), (key, w.minimumSizeHint())
+            # nor do they squeeze the docks beside the view
+            now = {d.objectName(): d.width() for d in shown_docks(w)}
+            assert all(now.get(name, width) >= width - 4 for name, width in widths.items()), (key, widths, now)
         w.projection_actions["pca"].trigger()
 
         open_file(qtbot, w, save_tubes(tmp_path / "tubes.npz"))

@@ -115,8 +115,6 @@ class LatentPanel(QWidget):
         bar.setContentsMargins(4, 2, 4, 0)
         bar.addWidget(QLabel("Projection"))
         bar.addWidget(self.method_combo)
-        for spin in self.axes_spins:
-            bar.addWidget(spin)
         bar.addWidget(self.dims_button)
         bar.addSpacing(12)
         bar.addWidget(QLabel("Colour by"))
@@ -142,6 +140,18 @@ class LatentPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(bar)
+        # the latent axes shown (the "Latent axes" projection) on a row of their own: beside the
+        # combos they widened the panel past 1280x720 and squeezed the docks beside the view
+        self.axes_row = QWidget()
+        self.axes_row.setObjectName("axesRow")
+        axes = QHBoxLayout(self.axes_row)
+        axes.setContentsMargins(4, 0, 4, 0)
+        axes.addWidget(QLabel("Axes"))
+        for spin in self.axes_spins:
+            axes.addWidget(spin)
+        axes.addStretch(1)
+        self.axes_row.setVisible(False)
+        lay.addWidget(self.axes_row)
         from saeviz.app.latent.progress import ProjectionProgress
 
         self.progress = ProjectionProgress(self, blocked=lambda: session.training)
@@ -302,6 +312,7 @@ class LatentPanel(QWidget):
         method, dims = self.method, self.dims
         for i, spin in enumerate(self.axes_spins):
             spin.setVisible(method == "axes" and i < dims)
+        self.axes_row.setVisible(method == "axes")
         self.progress.finish()
         self.view.set_stale(False)
         if method in ("pca", "lda", "axes"):

@@ -14,11 +14,12 @@ from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QWidget,
 )
+
+from saeviz.app.common.live_label import LiveLabel
 
 
 class _EscapeFilter(QObject):
@@ -54,10 +55,14 @@ class ProjectionProgress(QFrame):
         self.setObjectName("projectionProgress")
         self.setFrameShape(QFrame.StyledPanel)
         self.setStyleSheet("QFrame#projectionProgress { background: #fff4d6; border: 1px solid #d9b25c; "
-                           "border-radius: 4px; } QLabel { color: #3a2c00; }")
+                           "border-radius: 4px; }")
         self.blocked = blocked
-        self.label = QLabel()
+        # a LiveLabel: its width does not follow the text (a QLabel's minimum width did, and
+        # the banner's text then pushed the window's right-hand docks to a sliver at 1280x720),
+        # and a new text every report repaints it without laying out the window again
+        self.label = LiveLabel()
         self.label.setObjectName("projectionProgressText")
+        self.label.set_color("#3a2c00")
         self.bar = QProgressBar()
         self.bar.setObjectName("projectionProgressBar")
         self.bar.setTextVisible(False)
