@@ -399,6 +399,25 @@ def test_many_target_lines_draw_an_even_sample_under_the_points(qtbot, view):
 # --------------------------------------------------------------------------- 3D
 
 
+def test_frames_that_arrive_after_the_3d_view_was_released_wait_for_it(qtbot, view):
+    """A t-SNE layout reported just before its window closed reaches the view after the window
+    released the 3D view: it is kept, and shown when the view is shown again in 3D."""
+    pts = np.column_stack([grid(4), np.arange(16) * 0.1])
+    view.set_points(pts)
+    show_dims(qtbot, view, 3)
+    view.hide()
+    view.release_3d()
+    moved = pts + 1.0
+    view.set_points(moved)  # before: AttributeError on the released GL view
+    view.set_style(np.array([0, 1] * 8), COLORS[:2])
+    view.set_anchors(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), COLORS[:2])
+    view.set_target_lines(moved[:2], np.zeros((2, 3)))
+    assert view.dimensions() == 3
+    view.show()
+    qtbot.waitUntil(lambda: view.gl_view is not None and view.gl_view.isExposed(), timeout=3000)
+    np.testing.assert_allclose(view._points3d.pos, moved, atol=1e-6)
+
+
 def test_one_gl_widget_for_the_lifetime_of_the_view(qtbot, view):
     assert view.gl_view is None  # 3D is built on first use
     view.set_points(grid(3))

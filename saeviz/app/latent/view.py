@@ -718,6 +718,8 @@ class LatentView(QtWidgets.QWidget):
         return self._default_style
 
     def _push_style(self) -> None:
+        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+            return
         style = self._effective_style()
         if self._dims == 2:
             self._cloud.set_style(style.symbols, style.ids, style.order)
@@ -751,6 +753,8 @@ class LatentView(QtWidgets.QWidget):
         return pos
 
     def _push_positions(self) -> None:
+        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+            return
         if self._coords is None:
             return
         if self._dims == 2:
@@ -773,7 +777,7 @@ class LatentView(QtWidgets.QWidget):
         target ends) leave it or fill less than ``FOLLOW_FILL`` of it, or when ``force`` is set
         (first points, auto_range).
         """
-        if self._coords is None or len(self._coords) == 0:
+        if self._coords is None or len(self._coords) == 0 or (self._dims == 3 and self._gl is None):
             return
         if self._dims == 2:
             if any(self.view_box.autoRangeEnabled()):  # pyqtgraph's "A" button: follow again
@@ -825,6 +829,8 @@ class LatentView(QtWidgets.QWidget):
 
     def _push_overlays(self, *parts: str) -> None:
         """Send overlay positions to the active view: the named ``parts``, or all of them."""
+        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+            return
         parts = parts or self._OVERLAYS
         k, C = self._dims, self._coords
         three = k == 3
@@ -869,6 +875,8 @@ class LatentView(QtWidgets.QWidget):
                 self._lines2d.setData(lines[:, 0], lines[:, 1], connect="pairs")
 
     def _update_legend_3d(self) -> None:
+        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+            return
         from saeviz.app.latent.view_3d import legend_image
 
         legend = self._effective_style().legend
