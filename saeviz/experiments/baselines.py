@@ -99,6 +99,16 @@ def check_sweep(dataset: str, fractions, epochs: int, seeds) -> None:
         raise ValueError("epochs must be positive and at least one seed is needed")
 
 
+def open_sweep(what: str, settings, log) -> tuple[Setup, Split]:
+    """The setup and data split of a label-fraction sweep's ``settings`` (``dataset``,
+    ``max_train``, ``fractions``, ``epochs``, ``seeds``), with a line to ``log`` saying what runs."""
+    setup = SETUPS[settings.dataset]
+    split = load_setup(setup, settings.max_train or None)
+    log(f"{what} on {setup.name}: {len(split.y_train)} training / {len(split.y_test)} test samples, "
+        f"fractions {list(settings.fractions)}, {settings.epochs} epochs, seeds {list(settings.seeds)}")
+    return setup, split
+
+
 def load_setup(setup: Setup, max_train: int | None = None) -> Split:
     """The split of ``setup``, its training part cut to ``max_train`` samples (the dataset's
     own random order, so the cut is a random subset) when given."""

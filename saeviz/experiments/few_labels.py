@@ -316,13 +316,10 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         fractions=None, networks=None, first_seed=None, max_train=None, spread_every=None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs, fractions, networks, first_seed, max_train, spread_every)
-    setup = B.SETUPS[settings.dataset]
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
-    split = B.load_setup(setup, settings.max_train or None)
-    log(f"few labels on {setup.name}: {len(split.y_train)} training / {len(split.y_test)} test samples, "
-        f"fractions {list(settings.fractions)}, {settings.epochs} epochs, seeds {list(settings.seeds)}")
+    setup, split = B.open_sweep("few labels", settings, log)
     per_seed: list[dict] = []
     results: dict = {}
 

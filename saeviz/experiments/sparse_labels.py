@@ -154,13 +154,10 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
     kept, seconds_before = finished_seeds(out, settings, quick) if resume else ([], 0.0)
     if "umap" in settings.methods:
         B.require_umap()
-    setup = B.SETUPS[settings.dataset]
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
-    split = B.load_setup(setup, settings.max_train or None)
-    log(f"sparse labels on {setup.name}: {len(split.y_train)} training / {len(split.y_test)} test samples, "
-        f"fractions {list(settings.fractions)}, {settings.epochs} epochs, seeds {list(settings.seeds)}")
+    setup, split = B.open_sweep("sparse labels", settings, log)
     per_seed: list[dict] = list(kept)
     if kept:
         log(f"resuming: seeds {[r['seed'] for r in kept]} kept from {out / 'results.json'}")

@@ -251,14 +251,20 @@ def test_every_action_and_button_on_the_digits_demo(make_window, qtbot, tmp_path
         close_everything(qtbot, w)
 
 
-def test_every_action_and_button_on_generated_bodies(make_window, qtbot, tmp_path, monkeypatch, bodies40):
-    monkeypatch.chdir(tmp_path)
+def bodies_window(make_window, tmp_path, bodies) -> MainWindow:
+    """A window on the generated ``bodies`` with a small basis network (one epoch of 16-sample
+    batches, a quarter of the bodies labeled), not yet trained."""
     defaults = SessionDefaults(label_fraction=0.25,
                                model=ModelConfig(architecture="basis", hidden=(64, 32), latent_dim=8, basis_size=32),
                                train=TrainConfig(gamma=0.5, epochs=1, batch_size=16, device="cpu", seed=0))
     session = Session(defaults)
-    session.set_dataset(bodies40)
-    w = make_window(tmp_path / "settings.ini", defaults=defaults, session=session, open_startup=False)
+    session.set_dataset(bodies)
+    return make_window(tmp_path / "settings.ini", defaults=defaults, session=session, open_startup=False)
+
+
+def test_every_action_and_button_on_generated_bodies(make_window, qtbot, tmp_path, monkeypatch, bodies40):
+    monkeypatch.chdir(tmp_path)
+    w = bodies_window(make_window, tmp_path, bodies40)
     try:
         train_one_epoch(qtbot, w)
         w.session.select(0)

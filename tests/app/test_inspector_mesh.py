@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from test_every_action import close_everything, train_one_epoch
-
-from saeviz.core.method.config import ModelConfig, TrainConfig
-from saeviz.core.state.session import Session, SessionDefaults
+from test_every_action import bodies_window, close_everything, train_one_epoch
 
 
 def _colour_pixels(img: np.ndarray, rgb) -> int:
@@ -15,12 +12,7 @@ def _colour_pixels(img: np.ndarray, rgb) -> int:
 
 def test_finding_a_body_shows_it_and_its_reconstruction_from_the_front(make_window, qtbot, tmp_path, bodies40,
                                                                         artifacts_dir):
-    defaults = SessionDefaults(label_fraction=0.25,
-                               model=ModelConfig(architecture="basis", hidden=(64, 32), latent_dim=8, basis_size=32),
-                               train=TrainConfig(gamma=0.5, epochs=1, batch_size=16, device="cpu", seed=0))
-    session = Session(defaults)
-    session.set_dataset(bodies40)
-    w = make_window(tmp_path / "settings.ini", defaults=defaults, session=session, open_startup=False)
+    w = bodies_window(make_window, tmp_path, bodies40)
     try:
         train_one_epoch(qtbot, w)
         inspector = w.inspector

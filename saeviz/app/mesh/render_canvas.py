@@ -131,26 +131,22 @@ class RenderCanvas(QWidget):
             self.draw()
         return self._initialised
 
-    def mousePressEvent(self, event) -> None:
-        name = _PRESS.get(event.button())
+    def _button_event(self, event, handlers: dict, repeat: int = 0) -> None:
+        """Hand a button press or release to the VTK interactor's handler for that button."""
+        name = handlers.get(event.button())
         if name is None or not self._ready():
             return
-        self._event_position(event)
+        self._event_position(event, repeat=repeat)
         getattr(self.interactor, name)()
+
+    def mousePressEvent(self, event) -> None:
+        self._button_event(event, _PRESS)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        name = _PRESS.get(event.button())
-        if name is None or not self._ready():
-            return
-        self._event_position(event, repeat=1)
-        getattr(self.interactor, name)()
+        self._button_event(event, _PRESS, repeat=1)
 
     def mouseReleaseEvent(self, event) -> None:
-        name = _RELEASE.get(event.button())
-        if name is None or not self._ready():
-            return
-        self._event_position(event)
-        getattr(self.interactor, name)()
+        self._button_event(event, _RELEASE)
 
     def mouseMoveEvent(self, event) -> None:
         if not self._ready():

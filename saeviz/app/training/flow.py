@@ -202,7 +202,7 @@ class TrainingFlow(QObject):
     def _epoch_result_due(self, snap) -> None:
         self._pending_fit = snap
         wait = self._last_fit + CLASSIFIER_INTERVAL - time.monotonic()
-        if wait <= 0:
+        if wait <= 0 or self.controller.state == PAUSED:  # paused: nothing more to wait for
             self._fit_timer.stop()
             self._fit_pending()
         elif not self._fit_timer.isActive():
@@ -295,6 +295,10 @@ class TrainingFlow(QObject):
             self.frame_timer.stop()
 
     def _state_changed(self, state: str) -> None:
+        if state == PAUSED and self._pending_fit is not None:
+            # a paused run shows its last epoch's result now, then nothing changes until resumed
+            self._fit_timer.stop()
+            self._fit_pending()
         if state in _SESSION_STATE and self.session.training:
             self.session.set_training_state(_SESSION_STATE[state])
         self.update_status()
