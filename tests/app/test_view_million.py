@@ -8,6 +8,7 @@ saved to the test artifacts.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 from types import SimpleNamespace
 
@@ -24,7 +25,9 @@ from PySide6.QtTest import QTest
 
 from benchmarks.synthetic import clustered_codes
 from saeviz.app import LabelEditor, LatentView, PaintTools
+from saeviz.app.latent.style import UNLABELED_RGBA
 from saeviz.app.latent.view import MAX_POINTS_3D, POINTS_LIMIT
+from saeviz.app.latent.view_2d import LAYER_WAIT_MS
 from saeviz.core.state.labels import LabelStore
 
 pytestmark = pytest.mark.gui
@@ -53,7 +56,7 @@ def million(qapp):
     editor = LabelEditor()
     editor.set_store(store)
     paint = PaintTools(view, editor)
-    yield SimpleNamespace(view=view, store=store, editor=editor, paint=paint, coords=coords)
+    yield SimpleNamespace(view=view, store=store, editor=editor, paint=paint, coords=coords, restyle=restyle)
     paint.shutdown()
     view.close()
     view.deleteLater()
@@ -183,6 +186,92 @@ def test_brush_stroke_labels_the_points_under_it(million, qtbot):
     np.testing.assert_array_equal(after[idx][sure_in & open_], 1)
     np.testing.assert_array_equal(after[idx][sure_out], before[idx][sure_out])
     editor.stack.undo()
+
+
+@contextlib.contextmanager
+def restyle_on_next_frame(m):
+    """Restyle after a label change as the window does (on its next frame), not at once."""
+    later = lambda *_: QtCore.QTimer.singleShot(0, m.restyle)  # noqa: E731
+    m.store.labels_changed.disconnect(m.restyle)
+    m.store.labels_changed.connect(later)
+    try:
+        yield
+    finally:
+        m.store.labels_changed.disconnect(later)
+        m.store.labels_changed.connect(m.restyle)
+
+
+def pixels(widget, S, rows, save=None) -> np.ndarray:
+    """(len(rows), 3) RGB of ``widget``'s pixels at the screen positions ``S[rows]`` (the
+    grabbed image saved to ``save`` if given)."""
+    image = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    if save is not None:
+        image.save(str(save))
+    a = np.frombuffer(image.constBits(), np.uint8)[: image.sizeInBytes()]
+    a = a.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()].reshape(
+        image.height(), image.width(), 3)
+    xy = np.round(S[rows]).astype(int)
+    return a[xy[:, 1], xy[:, 0]].astype(int)
+
+
+def test_a_lasso_shows_its_labels_in_the_next_frame_and_the_new_image_follows(million, qtbot, artifacts_dir):
+    """Zoomed out, a new density image of half a million relabeled points takes longer than a
+    lasso may: the next frame shows the points in their new class colour as a layer over the
+    old image, and the restyled image, made on a worker thread, replaces both."""
+    m = million
+    view, store, editor, paint = m.view, m.store, m.editor, m.paint
+    cloud = view._cloud
+    S, idx, w, h = zoomed_out_sample(qtbot, view, seed=6)
+    qtbot.waitUntil(cloud.density_settled, timeout=30_000)
+    polygon = star(w * 0.45, h * 0.5, 0.35 * h, 0.2 * h)
+    before = np.array(store.labels)
+    inside = mpath.Path(polygon).contains_points(S[idx])
+    colour = np.array(QtGui.QColor(COLORS[4]).getRgb()[:3])
+    grey = np.array(UNLABELED_RGBA[:3])
+    paint.set_tool("lasso")
+    paint.set_current_class(4)
+    with restyle_on_next_frame(m):
+        gesture(view, [tuple(p) for p in polygon])
+        check_painted(before, np.array(store.labels), idx, inside, 4)
+        assert cloud._layer is not None and not cloud.density_settled()
+        relabeled = idx[inside & (before[idx] == -1)]
+        # the next frame (before the window restyles): exactly the class colour, opaque
+        shown = pixels(view.active_view(), S, relabeled, artifacts_dir / "latent_million_lasso_layer.png")
+        assert (np.abs(shown - colour).max(axis=1) == 0).mean() > 0.9
+        qtbot.waitUntil(cloud.density_settled, timeout=30_000)
+    assert cloud._layer is None and cloud._image_cache.style_version == cloud._style_version
+    # the new image: the class colour mixed by density over the background, not the grey
+    shown = pixels(view.active_view(), S, relabeled, artifacts_dir / "latent_million_lasso_settled.png")
+    nearer = np.linalg.norm(shown - colour, axis=1) < np.linalg.norm(shown - grey, axis=1)
+    assert nearer.mean() > 0.9
+    editor.stack.undo()
+    qtbot.waitUntil(cloud.density_settled, timeout=30_000)
+
+
+def test_a_brush_that_relabels_nothing_leaves_no_layer_behind(million, qtbot):
+    """Brushing over points that already have the class draws them as a layer, but no restyle
+    follows (nothing changed): the layer goes by itself and the view is as it was."""
+    m = million
+    view, store, editor, paint = m.view, m.store, m.editor, m.paint
+    cloud = view._cloud
+    _S, _idx, w, h = zoomed_out_sample(qtbot, view, seed=7)
+    path = [(w * 0.3 + 8 * k, h * 0.45) for k in range(12)]
+    paint.set_tool("brush")
+    paint.set_radius(25)
+    paint.set_current_class(2)
+    with restyle_on_next_frame(m):
+        gesture(view, path)
+        steps = editor.stack.count()
+        qtbot.waitUntil(cloud.density_settled, timeout=30_000)
+        labels = np.array(store.labels)
+        gesture(view, path)  # the same stroke again: everything under it is class 2 already
+        assert cloud._layer is not None
+        qtbot.waitUntil(lambda: cloud._layer is None, timeout=LAYER_WAIT_MS + 5_000)
+        assert cloud.density_settled()
+    np.testing.assert_array_equal(np.array(store.labels), labels)
+    assert editor.stack.count() == steps  # no edit recorded for the second stroke
+    editor.stack.undo()
+    qtbot.waitUntil(cloud.density_settled, timeout=30_000)
 
 
 @pytest.mark.parametrize("zoomed_in", [False, True], ids=["density", "points"])

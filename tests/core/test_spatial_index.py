@@ -77,3 +77,21 @@ def test_points_in_polygon_grid_path_equals_the_direct_test():
                 want ^= ((yi > P[:, 1]) != (yj > P[:, 1])) & (P[:, 0] < (xj - xi) * (P[:, 1] - yi) / (yj - yi) + xi)
             xj, yj = xi, yi
         np.testing.assert_array_equal(points_in_polygon(P, V), want)
+
+
+def test_polygons_beyond_the_points_bounds_match_matplotlib(index, cloud):
+    """Lassos drawn zoomed out (edges far outside the points' bounds), half outside, and with
+    an edge along the bounds: the bucket path marks the border buckets, not a wrong side."""
+    ok = np.isfinite(cloud).all(axis=1)
+    lo, hi = np.nanmin(cloud, axis=0), np.nanmax(cloud, axis=0)
+    polygons = [
+        np.array([(-1e4, -1e4), (1e4, -1e4), (0.0, 3.0), (1e4, 1e4), (-1e4, 1e4)]),  # huge, a notch
+        np.array([(lo[0] - 50, -0.5), (1.0, -0.5), (1.0, 0.7), (lo[0] - 50, 0.7)]),  # half outside
+        # along the bounds (a hair inside: a point on an edge is on neither side for matplotlib)
+        np.array([(lo[0], lo[1]), (hi[0], lo[1]), (hi[0], 0.0), (lo[0], 2.0)]) + (1e-9, 1e-9),
+    ]
+    for poly in polygons:
+        want = np.flatnonzero(ok & mpath.Path(poly).contains_points(np.nan_to_num(cloud)))
+        got = index.in_polygon(poly)
+        assert len(want) > 1000
+        np.testing.assert_array_equal(got, want)

@@ -365,7 +365,11 @@ class BrushTool(_Tool):
         S = self.view.screen_positions()
         hits = capsule_hits(S, a, b, self.paint.radius)
         value = self.paint.editor.stroke_value
-        self.paint.editor.add_to_stroke(_paintable(self.paint, hits, UNLABELED if value is None else value))
+        value = UNLABELED if value is None else value
+        hits = _paintable(self.paint, hits, value)
+        if value >= 0 and len(hits):
+            self.paint.show_labels(hits, value)  # the view may draw them before it restyles
+        self.paint.editor.add_to_stroke(hits)
 
 
 class LassoTool(_Tool):
@@ -399,7 +403,10 @@ class LassoTool(_Tool):
         value = self._value_now
         idx = _paintable(self.paint, self.view.indices_in_polygon(polygon), value)
         verb = "Unlabel" if value < 0 else f"{self.name.capitalize()} {self.paint.class_name(value)}"
-        self.paint.editor.push(label_edit(self.paint.editor.store, idx, value, verb))
+        edit = label_edit(self.paint.editor.store, idx, value, verb)
+        if edit is not None:
+            self.paint.show_labels(edit.indices, edit.new)  # the view may draw them before it restyles
+            self.paint.editor.push(edit)
 
     def polygon(self) -> list[tuple[float, float]]:
         return list(self._verts)
@@ -571,6 +578,13 @@ class PaintTools(QtCore.QObject):
         if k < 0 or store is None or k >= store.n_classes:
             return QtGui.QColor(60, 60, 60)
         return QtGui.QColor(store.colors[k])
+
+    def show_labels(self, indices, labels) -> None:
+        """Let the view draw points about to get ``labels`` in the next frame (a zoomed-out
+        million-point view restyles on a worker thread after the edit)."""
+        store = self.editor.store
+        if store is not None:
+            self.view.show_new_labels(indices, labels, list(store.colors))
 
     def class_name(self, k: int) -> str:
         store = self.editor.store

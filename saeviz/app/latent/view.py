@@ -175,6 +175,7 @@ class LatentView(QtWidgets.QWidget):
         self._coords: np.ndarray | None = None
         self._style: PointStyle = default_style(0)
         self._default_style: PointStyle = self._style
+        self._style_mode = "label"
         self._selected: int | None = None
         self._highlight = np.zeros(0, np.int64)
         self._anchors: np.ndarray | None = None
@@ -270,7 +271,26 @@ class LatentView(QtWidgets.QWidget):
         every mode. ``names`` label the legend (default "class i").
         """
         self._style = compute_style(labels, colors, mode, values, predicted, names)
+        self._style_mode = mode
         self._push_style()
+
+    def show_new_labels(self, indices, labels, colors: Sequence) -> bool:
+        """Show that the points ``indices`` get class ``labels`` (scalar or per index; ``colors``
+        one per class) in the next frame, before the view is restyled: a zoomed-out million
+        points take a new density image to restyle, made on a worker thread while an opaque
+        layer of these points in their class colours stands in for it. True when the layer is
+        drawn (2D, a density image on screen, colours by label)."""
+        if self._dims != 2 or self._coords is None or self._style_mode not in ("label", "prediction"):
+            return False
+        idx = np.asarray(indices, np.int64)
+        values = np.broadcast_to(np.asarray(labels, np.int64), idx.shape)
+        if idx.size == 0 or values.min() < 0 or values.max() >= len(colors):
+            return False
+        palette = np.array([to_rgba(c)[:3] for c in colors], np.float64)
+        index = self._point_index()  # float32 columns in index order: a cheap gather
+        x, y = (index.x32, index.y32) if index is not None else (self._coords[:, 0], self._coords[:, 1])
+        common = int(values[0]) if np.ndim(labels) == 0 else None
+        return self._cloud.show_layer(x[idx], y[idx], values, palette, common)
 
     def set_selection(self, index: int | None) -> None:
         """Mark one point (or none); the mark follows the point through frames and projections."""

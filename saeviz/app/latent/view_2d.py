@@ -21,7 +21,10 @@ rectangle and a margin around it and is kept until the style changes, the view p
 the margin or the zoom changes the cell size by more than a third; then, and when the
 points move, the last image is drawn while a new one is made on a worker thread, so
 panning a zoomed-out million-point view only draws an image. A new style (labels) makes it
-at once, and so do exports.
+at once, and so do exports; but when a paint tool has just drawn the points it relabels as
+an opaque layer over the image (``show_layer``: a lasso over half a million points shows
+in well under the time a new image takes), the old image stays under that layer while the
+new one is made on the worker thread.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ from saeviz.app.latent.style import (
     legend_size,
     paint_legend,
 )
-from saeviz.core.display.density import DensityGrid, density_image
+from saeviz.core.display.density import DensityGrid, density_image, layer_image
 
 _FAR = 1e9  # Qt's raster engine misbehaves with coordinates near the int range; clip to this
 DENSITY_FROM = 100_000  # clouds of up to this many points are always drawn as markers
@@ -52,6 +55,7 @@ DENSITY_MAX_SIDE = 4096  # cells per side of a density image at most
 FRONT_MARKERS = 5_000  # labeled points in view drawn as markers over a density image, at most
 FRONT_LAYER = 50_000  # more labeled points than this are mixed into the density image with the rest
 VECTOR_LIMIT = 5_000  # exports of a large cloud paint up to this many vector markers, else pixmaps
+LAYER_WAIT_MS = 1000  # a layer of relabeled points no restyle follows within this goes
 
 
 class SymbolAtlas:
@@ -95,7 +99,13 @@ class PointCloudItem(pg.GraphicsObject):
         self._style_version = 0  # bumped by every style change (and change of count)
         self._visible_cache = None  # (key, draw-order indices of the visible points)
         self._image_cache: _DensityImage | None = None
-        self._front = None  # (version, draw-order rows of the outlined points)
+        self._front = None  # (style version, number of outlined points ending the draw order)
+        self._counts = None  # (style version, points per symbol id)
+        self._layer: _Layer | None = None  # points just relabeled, drawn until the image shows them
+        self._layer_timer = QtCore.QTimer(self)  # drops a layer no restyle followed
+        self._layer_timer.setSingleShot(True)
+        self._layer_timer.setInterval(LAYER_WAIT_MS)
+        self._layer_timer.timeout.connect(self._drop_stale_layer)
         self._pending: _DensityRequest | None = None  # the image a worker is to make next
         self._ready: _DensityImage | None = None  # the image a worker made
         self._worker: threading.Thread | None = None
@@ -137,6 +147,7 @@ class PointCloudItem(pg.GraphicsObject):
         xy = np.asarray(xy, dtype=np.float64)
         n = len(xy)
         resized = n != len(self._ids)
+        self._layer = None  # drawn at the old positions
         if resized:
             self._ids = np.zeros(n, np.int32)
             self._order = None
@@ -205,13 +216,52 @@ class PointCloudItem(pg.GraphicsObject):
         self._visible_cache = None
         if style:
             self._style_version += 1
-            self._image_cache = None
+            if self._layer is None:  # else the last image stays under the layer until the new one
+                self._image_cache = None
 
     def density_settled(self) -> bool:
-        """False while the density image on screen shows older positions than the points have
-        (its successor is being made on a worker thread)."""
+        """False while the density image on screen shows older positions or labels than the
+        points have (its successor is being made on a worker thread)."""
         image = self._image_cache
-        return self.mode != "density" or (image is not None and image.version == self._version)
+        return self.mode != "density" or (image is not None and image.version == self._version
+                                          and image.style_version == self._style_version and self._layer is None)
+
+    def show_layer(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
+                   common: int | None = None) -> bool:
+        """Draw the points at (``x``, ``y``) (data coordinates) opaque in ``palette[ids]`` (RGB
+        0..255) over the density image on screen, from the next paint on: points being
+        relabeled, shown before the new labels' image is made (a brush adds to the layer at
+        every step). The layer stays until an image of a newer style than the present one
+        replaces it (made on a worker thread, the old image drawn under the layer meanwhile).
+        ``common``: the most frequent id, when known. False (and nothing drawn) unless the
+        cloud shows a density image."""
+        image = self._image_cache
+        if self.mode != "density" or image is None or len(x) == 0:
+            return False
+        layer = self._layer
+        if layer is None:
+            rect, shape, rgba = image.rect, image.grid.shape, None
+        else:  # one more brush step: onto the layer, in its own grid
+            rect, shape, rgba = layer.rect, layer.rgba.shape[:2], layer.rgba
+        rgba = layer_image(x, y, ids, palette, rect, shape, common=common, out=rgba)
+        rows, cols = shape
+        qimage = QtGui.QImage(rgba.data, cols, rows, 4 * cols, QtGui.QImage.Format.Format_RGBA8888).copy()
+        self._layer = _Layer(self._style_version, rect, rgba, qimage)
+        self._layer_timer.start()
+        self.update()
+        return True
+
+    def _drop_stale_layer(self) -> None:
+        """No new style came after the layer (nothing was relabeled after all): drop it."""
+        if self._layer is not None and self._layer.style_version == self._style_version:
+            self._layer = None
+            self.update()
+
+    def _install(self, image: _DensityImage) -> None:
+        """Show ``image`` from now on; a layer of relabeled points it shows goes."""
+        self._image_cache = image
+        if self._layer is not None and image.style_version > self._layer.style_version:
+            self._layer = None
 
     def ids_in_draw_order(self) -> np.ndarray:
         """The symbol id of every point in draw order."""
@@ -306,10 +356,10 @@ class PointCloudItem(pg.GraphicsObject):
             return
         # The outlined (labeled) points, last in draw order, stay markers over the density
         # image of the others while few of them are in view; else they are a layer of it.
-        front = self._front_rows()
-        shown = front[self._in_rect(front, rect, t)] if len(front) else front
+        k = self._front_count()
+        shown = self._front_in_rect(k, rect, t)
         markers = len(shown) <= FRONT_MARKERS
-        front_mode = "markers" if markers else ("layer" if len(front) <= FRONT_LAYER else "all")
+        front_mode = "markers" if markers else ("layer" if k <= FRONT_LAYER else "all")
         self.mode, self.drawn = "density", len(shown) if markers else 0
         self._paint_density(p, t, rect, 1.0 if export else dpr, front_mode, export)
         if markers:
@@ -362,27 +412,39 @@ class PointCloudItem(pg.GraphicsObject):
         r = vb.viewRect()
         return (r.left(), r.top(), r.right(), r.bottom())
 
-    def _front_rows(self) -> np.ndarray:
-        """Draw-order rows of the outlined (labeled) points: the tail of the draw order."""
+    def _symbol_counts(self) -> np.ndarray:
+        """Points per symbol id (for the most frequent symbol and the outlined count)."""
+        if self._counts is None or self._counts[0] != self._style_version:
+            self._counts = (self._style_version, np.bincount(self._ids, minlength=len(self._symbols)))
+        return self._counts[1]
+
+    def _front_count(self) -> int:
+        """How many outlined (labeled) points end the draw order (0 when they do not all end
+        it): the density image can draw them as a layer of their own."""
         if self._front is None or self._front[0] != self._style_version:
             outlined = np.array([s.outline is not None for s in self._symbols], bool)
-            if not outlined.any():
-                rows = np.zeros(0, np.int64)
-            else:
-                mask = outlined[self.ids_in_draw_order()]
-                k = int(np.count_nonzero(mask))
-                # a tail of the draw order (as the labeled points are) has a layer of its own
-                rows = np.arange(self.n - k, self.n) if k and mask[self.n - k:].all() else np.zeros(0, np.int64)
-            self._front = (self._style_version, rows)
+            k = int(self._symbol_counts()[outlined].sum()) if outlined.any() else 0
+            if k and not outlined[self.ids_in_draw_order()[self.n - k:]].all():
+                k = 0
+            self._front = (self._style_version, k)
         return self._front[1]
 
-    def _in_rect(self, rows: np.ndarray, rect, t: QtGui.QTransform) -> np.ndarray:
-        """Mask of the draw-order ``rows`` whose markers reach into ``rect``."""
+    def _front_in_rect(self, k: int, rect, t: QtGui.QTransform) -> np.ndarray:
+        """Draw-order rows of the last ``k`` points whose markers reach into ``rect``, or when
+        more than ``FRONT_MARKERS`` do, rows of that many and more (the count is what matters)."""
+        n = self.n
+        if k == 0:
+            return np.zeros(0, np.int64)
         pad = self.pixelPadding()
         px, py = pad / max(abs(t.m11()), 1e-300), pad / max(abs(t.m22()), 1e-300)
-        x, y = self._x[rows], self._y[rows]
+        b = self._bounds
+        if (k > FRONT_MARKERS and b is not None and rect[0] - px <= b[0] and b[1] <= rect[2] + px
+                and rect[1] - py <= b[2] and b[3] <= rect[3] + py):
+            return np.arange(n - k, n)  # every point is in view
+        x, y = self._x[n - k:], self._y[n - k:]
         with np.errstate(invalid="ignore"):
-            return (x >= rect[0] - px) & (x <= rect[2] + px) & (y >= rect[1] - py) & (y <= rect[3] + py)
+            inside = (x >= rect[0] - px) & (x <= rect[2] + px) & (y >= rect[1] - py) & (y <= rect[3] + py)
+        return np.flatnonzero(inside) + (n - k)
 
     def _visible_indices(self, rect, t: QtGui.QTransform) -> np.ndarray:
         """Draw-order indices of the points whose markers reach into ``rect``."""
@@ -417,18 +479,23 @@ class PointCloudItem(pg.GraphicsObject):
         ch = max(1.0 / max(abs(t.m22()) * dpr, 1e-300), h / DENSITY_MAX_SIDE)
         image = self._image_cache
         usable = image is not None and image.front == front and image.style_version == self._style_version
+        bridged = image is not None and self._layer is not None  # new labels, shown by the layer
         if not (usable and image.version == self._version and self._image_fits(image, rect, cw, ch)):
             request = self._image_request(rect, cw, ch, front)
-            if usable and not export:
+            if (usable or bridged) and not export:
                 self._request_async(request)
             else:
                 image = _make_density(request)
                 if not export:
-                    self._image_cache = image
+                    self._install(image)
         p.save()
         p.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
         x0, y0, x1, y1 = image.rect
         p.drawImage(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0), image.qimage)
+        layer = self._layer
+        if layer is not None and not export:
+            x0, y0, x1, y1 = layer.rect
+            p.drawImage(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0), layer.qimage)
         p.restore()
 
     def _image_fits(self, image: _DensityImage, rect, cw: float, ch: float) -> bool:
@@ -459,8 +526,8 @@ class PointCloudItem(pg.GraphicsObject):
         ids = self.ids_in_draw_order()
         palette = np.array([s.fill if s.fill else UNLABELED_RGBA for s in self._symbols], np.float64)
         if self._common is None:
-            self._common = int(np.argmax(np.bincount(ids, minlength=len(palette))))
-        n_front = len(self._front_rows())
+            self._common = int(np.argmax(self._symbol_counts()))
+        n_front = self._front_count()
         return _DensityRequest(self._version, self._style_version, front, self._x32, self._y32, ids, palette,
                                self._common, (x0, y0, x0 + cols * cw, y0 + rows * ch), (rows, cols), (cw, ch),
                                n_front if front == "layer" else 0, n_front if front == "markers" else 0)
@@ -489,8 +556,8 @@ class PointCloudItem(pg.GraphicsObject):
         if image is None or image.style_version != self._style_version or not shiboken6.isValid(self):
             return
         shown = self._image_cache
-        if shown is None or image.version >= shown.version:
-            self._image_cache = image
+        if shown is None or image.version >= shown.version or image.style_version > shown.style_version:
+            self._install(image)
             self.update()
 
     def _paint_vector(self, p: QtGui.QPainter, t: QtGui.QTransform, rows: np.ndarray | None = None) -> None:
@@ -523,6 +590,14 @@ class _DensityRequest:
     cell: tuple[float, float]
     n_layer: int
     n_markers: int
+
+
+@dataclass(frozen=True)
+class _Layer:
+    style_version: int  # the style it was drawn over: a newer style's image replaces it
+    rect: tuple[float, float, float, float]
+    rgba: np.ndarray  # (rows, cols, 4) uint8, what ``qimage`` shows
+    qimage: QtGui.QImage
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DensityGrid", "aggregate", "density_image", "shade"]
+__all__ = ["DensityGrid", "aggregate", "density_image", "layer_image", "shade"]
 
 ALPHA_FLOOR = 0.35  # opacity of a cell holding one point; the densest cell is opaque
 
@@ -215,16 +215,37 @@ def density_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.nda
     return rgba, grid.counts_only()
 
 
-def _paint_layer(rgba: np.ndarray, top: DensityGrid) -> None:
-    """Paint the cells of ``top`` opaque over ``rgba``, three cells wide: the neighbours first,
-    then the cells themselves (only the filled cells are visited: ``grow`` of a sparse layer)."""
+def layer_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
+                rect: tuple[float, float, float, float], shape: tuple[int, int],
+                wide_up_to: int = 50_000, common: int | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """A (rows, cols, 4) uint8 RGBA image, transparent but for the cells of the points, which
+    are opaque in the mean colour of their points: what a density image's layer of labeled
+    points shows, alone. Three cells wide while at most ``wide_up_to`` cells are filled (a few
+    points stay visible), one cell wide above that (a large area is visible as it is).
+    ``common``: the most frequent id, when known (``aggregate``). ``out``: an image of
+    ``shape`` to paint the points over (returned), instead of a transparent one."""
+    top = aggregate(x, y, ids, palette, rect, shape, common)
+    rgba = np.zeros((int(shape[0]), int(shape[1]), 4), np.uint8) if out is None else out
+    _paint_layer(rgba, top, wide_up_to)
+    return rgba
+
+
+def _paint_layer(rgba: np.ndarray, top: DensityGrid, wide_up_to: int | None = None) -> None:
+    """Paint the cells of ``top`` opaque over ``rgba``, three cells wide (while at most
+    ``wide_up_to`` cells are filled, if given): the neighbours first, then the cells themselves
+    (only the filled cells are visited: ``grow`` of a sparse layer)."""
     rows, cols = top.counts.shape
     filled = np.flatnonzero(top.counts.ravel() > 0)
     if not len(filled):
         return
     colour = _mean_colours(top, filled, top.counts.ravel()[filled].astype(np.float64)).T
-    r, c = np.divmod(filled, cols)
     flat = rgba.reshape(-1, 4)
+    if wide_up_to is not None and len(filled) > wide_up_to:
+        flat[filled, :3] = colour
+        flat[filled, 3] = 255
+        return
+    r, c = np.divmod(filled, cols)
     for dy, dx in [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx] + [(0, 0)]:
         ok = (r + dy >= 0) & (r + dy < rows) & (c + dx >= 0) & (c + dx < cols)
         dst = filled[ok] + dy * cols + dx

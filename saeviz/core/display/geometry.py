@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PolygonGrid", "bounding_sphere", "merge_spheres", "pad_columns", "points_in_polygon",
+__all__ = ["PolygonGrid", "bounding_sphere", "crossings_by_band", "merge_spheres", "pad_columns", "points_in_polygon",
            "polygon_hits", "segment_pairs", "xy_in_polygon"]
 
 
@@ -60,7 +60,7 @@ def polygon_hits(x: np.ndarray, y: np.ndarray, polygon: np.ndarray,
     near = np.flatnonzero(code == PolygonGrid.NEAR)
     if len(near):
         rows = on[near]
-        keep[near] = _crossings_by_band(np.asarray(X[rows], np.float64), np.asarray(Y[rows], np.float64), V)
+        keep[near] = crossings_by_band(np.asarray(X[rows], np.float64), np.asarray(Y[rows], np.float64), V)
     return on[keep]
 
 
@@ -99,39 +99,56 @@ class PolygonGrid:
         w, h = hi - lo
         cw = ch = float(np.sqrt(w * h / cells))
         cols, rows = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / ch)))
+        # the frame of one cell around the polygon stays OUTSIDE or NEAR
+        self._mark(V, (float(lo[0] - cw), float(lo[1] - ch)), (cw, ch), (rows + 2, cols + 2))
+
+    @classmethod
+    def on_grid(cls, V: np.ndarray, origin: tuple[float, float], cell: tuple[float, float],
+                shape: tuple[int, int]) -> PolygonGrid:
+        """The cells of a given grid (corner ``origin``, ``cell`` size, ``shape`` rows and
+        columns) marked for polygon ``V``; edges beyond the grid mark its border cells NEAR."""
+        grid = cls.__new__(cls)
+        grid._mark(np.asarray(V, np.float64), (float(origin[0]), float(origin[1])),
+                   (float(cell[0]), float(cell[1])), (int(shape[0]), int(shape[1])))
+        return grid
+
+    def _mark(self, V: np.ndarray, origin: tuple[float, float], cell: tuple[float, float],
+              shape: tuple[int, int]) -> None:
+        (ox, oy), (cw, ch), (rows, cols) = origin, cell, shape
         xi, yi = V[:, 0], V[:, 1]
         xj, yj = np.roll(xi, 1), np.roll(yi, 1)  # edge k runs from vertex k-1 to vertex k
 
         # parity of the cell centres: scanline crossings of every edge with every row centre
         y0, y1 = np.minimum(yi, yj), np.maximum(yi, yj)
-        r0 = np.clip(np.ceil((y0 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # rows whose centre
-        r1 = np.clip(np.ceil((y1 - lo[1]) / ch - 0.5), 0, rows).astype(np.int64)  # is in [y0, y1)
+        r0 = np.clip(np.ceil((y0 - oy) / ch - 0.5), 0, rows).astype(np.int64)  # rows whose centre
+        r1 = np.clip(np.ceil((y1 - oy) / ch - 0.5), 0, rows).astype(np.int64)  # is in [y0, y1)
         n_rows = r1 - r0
         e = np.repeat(np.arange(len(V)), n_rows)
         r = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows - r0, n_rows)
-        yc = lo[1] + (r + 0.5) * ch
+        yc = oy + (r + 0.5) * ch
         x_at = (xj[e] - xi[e]) * (yc - yi[e]) / (yj[e] - yi[e]) + xi[e]
         # a centre left of x_at sees the crossing: columns c < k with k = #centres left of x_at
-        k = np.clip(np.ceil((x_at - lo[0]) / cw - 0.5), 0, cols).astype(np.int64)
+        k = np.clip(np.ceil((x_at - ox) / cw - 0.5), 0, cols).astype(np.int64)
         toggles = np.bincount(r * (cols + 1) + k, minlength=rows * (cols + 1)).astype(np.uint8)
         toggles = toggles.reshape(rows, cols + 1)[:, :0:-1]  # columns cols..1, right to left
-        parity = np.cumsum(toggles, axis=1, dtype=np.uint8)[:, ::-1] & 1  # wraps: parity kept
+        code = np.cumsum(toggles, axis=1, dtype=np.uint8)[:, ::-1] & 1  # wraps: parity kept
 
-        code = np.zeros((rows + 2, cols + 2), np.uint8)  # the frame stays OUTSIDE or NEAR
-        code[1:-1, 1:-1] = parity
-        # cells an edge passes through: samples every half cell along each edge, 3x3 around each
-        length = np.maximum(np.abs(xi - xj) / cw, np.abs(yi - yj) / ch)
+        # cells an edge passes through: samples every half cell along each edge (its part
+        # within two cells of the grid), 3x3 around each
+        ax, ay, bx, by = _clip_segments(xj, yj, xi, yi, (ox - 2 * cw, oy - 2 * ch, ox + (cols + 2) * cw,
+                                                         oy + (rows + 2) * ch))
+        length = np.maximum(np.abs(bx - ax) / cw, np.abs(by - ay) / ch)
         steps = np.ceil(2 * length).astype(np.int64) + 1
-        e = np.repeat(np.arange(len(V)), steps)
+        e = np.repeat(np.arange(len(ax)), steps)
         t = (np.arange(int(steps.sum())) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(
             np.maximum(steps - 1, 1), steps)
-        sc = np.floor((xj[e] + t * (xi[e] - xj[e]) - lo[0]) / cw).astype(np.int64) + 1
-        sr = np.floor((yj[e] + t * (yi[e] - yj[e]) - lo[1]) / ch).astype(np.int64) + 1
+        sc = np.clip(np.floor((ax[e] + t * (bx[e] - ax[e]) - ox) / cw), -1, cols).astype(np.int64)
+        sr = np.clip(np.floor((ay[e] + t * (by[e] - ay[e]) - oy) / ch), -1, rows).astype(np.int64)
         for dr in (-1, 0, 1):
             for dc in (-1, 0, 1):
-                code[np.clip(sr + dr, 0, rows + 1), np.clip(sc + dc, 0, cols + 1)] = self.NEAR
+                code[np.clip(sr + dr, 0, rows - 1), np.clip(sc + dc, 0, cols - 1)] = self.NEAR
         self.code = code
-        self.origin = (float(lo[0] - cw), float(lo[1] - ch))  # corner of the frame
+        self.origin = (ox, oy)  # corner of the grid
         self.cell = (cw, ch)
 
     def classify(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +173,25 @@ class PolygonGrid:
         return on, self.code.ravel()[flat]
 
 
-def _crossings_by_band(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+def _clip_segments(x0, y0, x1, y1, box):
+    """The parts of the segments (x0, y0) -> (x1, y1) inside ``box`` (xmin, ymin, xmax, ymax),
+    as four arrays of their ends; segments that miss the box are left out (Liang-Barsky)."""
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = np.zeros(len(x0)), np.ones(len(x0))
+    keep = np.ones(len(x0), bool)
+    for p, q in ((-dx, x0 - box[0]), (dx, box[2] - x0), (-dy, y0 - box[1]), (dy, box[3] - y0)):
+        flat = p == 0
+        keep &= ~(flat & (q < 0))  # parallel to this side and beyond it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = q / p
+        t0 = np.where(p < 0, np.maximum(t0, r), t0)
+        t1 = np.where(p > 0, np.minimum(t1, r), t1)
+    keep &= t0 <= t1
+    t0, t1, x0, y0, dx, dy = t0[keep], t1[keep], x0[keep], y0[keep], dx[keep], dy[keep]
+    return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
+
+
+def crossings_by_band(x: np.ndarray, y: np.ndarray, V: np.ndarray) -> np.ndarray:
     """Even-odd test where each edge meets only the points in the height band it spans."""
     if len(V) * len(x) <= _DIRECT_WORK:
         return _crossings_odd(x, y, V)

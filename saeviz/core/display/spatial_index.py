@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from saeviz.core.display.geometry import polygon_hits, xy_in_polygon
+from saeviz.core.display.geometry import PolygonGrid, crossings_by_band, polygon_hits, xy_in_polygon
 
 __all__ = ["GridBuckets", "PointIndex"]
 
@@ -69,12 +69,12 @@ class PointIndex:
         if xy.ndim != 2 or xy.shape[1] < 2:
             raise ValueError(f"positions must be an (N, 2) array, got shape {xy.shape}")
         self.x, self.y = xy[:, 0], xy[:, 1]  # views: the caller's array is kept, not copied
-        self._x32 = self.x.astype(np.float32)
-        self._y32 = self.y.astype(np.float32)
+        self.x32 = self.x.astype(np.float32)
+        self.y32 = self.y.astype(np.float32)
         if bounds is None and len(xy):
             with np.errstate(invalid="ignore"):
-                lo = np.nanmin(self._x32), np.nanmin(self._y32)
-                hi = np.nanmax(self._x32), np.nanmax(self._y32)
+                lo = np.nanmin(self.x32), np.nanmin(self.y32)
+                hi = np.nanmax(self.x32), np.nanmax(self.y32)
             if np.isfinite(lo).all() and np.isfinite(hi).all():
                 bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
         self.bounds = None if bounds is None else tuple(float(b) for b in bounds)
@@ -99,7 +99,7 @@ class PointIndex:
             return np.sort(cand[(cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1)])
         # float32 scan with a margin, then the exact test on the candidates
         m = 1e-6 * max(abs(x0), abs(x1), abs(y0), abs(y1), x1 - x0, y1 - y0, 1e-30)
-        x, y = self._x32, self._y32
+        x, y = self.x32, self.y32
         with np.errstate(invalid="ignore"):
             mask = x >= np.float32(x0 - m)
             mask &= x <= np.float32(x1 + m)
@@ -146,5 +146,21 @@ class PointIndex:
         if grid is not None and self._few_cells(grid, lo[0], lo[1], hi[0], hi[1]):
             cand = self.in_box(lo[0], lo[1], hi[0], hi[1])  # a small lasso: the buckets first
             return cand[xy_in_polygon(self.x[cand], self.y[cand], V)]
+        if grid is not None:
+            return self._polygon_by_buckets(grid, V)
         # every point's cell in float32; the exact float64 test only next to the edges
-        return polygon_hits(self._x32, self._y32, V, exact=(self.x, self.y))
+        return polygon_hits(self.x32, self.y32, V, exact=(self.x, self.y))
+
+    def _polygon_by_buckets(self, grid: GridBuckets, V: np.ndarray) -> np.ndarray:
+        """A large polygon through the buckets: the points of buckets wholly inside it are in
+        without a look at them, those of buckets an edge passes near get the exact test."""
+        bx0, by0 = grid.bounds[:2]
+        marks = PolygonGrid.on_grid(V, (bx0, by0), (1.0 / grid.sx, 1.0 / grid.sy), (GRID, GRID)).code.ravel()
+        marks[-1] = PolygonGrid.NEAR  # the last bucket also holds the non-finite points
+        per_point = np.repeat(marks, np.diff(grid.starts))  # the buckets' marks, in bucket order
+        hit = np.zeros(len(self.x), bool)
+        hit[grid.order[per_point == PolygonGrid.INSIDE]] = True
+        near = grid.order[per_point == PolygonGrid.NEAR]
+        if len(near):  # few points along the edges: each edge meets those in its height band
+            hit[near] = crossings_by_band(self.x[near], self.y[near], V)
+        return np.flatnonzero(hit)
