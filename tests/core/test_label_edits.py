@@ -53,6 +53,16 @@ def test_label_edit_stores_only_the_changes_and_undoes_exactly():
     assert label_edit(store, [2, 5], 1) is None
 
 
+def test_label_edit_keeping_labels_changes_only_the_unlabeled():
+    store = LabelStore(8, ["a", "b", "c"], labels=[0, -1, 2, -1, 1, -1, 2, 0])
+    edit = label_edit(store, np.arange(8), 2, keep_labels=True)
+    assert list(edit.indices) == [1, 3, 5] and list(edit.old) == [-1, -1, -1]
+    edit = label_edit(store, [0, 1, 2, 3], [1, 1, 1, 0], keep_labels=True)
+    assert list(edit.indices) == [1, 3] and list(edit.new) == [1, 0]
+    assert label_edit(store, [0, 2, 4], 1, keep_labels=True) is None  # all labeled already
+    assert list(label_edit(store, [0, 2, 4], 1).indices) == [0, 2]  # without: they change
+
+
 def test_label_edit_with_values_per_index_keeps_the_last_of_repeated_indices():
     store = LabelStore(5, ["a", "b", "c"])
     edit = label_edit(store, [4, 1, 4], [0, 2, 1])

@@ -401,9 +401,10 @@ class LassoTool(_Tool):
         if len(polygon) < 3:
             return
         value = self._value_now
-        idx = _paintable(self.paint, self.view.indices_in_polygon(polygon), value)
+        idx = self.view.indices_in_polygon(polygon)
         verb = "Unlabel" if value < 0 else f"{self.name.capitalize()} {self.paint.class_name(value)}"
-        edit = label_edit(self.paint.editor.store, idx, value, verb)
+        edit = label_edit(self.paint.editor.store, idx, value, verb,
+                          keep_labels=self.paint.protect_labels and value >= 0)
         if edit is not None:
             self.paint.show_labels(edit.indices, edit.new)  # the view may draw them before it restyles
             self.paint.editor.push(edit)

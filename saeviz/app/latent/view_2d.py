@@ -244,9 +244,19 @@ class PointCloudItem(pg.GraphicsObject):
         else:  # one more brush step: onto the layer, in its own grid
             rect, shape, rgba = layer.rect, layer.rgba.shape[:2], layer.rgba
         rgba = layer_image(x, y, ids, palette, rect, shape, common=common, out=rgba)
-        rows, cols = shape
-        qimage = QtGui.QImage(rgba.data, cols, rows, 4 * cols, QtGui.QImage.Format.Format_RGBA8888).copy()
-        self._layer = _Layer(self._style_version, rect, rgba, qimage)
+        # the image of the cells painted (a lasso's part of the view), cheaper to draw
+        alpha = rgba[..., 3]
+        r = np.flatnonzero(alpha.any(axis=1))
+        c = np.flatnonzero(alpha.any(axis=0))
+        if not len(r):
+            return False
+        r0, r1, c0, c1 = int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1
+        part = np.ascontiguousarray(rgba[r0:r1, c0:c1])
+        qimage = QtGui.QImage(part.data, c1 - c0, r1 - r0, 4 * (c1 - c0),
+                              QtGui.QImage.Format.Format_RGBA8888).copy()
+        cw, ch = (rect[2] - rect[0]) / shape[1], (rect[3] - rect[1]) / shape[0]
+        shown = (rect[0] + c0 * cw, rect[1] + r0 * ch, rect[0] + c1 * cw, rect[1] + r1 * ch)
+        self._layer = _Layer(self._style_version, rect, rgba, shown, qimage)
         self._layer_timer.start()
         self.update()
         return True
@@ -494,7 +504,7 @@ class PointCloudItem(pg.GraphicsObject):
         p.drawImage(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0), image.qimage)
         layer = self._layer
         if layer is not None and not export:
-            x0, y0, x1, y1 = layer.rect
+            x0, y0, x1, y1 = layer.shown
             p.drawImage(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0), layer.qimage)
         p.restore()
 
@@ -595,9 +605,10 @@ class _DensityRequest:
 @dataclass(frozen=True)
 class _Layer:
     style_version: int  # the style it was drawn over: a newer style's image replaces it
-    rect: tuple[float, float, float, float]
-    rgba: np.ndarray  # (rows, cols, 4) uint8, what ``qimage`` shows
-    qimage: QtGui.QImage
+    rect: tuple[float, float, float, float]  # of ``rgba``, the grid of the density image
+    rgba: np.ndarray  # (rows, cols, 4) uint8, the cells painted
+    shown: tuple[float, float, float, float]  # the part of ``rect`` with painted cells ...
+    qimage: QtGui.QImage  # ... as an image
 
 
 @dataclass(frozen=True)

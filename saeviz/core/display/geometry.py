@@ -90,6 +90,13 @@ class PolygonGrid:
     the cells around every sample are NEAR, so a point whose cell is off by one (float32
     positions, rounding at a cell border) still gets a right answer: it lands in a cell of the
     same side or in a NEAR one. Only points in NEAR cells need the exact test against the edges.
+
+    ``on_grid`` marks a given grid whose cells the caller assigns points to exactly (up to
+    float64 rounding, as the point index's buckets): there only the cells an edge touches
+    are NEAR. Every point of an edge lies within a quarter cell (per axis) of a sample, so the
+    at most 2 x 2 cells that a quarter-cell box around each sample meets hold every cell the
+    edge passes through; two cells no edge touches that share a border lie on the same side,
+    so a point on a border (rounding) is right in either.
     """
 
     OUTSIDE, INSIDE, NEAR = 0, 1, 2
@@ -109,11 +116,13 @@ class PolygonGrid:
         columns) marked for polygon ``V``; edges beyond the grid mark its border cells NEAR."""
         grid = cls.__new__(cls)
         grid._mark(np.asarray(V, np.float64), (float(origin[0]), float(origin[1])),
-                   (float(cell[0]), float(cell[1])), (int(shape[0]), int(shape[1])))
+                   (float(cell[0]), float(cell[1])), (int(shape[0]), int(shape[1])), touched=True)
         return grid
 
     def _mark(self, V: np.ndarray, origin: tuple[float, float], cell: tuple[float, float],
-              shape: tuple[int, int]) -> None:
+              shape: tuple[int, int], touched: bool = False) -> None:
+        """Mark the cells; NEAR: the cells an edge touches (``touched``) or, for points that may
+        sit a cell off, the 3 x 3 around every cell an edge touches."""
         (ox, oy), (cw, ch), (rows, cols) = origin, cell, shape
         xi, yi = V[:, 0], V[:, 1]
         xj, yj = np.roll(xi, 1), np.roll(yi, 1)  # edge k runs from vertex k-1 to vertex k
@@ -142,11 +151,19 @@ class PolygonGrid:
         e = np.repeat(np.arange(len(ax)), steps)
         t = (np.arange(int(steps.sum())) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(
             np.maximum(steps - 1, 1), steps)
-        sc = np.clip(np.floor((ax[e] + t * (bx[e] - ax[e]) - ox) / cw), -1, cols).astype(np.int64)
-        sr = np.clip(np.floor((ay[e] + t * (by[e] - ay[e]) - oy) / ch), -1, rows).astype(np.int64)
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                code[np.clip(sr + dr, 0, rows - 1), np.clip(sc + dc, 0, cols - 1)] = self.NEAR
+        u = np.clip((ax[e] + t * (bx[e] - ax[e]) - ox) / cw, -1, cols + 1)  # in cells
+        v = np.clip((ay[e] + t * (by[e] - ay[e]) - oy) / ch, -1, rows + 1)
+        if touched:  # the cells a quarter-cell box around each sample meets
+            cs = [np.floor(u - 0.25), np.floor(u + 0.25)]
+            rs = [np.floor(v - 0.25), np.floor(v + 0.25)]
+        else:  # the 3 x 3 around each sample's cell
+            cs = [np.floor(u) + d for d in (-1, 0, 1)]
+            rs = [np.floor(v) + d for d in (-1, 0, 1)]
+        cs = [np.clip(c, 0, cols - 1).astype(np.int64) for c in cs]
+        rs = [np.clip(r, 0, rows - 1).astype(np.int64) for r in rs]
+        for r in rs:
+            for c in cs:
+                code[r, c] = self.NEAR
         self.code = code
         self.origin = (ox, oy)  # corner of the grid
         self.cell = (cw, ch)

@@ -107,11 +107,13 @@ def _distinct(idx: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(seen)
 
 
-def label_edit(store: LabelStore, indices, values, text: str = "Label") -> LabelEdit | None:
+def label_edit(store: LabelStore, indices, values, text: str = "Label",
+               keep_labels: bool = False) -> LabelEdit | None:
     """An edit setting ``indices`` to ``values`` (scalar or per index), or None if nothing changes.
 
     Repeated indices keep their last value. Only samples whose label really changes are
-    stored, so undoing restores exactly what was there.
+    stored, so undoing restores exactly what was there. With ``keep_labels`` only unlabeled
+    samples take a value: labeled ones keep theirs (a paint stroke over protected labels).
     """
     idx = _check_indices(indices, store.n_samples)
     scalar = np.ndim(values) == 0
@@ -134,6 +136,8 @@ def label_edit(store: LabelStore, indices, values, text: str = "Label") -> Label
         idx, vals = rev_unique, vals[keep]
     old = np.asarray(store.labels)[idx]
     changed = old != (value if scalar else vals)
+    if keep_labels:
+        changed &= old == UNLABELED
     if not changed.any():
         return None
     idx, old = idx[changed], old[changed].copy()
