@@ -50,3 +50,26 @@ def test_unlabeled_ignored_and_single_class_refused():
     assert LatentClassifier().fit(Z, y2).error(Z, y) < 0.05
     with pytest.raises(DataError, match="at least two classes"):
         LatentClassifier().fit(Z, np.where(y == 0, 0, -1))
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_scores_of_many_codes_are_the_scaled_svm_scores_in_float32_and_float64(k):
+    """The scaling is folded into the SVM and codes are scored block by block: the same
+    scores as scikit-learn's scaler and SVM, for more codes than one block, float32 or not."""
+    from saeviz.core.method.ranking import score_samples
+
+    Z, y, _ = blobs(k=k, n=40)
+    clf = LatentClassifier().fit(Z + 10.0, y)  # off-centre codes: the folded offset matters
+    probe32 = (np.random.default_rng(6).normal(size=(150_000, 4)) * 3 + 10.0).astype(np.float32)
+    probe = probe32.astype(np.float64)
+    want = clf.svm_.decision_function(clf.scaler_.transform(probe))
+    want = np.stack([-want, want], axis=1) if k == 2 else want
+    np.testing.assert_allclose(clf.decision_function(probe), want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(clf.decision_function(probe32), clf.decision_function(probe))
+    s = score_samples(clf, probe32)
+    np.testing.assert_array_equal(s.predicted, clf.classes_[np.argmax(want, axis=1)])
+    top2 = np.sort(want, axis=1)[:, -2:]
+    np.testing.assert_allclose(s.margin, top2[:, 1] - top2[:, 0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(s.proba, clf.predict_proba(probe), atol=1e-6)
+    with pytest.raises(DataError, match="4-D codes"):
+        clf.decision_function(probe[:, :3])

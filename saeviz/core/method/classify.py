@@ -18,6 +18,9 @@ from sklearn.svm import LinearSVC
 from saeviz.core.errors import DataError
 
 
+_BLOCK = 1 << 16  # codes scored at a time: the temporaries of a block stay in the cache
+
+
 class LatentClassifier:
     """Linear SVM on codes; ``labels`` use -1 for unlabeled samples, which are ignored."""
 
@@ -43,6 +46,10 @@ class LatentClassifier:
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.svm_.fit(self.scaler_.transform(Z), y)
         self.classes_ = self.svm_.classes_
+        # the scaling folded into the linear map: scores of many codes in one product
+        coef = self.svm_.coef_ / self.scaler_.scale_
+        self.weights_ = np.ascontiguousarray(coef.T)  # (d, K') with K' = 1 for two classes
+        self.bias_ = self.svm_.intercept_ - coef @ self.scaler_.mean_
         self.centers_ = np.stack([Z[y == c].mean(axis=0) for c in self.classes_])
         raw = self._raw(self.centers_)  # (K centers, K scores)
         k = len(self.classes_)
@@ -53,9 +60,22 @@ class LatentClassifier:
         return self
 
     def _raw(self, codes: np.ndarray) -> np.ndarray:
-        scores = self.svm_.decision_function(self.scaler_.transform(np.asarray(codes, np.float64)))
-        if scores.ndim == 1:  # binary: one score, positive for classes_[1]
-            scores = np.stack([-scores, scores], axis=1)
+        """The SVM's scores of the scaled codes, (N, K): the scaling and the SVM as one affine
+        map, applied block by block (a million float32 codes are never copied whole)."""
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != self.weights_.shape[0]:
+            raise DataError(f"codes of shape {codes.shape} for a classifier of "
+                            f"{self.weights_.shape[0]}-D codes")
+        if codes.dtype not in (np.float32, np.float64):
+            codes = codes.astype(np.float64)
+        k = self.weights_.shape[1]
+        scores = np.empty((len(codes), k))
+        for start in range(0, len(codes), _BLOCK):
+            block = scores[start:start + _BLOCK]
+            np.matmul(codes[start:start + _BLOCK].astype(np.float64, copy=False), self.weights_, out=block)
+            block += self.bias_
+        if k == 1:  # binary: one score, positive for classes_[1]
+            scores = np.concatenate([-scores, scores], axis=1)
         return scores
 
     def decision_function(self, codes: np.ndarray) -> np.ndarray:

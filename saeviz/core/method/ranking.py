@@ -82,25 +82,39 @@ def score_samples(classifier, codes: np.ndarray) -> Scores:
     if codes.ndim != 2:
         raise DataError(f"codes must have shape (N, d), got {codes.shape}")
     classes = np.asarray(classifier.classes_)
-    raw = np.asarray(classifier.decision_function(codes), np.float64)
-    rows = np.arange(len(raw))
-    best = np.argmax(raw, axis=1)
-    top = raw[rows, best]
-    conf = classifier.normalise(raw)
-    proba = np.subtract(raw, top[:, None])
-    np.exp(proba, out=proba)
-    proba *= 1e-3 / proba.sum(axis=1, keepdims=True)
-    proba += conf
-    proba /= proba.sum(axis=1, keepdims=True)
-    raw[rows, best] = -np.inf  # the runner-up is the best of the rest
-    second = np.argmax(raw, axis=1)
-    margin = top - raw[rows, second]
-    raw[rows, best] = top
+    n, k = len(codes), len(classes)
+    raw, proba = np.empty((n, k)), np.empty((n, k))
+    best, second = np.empty(n, np.int64), np.empty(n, np.int64)
+    conf_best, margin = np.empty(n), np.empty(n)
+    for start in range(0, n, _BLOCK):  # block by block: the temporaries stay in the cache
+        end = min(start + _BLOCK, n)
+        r = raw[start:end]
+        r[...] = classifier.decision_function(codes[start:end])
+        flat = r.reshape(-1)  # (row, column) as one index into the block: a cheap gather
+        b = np.argmax(r, axis=1)
+        at = np.arange(0, (end - start) * k, k) + b
+        top = flat[at]
+        conf = classifier.normalise(r)
+        e = np.subtract(r, top[:, None], dtype=np.float32)  # a tie-breaker weighted 1e-3:
+        np.exp(e, out=e)  # float32 is plenty
+        e *= np.float32(1e-3) / e.sum(axis=1, keepdims=True)
+        p = proba[start:end]
+        np.add(conf, e, out=p)
+        p /= p.sum(axis=1, keepdims=True)
+        conf_best[start:end] = conf.reshape(-1)[at]
+        flat[at] = -np.inf  # the runner-up is the best of the rest
+        sb = np.argmax(r, axis=1)
+        margin[start:end] = top - flat[np.arange(0, (end - start) * k, k) + sb]
+        flat[at] = top
+        best[start:end], second[start:end] = b, sb
     return Scores(
         classes=_frozen(classes.copy()), decision=_frozen(raw), proba=_frozen(proba),
         predicted=_frozen(classes[best]), second=_frozen(classes[second]),
-        confidence=_frozen(conf[rows, best]), margin=_frozen(margin),
+        confidence=_frozen(conf_best), margin=_frozen(margin),
     )
+
+
+_BLOCK = 1 << 13  # samples scored at a time
 
 
 @dataclass(frozen=True, eq=False)
