@@ -92,3 +92,30 @@ def test_bad_grids_are_refused():
         aggregate([0.0], [0.0], [0], PALETTE, (0, 0, 0, 1), (2, 2))
     with pytest.raises(ValueError, match="differ in length"):
         aggregate([0.0, 1.0], [0.0], [0], PALETTE, (0, 0, 1, 1), (2, 2))
+
+
+@pytest.mark.parametrize("n", [40, 30_000])
+def test_a_layer_of_one_colour_is_the_layer_of_its_points(n):
+    """The layer of points of one class, given one id for all (the lasso's quick path), is the
+    same image as with an id per point: opaque in the class colour, three cells wide while
+    few cells hold points, one wide when many do."""
+    from saeviz.core.display.density import layer_image
+
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    x[:3] = np.nan  # not drawn
+    rect, shape = (0.0, 0.0, 1.0, 1.0), (120, 160)
+    one = layer_image(x, y, 2, PALETTE, rect, shape, wide_up_to=1000)
+    each = layer_image(x, y, np.full(n, 2), PALETTE, rect, shape, wide_up_to=1000)
+    np.testing.assert_array_equal(one, each)
+    painted = one[..., 3] == 255
+    assert (one[painted][:, :3] == PALETTE[2, :3]).all() and (one[~painted] == 0).all()
+    cells = np.unique((y[3:] * 120).astype(int) * 160 + (x[3:] * 160).astype(int))
+    if len(cells) > 1000:
+        assert painted.sum() == len(cells)  # one cell wide: exactly the cells of the points
+    else:
+        assert painted.sum() >= 2 * len(cells)  # three cells wide: around every point's cell
+    over = np.zeros(shape + (4,), np.uint8)
+    over[..., 0] = 7
+    layer_image(x, y, 1, PALETTE, rect, shape, wide_up_to=1000, out=over)
+    assert (over[~painted][:, 0] == 7).all() and (over[painted][:, 0] == 230).all()  # painted over

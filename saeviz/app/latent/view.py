@@ -283,14 +283,13 @@ class LatentView(QtWidgets.QWidget):
         if self._dims != 2 or self._coords is None or self._style_mode not in ("label", "prediction"):
             return False
         idx = np.asarray(indices, np.int64)
-        values = np.broadcast_to(np.asarray(labels, np.int64), idx.shape)
-        if idx.size == 0 or values.min() < 0 or values.max() >= len(colors):
+        values = np.asarray(labels, np.int64)  # one per point, or one for all
+        if idx.size == 0 or values.min() < 0 or values.max() >= len(colors) or values.shape not in ((), idx.shape):
             return False
         palette = np.array([to_rgba(c)[:3] for c in colors], np.float64)
         index = self._point_index()  # float32 columns in index order: a cheap gather
         x, y = (index.x32, index.y32) if index is not None else (self._coords[:, 0], self._coords[:, 1])
-        common = int(values[0]) if np.ndim(labels) == 0 else None
-        return self._cloud.show_layer(x[idx], y[idx], values, palette, common)
+        return self._cloud.show_layer(x[idx], y[idx], values if values.ndim else int(values), palette)
 
     def set_selection(self, index: int | None) -> None:
         """Mark one point (or none); the mark follows the point through frames and projections."""

@@ -226,15 +226,13 @@ class PointCloudItem(pg.GraphicsObject):
         return self.mode != "density" or (image is not None and image.version == self._version
                                           and image.style_version == self._style_version and self._layer is None)
 
-    def show_layer(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
-                   common: int | None = None) -> bool:
+    def show_layer(self, x: np.ndarray, y: np.ndarray, ids, palette: np.ndarray) -> bool:
         """Draw the points at (``x``, ``y``) (data coordinates) opaque in ``palette[ids]`` (RGB
         0..255) over the density image on screen, from the next paint on: points being
         relabeled, shown before the new labels' image is made (a brush adds to the layer at
-        every step). The layer stays until an image of a newer style than the present one
+        every step); ``ids`` one per point or one for all. The layer stays until an image of a newer style than the present one
         replaces it (made on a worker thread, the old image drawn under the layer meanwhile).
-        ``common``: the most frequent id, when known. False (and nothing drawn) unless the
-        cloud shows a density image."""
+        False (and nothing drawn) unless the cloud shows a density image."""
         image = self._image_cache
         if self.mode != "density" or image is None or len(x) == 0:
             return False
@@ -243,7 +241,7 @@ class PointCloudItem(pg.GraphicsObject):
             rect, shape, rgba = image.rect, image.grid.shape, None
         else:  # one more brush step: onto the layer, in its own grid
             rect, shape, rgba = layer.rect, layer.rgba.shape[:2], layer.rgba
-        rgba = layer_image(x, y, ids, palette, rect, shape, common=common, out=rgba)
+        rgba = layer_image(x, y, ids, palette, rect, shape, out=rgba)
         # the image of the cells painted (a lasso's part of the view), cheaper to draw
         alpha = rgba[..., 3]
         r = np.flatnonzero(alpha.any(axis=1))

@@ -215,18 +215,36 @@ def density_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.nda
     return rgba, grid.counts_only()
 
 
-def layer_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
+def layer_image(x: np.ndarray, y: np.ndarray, ids, palette: np.ndarray,
                 rect: tuple[float, float, float, float], shape: tuple[int, int],
-                wide_up_to: int = 50_000, common: int | None = None,
-                out: np.ndarray | None = None) -> np.ndarray:
+                wide_up_to: int = 50_000, out: np.ndarray | None = None) -> np.ndarray:
     """A (rows, cols, 4) uint8 RGBA image, transparent but for the cells of the points, which
-    are opaque in the mean colour of their points: what a density image's layer of labeled
-    points shows, alone. Three cells wide while at most ``wide_up_to`` cells are filled (a few
-    points stay visible), one cell wide above that (a large area is visible as it is).
-    ``common``: the most frequent id, when known (``aggregate``). ``out``: an image of
-    ``shape`` to paint the points over (returned), instead of a transparent one."""
-    top = aggregate(x, y, ids, palette, rect, shape, common)
-    rgba = np.zeros((int(shape[0]), int(shape[1]), 4), np.uint8) if out is None else out
+    are opaque in the mean colour of their points (``palette[ids]``; ``ids`` one per point or
+    one for all): what a density image's layer of labeled points shows, alone. Three cells
+    wide while at most ``wide_up_to`` cells are filled (a few points stay visible), one cell
+    wide above that (a large area is visible as it is). ``out``: an image of ``shape`` to
+    paint the points over (returned), instead of a transparent one."""
+    rows, cols = int(shape[0]), int(shape[1])
+    rgba = np.zeros((rows, cols, 4), np.uint8) if out is None else out
+    if np.ndim(ids) == 0:  # one colour: which cells hold a point is all there is to know
+        cells, _ok = _cells(np.asarray(x), np.asarray(y), rect, (rows, cols))
+        filled = np.zeros(rows * cols, bool)
+        filled[cells] = True
+        colour = np.clip(np.asarray(palette, np.float64)[int(ids), :3] + 0.5, 0, 255).astype(np.uint8)
+        word = np.frombuffer(bytes(colour) + b"\xff", "<u4")[0]  # R, G, B, A in memory order
+        words = rgba.reshape(-1).view("<u4")
+        if np.count_nonzero(filled) > wide_up_to:
+            words[filled] = word
+        else:
+            grown = filled.reshape(rows, cols).copy()
+            grown[1:] |= filled.reshape(rows, cols)[:-1]
+            grown[:-1] |= filled.reshape(rows, cols)[1:]
+            wide = grown.copy()
+            wide[:, 1:] |= grown[:, :-1]
+            wide[:, :-1] |= grown[:, 1:]
+            words[wide.reshape(-1)] = word
+        return rgba
+    top = aggregate(x, y, ids, palette, rect, shape)
     _paint_layer(rgba, top, wide_up_to)
     return rgba
 
