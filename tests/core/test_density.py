@@ -119,3 +119,26 @@ def test_a_layer_of_one_colour_is_the_layer_of_its_points(n):
     over[..., 0] = 7
     layer_image(x, y, 1, PALETTE, rect, shape, wide_up_to=1000, out=over)
     assert (over[~painted][:, 0] == 7).all() and (over[painted][:, 0] == 230).all()  # painted over
+
+
+def test_a_shaded_front_layer_keeps_a_few_labeled_points_visible_among_many():
+    """Many labeled points are a shaded layer of their own (one cell each, from a high
+    opacity up): a labeled point in a dense grey cell still shows its class colour, and a cell
+    of labeled points alone is shaded by its count like the rest."""
+    rng = np.random.default_rng(4)
+    n, k = 60_000, 20_000
+    x, y = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    ids = np.zeros(n, int)
+    ids[-k:] = 1  # the labeled tail
+    x[-k:] = rng.uniform(0, 0.5, k)  # mostly in the left half, where the grey is too
+    rgba, grid = density_image(x, y, ids, PALETTE, (0.0, 0.0, 1.0, 1.0), (40, 40), front=k, shaded_front=True)
+    assert grid.total == n
+    mixed, _ = density_image(x, y, ids, PALETTE, (0.0, 0.0, 1.0, 1.0), (40, 40))
+    left = rgba[:, :20].reshape(-1, 4).astype(int)
+    # the red of the labeled points dominates the left half (mixed by count it is a pink-grey)
+    assert (left[:, 0] - left[:, 2]).mean() > (mixed[:, :20].reshape(-1, 4)[:, 0].astype(int)
+                                                  - mixed[:, :20].reshape(-1, 4)[:, 2]).mean() + 30
+    right = rgba[:, 20:].reshape(-1, 4)
+    assert (right[:, 0] == right[:, 2]).mean() > 0.9  # no labeled points there: grey as before
+    plain, _ = density_image(x[:-k], y[:-k], ids[:-k], PALETTE, (0.0, 0.0, 1.0, 1.0), (40, 40))
+    np.testing.assert_array_equal(rgba[:, 20:], plain[:, 20:])

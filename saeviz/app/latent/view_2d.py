@@ -16,7 +16,8 @@ of float32 columns, a few ms), draws them as markers when there are at most
 ``POINTS_LIMIT`` of them, and otherwise draws a density image, one cell per device pixel
 with the class colours mixed by count (``saeviz.core.display.density``); the labeled points
 (outlined, last in draw order) stay markers over it while at most ``FRONT_MARKERS`` of them
-are in view, else they are a layer of the image drawn on top. The image covers the visible
+are in view, else they are a layer of the image drawn on top (opaque, three cells wide, up to
+``FRONT_LAYER`` of them; shaded by count, one cell each, above that). The image covers the visible
 rectangle and a margin around it and is kept until the style changes, the view pans past
 the margin or the zoom changes the cell size by more than a third; then, and when the
 points move, the last image is drawn while a new one is made on a worker thread, so
@@ -53,7 +54,7 @@ DENSITY_MARGIN = 0.5  # the density image covers the view and this fraction of i
 DENSITY_RESCALE = (0.75, 1.34)  # cell sizes (relative to a device pixel) an image is reused at
 DENSITY_MAX_SIDE = 4096  # cells per side of a density image at most
 FRONT_MARKERS = 5_000  # labeled points in view drawn as markers over a density image, at most
-FRONT_LAYER = 50_000  # more labeled points than this are mixed into the density image with the rest
+FRONT_LAYER = 50_000  # more labeled points than this are a shaded layer (one cell each), not an opaque one
 VECTOR_LIMIT = 5_000  # exports of a large cloud paint up to this many vector markers, else pixmaps
 LAYER_WAIT_MS = 1000  # a layer of relabeled points no restyle follows within this goes
 
@@ -538,7 +539,7 @@ class PointCloudItem(pg.GraphicsObject):
         n_front = self._front_count()
         return _DensityRequest(self._version, self._style_version, front, self._x32, self._y32, ids, palette,
                                self._common, (x0, y0, x0 + cols * cw, y0 + rows * ch), (rows, cols), (cw, ch),
-                               n_front if front == "layer" else 0, n_front if front == "markers" else 0)
+                               n_front if front in ("layer", "all") else 0, n_front if front == "markers" else 0)
 
     def _request_async(self, request: _DensityRequest) -> None:
         self._pending = request  # the newest request wins; one worker at a time
@@ -587,7 +588,7 @@ class PointCloudItem(pg.GraphicsObject):
 class _DensityRequest:
     version: int
     style_version: int
-    front: str  # "markers": the last n_markers points are left out; "layer": n_layer on top
+    front: str  # "markers": the last n_markers points are left out; "layer", "all": n_layer on top
     x: np.ndarray
     y: np.ndarray
     ids: np.ndarray
@@ -623,7 +624,8 @@ class _DensityImage:
 def _make_density(r: _DensityRequest) -> _DensityImage:
     """Aggregate and shade (Qt-free work but for the final QImage copy; any thread)."""
     m = len(r.x) - r.n_markers  # slices: no copies
-    rgba, grid = density_image(r.x[:m], r.y[:m], r.ids[:m], r.palette, r.rect, r.shape, r.common, r.n_layer)
+    rgba, grid = density_image(r.x[:m], r.y[:m], r.ids[:m], r.palette, r.rect, r.shape, r.common, r.n_layer,
+                               shaded_front=r.front == "all")
     rows, cols = r.shape
     qimage = QtGui.QImage(rgba.data, cols, rows, 4 * cols, QtGui.QImage.Format.Format_RGBA8888).copy()
     return _DensityImage(r.version, r.style_version, r.front, r.rect, r.cell, qimage, grid)

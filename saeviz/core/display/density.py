@@ -197,22 +197,42 @@ def _alpha(log_count: np.ndarray, top: float, alpha_floor: float) -> np.ndarray:
 def density_image(x: np.ndarray, y: np.ndarray, ids: np.ndarray, palette: np.ndarray,
                   rect: tuple[float, float, float, float], shape: tuple[int, int],
                   common: int | None = None, front: int = 0,
-                  alpha_floor: float = ALPHA_FLOOR) -> tuple[np.ndarray, DensityGrid]:
+                  alpha_floor: float = ALPHA_FLOOR, shaded_front: bool = False) -> tuple[np.ndarray, DensityGrid]:
     """The RGBA image (``shade``) of the points and the grid of all their counts (``counts_only``).
 
     The last ``front`` points (in draw order: the labeled ones, which the view draws on top)
-    get a layer of their own over the others, opaque and three cells wide, so a few thousand
-    labeled points stay visible in a cloud of a million grey ones. ``alpha_floor``: the
-    opacity of a cell holding one point (``shade``).
+    get a layer of their own over the others, so labeled points stay visible in a cloud of a
+    million grey ones: opaque and three cells wide (a few thousand of them), or with
+    ``shaded_front`` (many) shaded like the others but from ``FRONT_ALPHA_FLOOR`` up, one
+    cell each. ``alpha_floor``: the opacity of a cell holding one point (``shade``).
     """
     m = len(x) - int(front)
     grid = aggregate(x[:m], y[:m], ids[:m], palette, rect, shape, common)
     rgba = shade(grid, alpha_floor)
     if front:
         top = aggregate(x[m:], y[m:], ids[m:], palette, rect, shape)
-        _paint_layer(rgba, top)
+        if shaded_front:
+            _over(rgba, shade(top, FRONT_ALPHA_FLOOR))
+        else:
+            _paint_layer(rgba, top)
         grid = DensityGrid(grid.rect, grid.counts + top.counts, grid.base, None, grid.total + top.total)
     return rgba, grid.counts_only()
+
+
+FRONT_ALPHA_FLOOR = 0.7  # opacity of a cell holding one labeled point, in a shaded layer
+
+
+def _over(rgba: np.ndarray, top: np.ndarray) -> None:
+    """Composite the RGBA image ``top`` over ``rgba`` (both uint8, not premultiplied), in
+    place; only the cells ``top`` covers are visited."""
+    flat, t = rgba.reshape(-1, 4), top.reshape(-1, 4)
+    idx = np.flatnonzero(t[:, 3])
+    at = t[idx, 3:4].astype(np.float32) / 255
+    ab = flat[idx, 3:4].astype(np.float32) / 255
+    a = at + ab * (1 - at)
+    colour = (t[idx, :3] * at + flat[idx, :3] * (ab * (1 - at))) / a
+    flat[idx, :3] = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
+    flat[idx, 3] = np.clip(a[:, 0] * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def layer_image(x: np.ndarray, y: np.ndarray, ids, palette: np.ndarray,
