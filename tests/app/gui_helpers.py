@@ -22,16 +22,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
         QTest.qWait(20)
 
 
-def latent_mouse(view, kind: str, pos, mods=Qt.NoModifier) -> None:
-    """Send a left-button ``kind`` ("press", "move" or "release") mouse event at ``pos`` to the
-    latent view's active widget, as a user's drag sends."""
-    target = view.active_view() if view.dimensions() == 2 else view.gl_view
+def drag_mouse(target, kind: str, pos, mods=Qt.NoModifier) -> None:
+    """Send a left-button ``kind`` ("press", "move" or "release") mouse event at ``pos`` to
+    ``target``, as a user's drag sends (QTest's moves carry no pressed button)."""
     etype = {"press": QEvent.MouseButtonPress, "move": QEvent.MouseMove,
              "release": QEvent.MouseButtonRelease}[kind]
     button = Qt.NoButton if kind == "move" else Qt.LeftButton
     buttons = Qt.NoButton if kind == "release" else Qt.LeftButton
     p = QPointF(*pos)
     QApplication.sendEvent(target, QMouseEvent(etype, p, p, button, buttons, mods))
+
+
+def latent_mouse(view, kind: str, pos, mods=Qt.NoModifier) -> None:
+    """``drag_mouse`` on the latent view's active widget."""
+    drag_mouse(view.active_view() if view.dimensions() == 2 else view.gl_view, kind, pos, mods)
 
 
 def near_polyline(S: np.ndarray, points, step: float = 0.25) -> np.ndarray:

@@ -62,7 +62,7 @@ class LossPlot(QWidget):
     The x axis counts epochs; batch ``b`` of ``n`` in epoch ``e`` sits at ``e - 1 + b / n``.
     """
 
-    def __init__(self, parent: QWidget | None = None, smoothing: int = 20, max_hz: float = 5.0):
+    def __init__(self, parent: QWidget | None = None, smoothing: int = 20, max_hz: float = 2.0):
         super().__init__(parent)
         self._alpha = 2.0 / (smoothing + 1)
         self._history: list[dict] = []
@@ -89,6 +89,15 @@ class LossPlot(QWidget):
         for side in ("bottom", "left"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setMouseEnabled(x=True, y=False)
+        # The view range moves in steps (epochs up to 10, 20, 50, 100, ...; whole decades of
+        # loss) rather than with every point: a new range re-lays the axes and the grid out,
+        # which costs more than the curves. Panning by hand stops the stepping; the plot's
+        # "A" button gives the range back to pyqtgraph's autorange.
+        self._fitted: tuple | None = None
+        self._follow = True
+        vb = self.plot.getViewBox()
+        vb.disableAutoRange()
+        vb.sigRangeChangedManually.connect(self._stop_following)
         self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210),
                                           labelTextColor="#333333")
 
@@ -128,6 +137,7 @@ class LossPlot(QWidget):
         self._live = None
         self._history = []
         self._history_dirty = self._batches_dirty = False
+        self._fitted, self._follow = None, True
         self._redraw.stop()
         for item in (self.batch_recon_item, self.batch_struct_item, self.recon_item, self.struct_item):
             item.setData([], [])
@@ -140,12 +150,39 @@ class LossPlot(QWidget):
     def flush(self) -> None:
         """Draw what arrived since the last redraw now."""
         self._redraw.stop()
+        drawn = self._history_dirty or self._batches_dirty
         if self._history_dirty:
             self._history_dirty = False
             self._draw_history()
         if self._batches_dirty:
             self._batches_dirty = False
             self._update_batches()
+        if drawn:
+            self._fit_range()
+
+    def _stop_following(self, *_args) -> None:
+        self._follow = False
+
+    def _fit_range(self) -> None:
+        """Show every point, the range moving in steps (see ``__init__``)."""
+        vb = self.plot.getViewBox()
+        if not self._follow or any(vb.autoRangeEnabled()):
+            return
+        xs, ys = [], []
+        for item in (self.recon_item, self.struct_item, self.batch_recon_item, self.batch_struct_item):
+            x, y = item.getOriginalDataset()
+            if x is not None and len(x) and item.isVisible():
+                xs.append(float(np.max(x)))
+                y = np.asarray(y, float)
+                y = y[np.isfinite(y) & (y > 0)]
+                if len(y):
+                    ys += [float(y.min()), float(y.max())]
+        if not xs or not ys:
+            return
+        want = (_step_up(max(xs)), math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)) + 1e-9))
+        if want != self._fitted:
+            self._fitted = want
+            vb.setRange(xRange=(0, want[0]), yRange=(want[1], want[2]), padding=0.02)
 
     @property
     def unit(self):
@@ -243,6 +280,15 @@ class LossPlot(QWidget):
         self.flush()
         x, y = self.recon_item.getOriginalDataset()
         return (np.asarray([] if x is None else x), np.asarray([] if y is None else y))
+
+
+def _step_up(x: float) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... at or above ``x``."""
+    decade = 10.0 ** math.floor(math.log10(max(x, 1.0)))
+    for m in (1, 2, 5, 10):
+        if m * decade >= x:
+            return m * decade
+    return 10 * decade
 
 
 def format_loss(value: float | None) -> str:
