@@ -16,11 +16,11 @@ of float32 columns, a few ms), draws them as markers when there are at most
 ``POINTS_LIMIT`` of them, and otherwise draws a density image, one cell per device pixel
 with the class colours mixed by count (``saeviz.core.display.density``); the labeled points
 (outlined, last in draw order) stay markers over it while at most ``FRONT_MARKERS`` of them
-are in view, else they are a layer of the image drawn on top (opaque, three cells wide, up to
-``FRONT_LAYER`` of them; shaded by count, one cell each, above that). The image covers the visible
-rectangle and a margin around it and is kept until the style changes, the view pans past
-the margin or the zoom changes the cell size by more than a third; then, and when the
-points move, the last image is drawn while a new one is made on a worker thread, so
+are in view, else they are a layer of the image drawn on top (opaque, three cells wide, up
+to ``FRONT_LAYER`` of them; shaded by count, one cell each, above that). The image covers
+the visible rectangle and a margin around it and is kept until the style changes, the view
+pans past the margin or the zoom changes the cell size by more than a third; then, and when
+the points move, the last image is drawn while a new one is made on a worker thread, so
 panning a zoomed-out million-point view only draws an image. A new style (labels) makes it
 at once, and so do exports; but when a paint tool has just drawn the points it relabels as
 an opaque layer over the image (``show_layer``: a lasso over half a million points shows
@@ -229,11 +229,12 @@ class PointCloudItem(pg.GraphicsObject):
 
     def show_layer(self, x: np.ndarray, y: np.ndarray, ids, palette: np.ndarray) -> bool:
         """Draw the points at (``x``, ``y``) (data coordinates) opaque in ``palette[ids]`` (RGB
-        0..255) over the density image on screen, from the next paint on: points being
-        relabeled, shown before the new labels' image is made (a brush adds to the layer at
-        every step); ``ids`` one per point or one for all. The layer stays until an image of a newer style than the present one
-        replaces it (made on a worker thread, the old image drawn under the layer meanwhile).
-        False (and nothing drawn) unless the cloud shows a density image."""
+        0..255; ``ids`` one per point or one for all) over the density image on screen, from
+        the next paint on: points being relabeled, shown before the new labels' image is made
+        (a brush adds to the layer at every step). The layer stays until an image of a newer
+        style than the present one replaces it (made on a worker thread, the old image drawn
+        under the layer meanwhile). False (and nothing drawn) unless the cloud shows a density
+        image."""
         image = self._image_cache
         if self.mode != "density" or image is None or len(x) == 0:
             return False
