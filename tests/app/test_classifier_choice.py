@@ -38,3 +38,29 @@ def test_choosing_label_spreading_in_the_settings_refits_the_epoch_result(make_w
     w.session.set_train_config(w.session.train_config.replace(classifier="knn"))  # e.g. a restored setting
     assert combo.currentData() == "knn"  # the combo shows the session's setting
     w.close()
+
+
+def test_self_training_typed_in_the_settings_adds_pseudo_labels_from_the_second_epoch(make_window, qtbot, tmp_path):
+    """Self-training is a setting by name, off (the paper's method) until the user types a
+    confidence; then the second epoch trains with confident pseudo-labels beside the labels
+    (more samples get structure targets), and the labels themselves stay as they were."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = make_window(tmp_path / "settings.ini", epochs=2, batch_size=64)
+    spin = w.settings_panel.self_training
+    assert spin.text() == "off (paper)" and w.session.train_config.self_training == 0
+    labels_before = w.session.labels.labels.copy()
+    spin.setFocus()
+    spin.selectAll()
+    QTest.keyClicks(spin, "0.6")
+    QTest.keyClick(spin, Qt.Key_Return)
+    assert w.session.train_config.self_training == pytest.approx(0.6)
+    with qtbot.waitSignal(w.controller.finished, timeout=600000):
+        w.actions["train"].trigger()
+    first, second = w.session.history[-2:]
+    labeled = int((labels_before >= 0).sum())
+    assert first["n_labeled"] == labeled  # the first epoch: the user's labels only
+    assert second["n_labeled"] > labeled  # then pseudo-labels too
+    assert (w.session.labels.labels == labels_before).all()  # never stored as labels
+    w.close()

@@ -145,12 +145,24 @@ class SettingsPanel(QWidget):
         self.classifier.setToolTip("What classifies the codes (predictions, confidence, guided-labeling "
                                    "candidates): the paper's linear SVM, label spreading over all codes, or a "
                                    "vote of the nearest labeled codes")
+        self.self_training = QDoubleSpinBox()
+        self.self_training.setObjectName("selfTrainingSpin")
+        self.self_training.setRange(0.0, 1.0)
+        self.self_training.setDecimals(2)
+        self.self_training.setSingleStep(0.05)
+        self.self_training.setSpecialValueText("off (paper)")
+        self.self_training.setKeyboardTracking(False)
+        self.self_training.setToolTip(
+            "Self-training: from the second epoch on, unlabeled samples the classifier predicts with at "
+            "least this confidence get structure targets as pseudo-labels for that epoch (never stored as "
+            "labels); off is the paper's method")
         train_box = QGroupBox("Training")
         _form(train_box, self._train_edited, (
             ("γ (structure weight)", self.gamma, self.gamma.valueChanged),
             ("Learning rate", self.lr, self.lr.valueChanged), ("Batch size", self.batch, self.batch.valueChanged),
             ("Epochs", self.epochs, self.epochs.valueChanged), ("MDS", self.mds, self.mds.activated),
-            ("Classifier", self.classifier, self.classifier.activated)))
+            ("Classifier", self.classifier, self.classifier.activated),
+            ("Self-training", self.self_training, self.self_training.valueChanged)))
 
         # -- classes ----------------------------------------------------------------------
         self.distances = QTableWidget()
@@ -178,7 +190,7 @@ class SettingsPanel(QWidget):
         lay.addStretch(1)
 
         self._model_widgets = (self.arch, self.hidden, self.channels, self.latent)
-        self._run_widgets = (self.dataset_combo, self.lr, self.batch, self.epochs, self.mds)
+        self._run_widgets = (self.dataset_combo, self.lr, self.batch, self.epochs, self.mds, self.self_training)
         for changed in (session.model_config_changed, session.train_config_changed,
                         session.label_fraction_changed):
             changed.connect(self.refresh)
@@ -193,7 +205,7 @@ class SettingsPanel(QWidget):
         s = self.session
         m, t = s.model_config, s.train_config
         widgets = (self.arch, self.hidden, self.channels, self.latent, self.gamma, self.lr,
-                   self.batch, self.epochs, self.mds, self.fraction, self.classifier)
+                   self.batch, self.epochs, self.mds, self.fraction, self.classifier, self.self_training)
         blockers = [QSignalBlocker(w) for w in widgets]
         self.arch.setCurrentIndex(max(0, self.arch.findData(m.architecture)))
         if not self.hidden.hasFocus():
@@ -207,6 +219,7 @@ class SettingsPanel(QWidget):
         self.epochs.setValue(int(t.epochs))
         self.mds.setCurrentIndex(max(0, self.mds.findData(t.mds.mode)))
         self.classifier.setCurrentIndex(max(0, self.classifier.findData(t.classifier)))
+        self.self_training.setValue(float(t.self_training))
         self.fraction.setValue(100.0 * s.label_fraction)
         for blocker in blockers:
             blocker.unblock()
@@ -361,7 +374,8 @@ class SettingsPanel(QWidget):
             cfg = t.replace(gamma=float(self.gamma.value()), lr=float(self.lr.value()),
                             batch_size=int(self.batch.value()), epochs=int(self.epochs.value()),
                             mds=t.mds.replace(mode=self.mds.currentData()),
-                            classifier=self.classifier.currentData())
+                            classifier=self.classifier.currentData(),
+                            self_training=float(self.self_training.value()))
             self.session.set_train_config(cfg)
             self._ok()
         except ValueError as exc:

@@ -29,6 +29,7 @@ from saeviz.core.errors import SaevizError
 # The core is imported here, on the UI thread at start-up, rather than first inside a worker: a module
 # import holds the GIL throughout, and scikit-learn's takes seconds.
 from saeviz.core.method.config import ModelConfig, TrainConfig
+from saeviz.core.method.self_training import SelfTraining
 from saeviz.core.method.training import Cancelled, ControlToken, Trainer
 from saeviz.core.state.labels import LabelStore
 from saeviz.core.state.session import frozen_model
@@ -37,6 +38,15 @@ log = logging.getLogger(__name__)
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 TRAINING_NICENESS = 10     # added to the training thread's niceness
+
+
+def _supervision(req: "TrainingRequest"):
+    """What the run learns from: the label store, read at every epoch start, with confident
+    pseudo-labels added for the epoch when the settings ask for self-training."""
+    cfg = req.train_config
+    if req.labels is None or cfg.self_training <= 0:
+        return req.labels
+    return SelfTraining(req.labels.snapshot, cfg.self_training, cfg.classifier)
 
 
 @dataclass(frozen=True)
@@ -118,16 +128,21 @@ class TrainingWorker(QObject):
     def _build(self):
         warm_up.wait()  # torch's lazy imports, begun at start-up, are not repeated here
         req = self._request
+        source = _supervision(req)
         if req.trainer is not None:
-            return req.trainer.continue_run(req.train_config, token=self.token)
-        model = copy.deepcopy(req.model) if req.model is not None else None
-        if model is not None:
-            for p in model.parameters():
-                p.requires_grad_(True)
-        trainer = Trainer(req.X, req.model_config, req.train_config, supervision=req.labels,
-                          model=model, token=self.token)
-        if req.history:
-            trainer.start_from_history(req.history)
+            trainer = req.trainer.continue_run(req.train_config, token=self.token)
+            trainer.set_supervision(source)
+        else:
+            model = copy.deepcopy(req.model) if req.model is not None else None
+            if model is not None:
+                for p in model.parameters():
+                    p.requires_grad_(True)
+            trainer = Trainer(req.X, req.model_config, req.train_config, supervision=source,
+                              model=model, token=self.token)
+            if req.history:
+                trainer.start_from_history(req.history)
+        if isinstance(source, SelfTraining):
+            source.attach(trainer)
         return trainer
 
     @Slot()

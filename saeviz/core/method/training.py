@@ -283,6 +283,10 @@ class Trainer:
             self.token = token
         return self
 
+    def set_supervision(self, supervision) -> None:
+        """Learn from ``supervision`` (see the class docstring) from the next epoch on."""
+        self._supervision = _supervision_source(supervision)
+
     def continue_run(self, config: TrainConfig | None = None, *, token: ControlToken | None = None,
                      gamma: float | None = None, lr: float | None = None) -> "Trainer":
         """This trainer, ready to train more epochs with new controls (see ``reconfigure``).
