@@ -37,7 +37,7 @@ def test_the_range_grows_in_steps_and_a_drag_keeps_the_users_range(qtbot):
     qtbot.waitUntil(lambda: plot.epoch_points()[0].size == 3)
     (x0, x1), (y0, y1) = vb.viewRange()
     assert x0 < 0.1 and 5 <= x1 < 5.5  # three epochs: up to 5
-    y = np.concatenate([plot.epoch_points()[1]])
+    y = plot.epoch_points()[1]
     assert y0 <= np.log10(y.min()) and y1 >= np.log10(y.max())  # every loss in view (log axis)
     feed(plot, range(4, 5), history)
     plot.flush()

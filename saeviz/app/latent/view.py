@@ -403,7 +403,7 @@ class LatentView(QtWidgets.QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if self._dims == 3 and self._gl is None:  # shown again after release_3d
+        if self._3d_released():  # shown again
             self._dims = 2
             self.set_dimensions(3)
 
@@ -736,8 +736,13 @@ class LatentView(QtWidgets.QWidget):
             self._default_style = default_style(n)
         return self._default_style
 
+    def _3d_released(self) -> bool:
+        """In 3D with the 3D view released (``release_3d``): nothing to push now, all of it is
+        pushed when the view is shown again."""
+        return self._dims == 3 and self._gl is None
+
     def _push_style(self) -> None:
-        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+        if self._3d_released():
             return
         style = self._effective_style()
         if self._dims == 2:
@@ -772,7 +777,7 @@ class LatentView(QtWidgets.QWidget):
         return pos
 
     def _push_positions(self) -> None:
-        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+        if self._3d_released():
             return
         if self._coords is None:
             return
@@ -796,7 +801,7 @@ class LatentView(QtWidgets.QWidget):
         target ends) leave it or fill less than ``FOLLOW_FILL`` of it, or when ``force`` is set
         (first points, auto_range).
         """
-        if self._coords is None or len(self._coords) == 0 or (self._dims == 3 and self._gl is None):
+        if self._coords is None or len(self._coords) == 0 or self._3d_released():
             return
         if self._dims == 2:
             if any(self.view_box.autoRangeEnabled()):  # pyqtgraph's "A" button: follow again
@@ -848,7 +853,7 @@ class LatentView(QtWidgets.QWidget):
 
     def _push_overlays(self, *parts: str) -> None:
         """Send overlay positions to the active view: the named ``parts``, or all of them."""
-        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+        if self._3d_released():
             return
         parts = parts or self._OVERLAYS
         k, C = self._dims, self._coords
@@ -894,7 +899,7 @@ class LatentView(QtWidgets.QWidget):
                 self._lines2d.setData(lines[:, 0], lines[:, 1], connect="pairs")
 
     def _update_legend_3d(self) -> None:
-        if self._dims == 3 and self._gl is None:  # released (release_3d): pushed again when shown
+        if self._3d_released():
             return
         from saeviz.app.latent.view_3d import legend_image
 

@@ -174,15 +174,17 @@ def shade(grid: DensityGrid, alpha_floor: float = ALPHA_FLOOR, max_count: float 
             alpha = _alpha(np.log(np.minimum(c.astype(np.float64), top)), top, alpha_floor)
     else:
         alpha = np.full(len(idx), 255, np.uint8)
-    rgb = _mean_colours(grid, idx, c.astype(np.float64))
-    packed = alpha.astype(np.uint32)  # one 32-bit store per cell: R, G, B, A in memory order
-    packed <<= 8
-    for k in (2, 1, 0):
-        packed |= rgb[k]
-        if k:
-            packed <<= 8
-    out.reshape(-1).view("<u4")[idx] = packed
+    out.reshape(-1).view("<u4")[idx] = _words(_mean_colours(grid, idx, c.astype(np.float64)), alpha)
     return out
+
+
+def _words(rgb: np.ndarray, alpha) -> np.ndarray:
+    """RGBA pixels as one 32-bit word each (R, G, B, A in memory order, as ``view("<u4")`` of
+    an RGBA image reads them): ``rgb`` (3, k) uint8, ``alpha`` (k,) uint8 or one for all."""
+    packed = np.asarray(alpha, np.uint32) << np.uint32(24)
+    for k in range(3):
+        packed = packed | (rgb[k].astype(np.uint32) << np.uint32(8 * k))
+    return packed
 
 
 _ALPHA_TABLE = 1 << 16  # densest cells up to which opacities come from a table of every count
@@ -251,18 +253,8 @@ def layer_image(x: np.ndarray, y: np.ndarray, ids, palette: np.ndarray,
         filled = np.zeros(rows * cols, bool)
         filled[cells] = True
         colour = np.clip(np.asarray(palette, np.float64)[int(ids), :3] + 0.5, 0, 255).astype(np.uint8)
-        word = np.frombuffer(bytes(colour) + b"\xff", "<u4")[0]  # R, G, B, A in memory order
-        words = rgba.reshape(-1).view("<u4")
-        if np.count_nonzero(filled) > wide_up_to:
-            words[filled] = word
-        else:
-            grown = filled.reshape(rows, cols).copy()
-            grown[1:] |= filled.reshape(rows, cols)[:-1]
-            grown[:-1] |= filled.reshape(rows, cols)[1:]
-            wide = grown.copy()
-            wide[:, 1:] |= grown[:, :-1]
-            wide[:, :-1] |= grown[:, 1:]
-            words[wide.reshape(-1)] = word
+        filled = np.flatnonzero(filled)
+        _paint_cells(rgba, filled, _words(colour[:, None], 255), len(filled) <= wide_up_to)
         return rgba
     top = aggregate(x, y, ids, palette, rect, shape)
     _paint_layer(rgba, top, wide_up_to)
@@ -270,22 +262,26 @@ def layer_image(x: np.ndarray, y: np.ndarray, ids, palette: np.ndarray,
 
 
 def _paint_layer(rgba: np.ndarray, top: DensityGrid, wide_up_to: int | None = None) -> None:
-    """Paint the cells of ``top`` opaque over ``rgba``, three cells wide (while at most
-    ``wide_up_to`` cells are filled, if given): the neighbours first, then the cells themselves
-    (only the filled cells are visited: ``grow`` of a sparse layer)."""
-    rows, cols = top.counts.shape
+    """Paint the cells of ``top`` opaque in their mean colour over ``rgba``, three cells wide
+    (while at most ``wide_up_to`` cells are filled, if given; ``_paint_cells``)."""
     filled = np.flatnonzero(top.counts.ravel() > 0)
     if not len(filled):
         return
-    colour = _mean_colours(top, filled, top.counts.ravel()[filled].astype(np.float64)).T
-    flat = rgba.reshape(-1, 4)
-    if wide_up_to is not None and len(filled) > wide_up_to:
-        flat[filled, :3] = colour
-        flat[filled, 3] = 255
+    words = _words(_mean_colours(top, filled, top.counts.ravel()[filled].astype(np.float64)), 255)
+    _paint_cells(rgba, filled, words, wide_up_to is None or len(filled) <= wide_up_to)
+
+
+def _paint_cells(rgba: np.ndarray, filled: np.ndarray, words, wide: bool) -> None:
+    """Write the RGBA ``words`` (one per cell of ``filled``, flat indices, or one for all) into
+    ``rgba``; ``wide``: into the 3 x 3 cells around each too, the neighbours first, then the
+    cells themselves (only the filled cells are visited: ``grow`` of a sparse layer)."""
+    rows, cols = rgba.shape[:2]
+    flat = rgba.reshape(-1).view("<u4")
+    words = np.broadcast_to(np.asarray(words, np.uint32), filled.shape)
+    if not wide:
+        flat[filled] = words
         return
     r, c = np.divmod(filled, cols)
     for dy, dx in [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx] + [(0, 0)]:
         ok = (r + dy >= 0) & (r + dy < rows) & (c + dx >= 0) & (c + dx < cols)
-        dst = filled[ok] + dy * cols + dx
-        flat[dst, :3] = colour[ok]
-        flat[dst, 3] = 255
+        flat[filled[ok] + dy * cols + dx] = words[ok]

@@ -91,8 +91,9 @@ def score_samples(classifier, codes: np.ndarray) -> Scores:
         r = raw[start:end]
         r[...] = classifier.decision_function(codes[start:end])
         flat = r.reshape(-1)  # (row, column) as one index into the block: a cheap gather
+        row_start = np.arange(0, (end - start) * k, k)
         b = np.argmax(r, axis=1)
-        at = np.arange(0, (end - start) * k, k) + b
+        at = row_start + b
         top = flat[at]
         conf = classifier.normalise(r)
         e = np.subtract(r, top[:, None], dtype=np.float32)  # a tie-breaker weighted 1e-3:
@@ -104,7 +105,7 @@ def score_samples(classifier, codes: np.ndarray) -> Scores:
         conf_best[start:end] = conf.reshape(-1)[at]
         flat[at] = -np.inf  # the runner-up is the best of the rest
         sb = np.argmax(r, axis=1)
-        margin[start:end] = top - flat[np.arange(0, (end - start) * k, k) + sb]
+        margin[start:end] = top - flat[row_start + sb]
         flat[at] = top
         best[start:end], second[start:end] = b, sb
     return Scores(
