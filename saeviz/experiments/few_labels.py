@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from saeviz.core.method.code_classifiers import fit_code_classifier
-from saeviz.core.method.config import TrainConfig
-from saeviz.core.method.self_training import SelfTraining
+from saeviz.core.method.code_classifiers import fit_code_classifier, validate_classifier
+from saeviz.core.method.config import CLASSIFIERS, TrainConfig
+from saeviz.core.method.self_training import SelfTraining, validate_threshold
 from saeviz.core.method.training import Trainer, decode, encode
 from saeviz.experiments import baselines as B
 from saeviz.experiments import common
@@ -67,6 +67,8 @@ class Settings:
         B.check_sweep(self.dataset, self.fractions, self.epochs, self.seeds)
         if set(self.networks) - set(NETWORKS):
             raise ValueError(f"networks must be among {NETWORKS}, got {self.networks}")
+        validate_classifier(self.self_classifier)
+        validate_threshold(self.threshold)
 
 
 FULL = Settings()
@@ -91,17 +93,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spread-every", type=int, default=None,
                         help=f"epochs between label-spreading reads of the codes, besides the last epoch "
                              f"(default {FULL.spread_every})")
+    parser.add_argument("--self-classifier", choices=CLASSIFIERS, default=None,
+                        help=f"classifier whose confident predictions become self-training's pseudo-labels "
+                             f"(default {FULL.self_classifier})")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help=f"self-training's confidence threshold in (0, 1] (default {FULL.threshold})")
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=None, networks=None,
-                 first_seed=None, max_train=None, spread_every=None) -> Settings:
+                 first_seed=None, max_train=None, spread_every=None, self_classifier=None,
+                 threshold=None) -> Settings:
     s = QUICK if quick else FULL
     changes: dict = {}
     if seeds is not None or first_seed is not None:
         first = int(first_seed or 0)
         changes["seeds"] = tuple(range(first, first + (len(s.seeds) if seeds is None else int(seeds))))
     for key, value in (("dataset", dataset), ("epochs", epochs), ("fractions", fractions),
-                       ("networks", networks), ("max_train", max_train), ("spread_every", spread_every)):
+                       ("networks", networks), ("max_train", max_train), ("spread_every", spread_every),
+                       ("self_classifier", self_classifier), ("threshold", threshold)):
         if value is not None:
             changes[key] = value
     return replace(s, **changes)
@@ -313,9 +322,11 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
 
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print, dataset=None, epochs=None,
-        fractions=None, networks=None, first_seed=None, max_train=None, spread_every=None) -> dict:
+        fractions=None, networks=None, first_seed=None, max_train=None, spread_every=None, self_classifier=None,
+        threshold=None) -> dict:
     common.require_matplotlib()
-    settings = settings_for(quick, seeds, dataset, epochs, fractions, networks, first_seed, max_train, spread_every)
+    settings = settings_for(quick, seeds, dataset, epochs, fractions, networks, first_seed, max_train, spread_every,
+                            self_classifier, threshold)
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
