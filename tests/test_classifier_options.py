@@ -153,3 +153,33 @@ def test_cli_train_with_label_spreading_and_self_training(tmp_path, capsys):
     ds = load_dataset("digits")
     expected = reveal_labels(ds.y[ds.train_idx], np.arange(len(ds.train_idx)), 0.1, seed=0)
     assert np.array_equal(ckpt.supervision.labels, expected)  # pseudo-labels are not saved as labels
+
+
+def test_the_pseudo_labeler_may_differ_from_the_classifier_everywhere(tmp_path, monkeypatch):
+    from saeviz.cli import main
+    from saeviz.core.io.checkpoint import load_checkpoint
+    from saeviz.core.method import self_training as st
+
+    X, _, labels = small_digits()
+    cfg = TrainConfig(self_training=0.8, classifier="svm", pseudo_labeler="label-spreading")
+    source = st.with_self_training(lambda: None, cfg)
+    assert isinstance(source, SelfTraining) and source.classifier == "label-spreading"
+    assert st.with_self_training(lambda: None, cfg.replace(pseudo_labeler="")).classifier == "svm"
+    assert st.with_self_training(print, cfg.replace(self_training=0.0)) is print  # off: the paper's method
+    with pytest.raises(ValueError, match="pseudo_labeler"):
+        TrainConfig(pseudo_labeler="forest")
+    # the estimator: label spreading makes the pseudo-labels, the SVM reads the codes
+    used = []
+    real = st.pseudo_labels
+    monkeypatch.setattr(st, "pseudo_labels", lambda *a: used.append(a[3]) or real(*a))
+    est = StructuringAutoencoder(hidden_sizes=(32,), latent_dim=4, epochs=2, batch_size=64, random_state=0,
+                                 self_training=0.5, pseudo_labeler="label-spreading").fit(X, labels)
+    assert used == ["label-spreading"] and est.n_pseudo_labels_ > 0
+    assert isinstance(est.classifier_, LatentClassifier)
+    assert clone(est).get_params()["pseudo_labeler"] == "label-spreading"
+    # the command line keeps it in the checkpoint's settings
+    out = tmp_path / "run.safetensors"
+    assert main(["train", "--dataset", "digits", "--epochs", "2", "--hidden", "32", "--latent", "4",
+                 "--self-training", "0.6", "--pseudo-labeler", "label-spreading", "--quiet", "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt.train_config.pseudo_labeler == "label-spreading" and ckpt.train_config.classifier == "svm"

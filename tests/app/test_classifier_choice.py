@@ -64,3 +64,17 @@ def test_self_training_typed_in_the_settings_adds_pseudo_labels_from_the_second_
     assert second["n_labeled"] > labeled  # then pseudo-labels too
     assert (w.session.labels.labels == labels_before).all()  # never stored as labels
     w.close()
+
+
+def test_the_pseudo_labeler_is_chosen_by_name_beside_the_self_training_confidence(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "settings.ini", epochs=2, batch_size=64)
+    combo = w.settings_panel.pseudo_labeler
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts == ["The classifier", "Linear SVM (paper)", "Label spreading on codes", "kNN vote of labeled codes"]
+    assert combo.currentData() == "" and w.session.train_config.pseudo_labeler == ""
+    choose_in_combo(qtbot, combo, "label-spreading")
+    cfg = w.session.train_config
+    assert cfg.pseudo_labeler == "label-spreading" and cfg.classifier == "svm"
+    w.session.set_train_config(cfg.replace(pseudo_labeler="knn"))  # e.g. a restored setting
+    assert combo.currentData() == "knn"
+    w.close()

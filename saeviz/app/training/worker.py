@@ -29,7 +29,7 @@ from saeviz.core.errors import SaevizError
 # The core is imported here, on the UI thread at start-up, rather than first inside a worker: a module
 # import holds the GIL throughout, and scikit-learn's takes seconds.
 from saeviz.core.method.config import ModelConfig, TrainConfig
-from saeviz.core.method.self_training import SelfTraining
+from saeviz.core.method.self_training import SelfTraining, with_self_training
 from saeviz.core.method.training import Cancelled, ControlToken, Trainer
 from saeviz.core.state.labels import LabelStore
 from saeviz.core.state.session import frozen_model
@@ -43,10 +43,9 @@ TRAINING_NICENESS = 10     # added to the training thread's niceness
 def _supervision(req: "TrainingRequest"):
     """What the run learns from: the label store, read at every epoch start, with confident
     pseudo-labels added for the epoch when the settings ask for self-training."""
-    cfg = req.train_config
-    if req.labels is None or cfg.self_training <= 0:
+    if req.labels is None or req.train_config.self_training <= 0:
         return req.labels
-    return SelfTraining(req.labels.snapshot, cfg.self_training, cfg.classifier)
+    return with_self_training(req.labels.snapshot, req.train_config)
 
 
 @dataclass(frozen=True)
@@ -294,6 +293,9 @@ class TrainingController(QObject):
         if error is not None:
             self.failed.emit(error, details or "")
         self.finished.emit(trainer)
+
+    def prestart(self) -> None:
+        """Nothing to prepare: the thread starts with the run."""
 
     def shutdown(self, timeout_ms: int | None = None) -> None:
         """Stop the run and wait for its thread to end (at most ``timeout_ms``; None: however

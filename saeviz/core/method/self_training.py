@@ -75,3 +75,13 @@ class SelfTraining:
         labels = pseudo_labels(trainer.latent_codes(), sup.labels, self.threshold, self.classifier)
         self.n_pseudo = int(np.sum(labels >= 0) - np.sum(np.asarray(sup.labels) >= 0))
         return Supervision(labels, sup.class_names, sup.colors, sup.distances, sup.version)
+
+
+def with_self_training(source: Callable[[], Supervision | None], train_config):
+    """What a run learns from: ``source`` itself, or (when ``train_config.self_training`` is
+    above 0) a ``SelfTraining`` around it with the configured pseudo-labeler, to be attached to
+    the trainer once it exists."""
+    if float(train_config.self_training) <= 0:
+        return source
+    return SelfTraining(source, train_config.self_training,
+                        train_config.pseudo_labeler or train_config.classifier)
