@@ -1,18 +1,20 @@
-"""UI-thread stalls while the main window trains, with and without other busy programs.
+"""UI-thread stalls while the main window trains, with the training in a thread or in its own process.
 
     python -m benchmarks.bench_ui_stall [--quick] [--seconds S] [--hogs 0,2]
-                                        [--bodies N] [--synthetic]
+                                        [--backends thread,process] [--bodies N] [--synthetic]
 
 A 10 ms precise QTimer on the UI thread records the time between its ticks while the main
 window trains (live snapshots, repaint timer, PCA per frame, classifier fits and loss curves
 all running as in normal use). Printed per case: p50 / p99 / max of the tick interval (an
 idle UI gives about 10 ms; the target is p99 < 50 ms), frames drawn, epochs, the training
 throughput (samples trained per second of wall time over the measurement) and its share of the
-throughput without hogs, and the projection time per frame on the UI thread.
+same backend's throughput without hogs, and the projection time per frame on the UI thread.
 A first line measures the same probe with nothing running, as the baseline of the machine at
 the time (other processes count); the load average is printed with every case.
 
-Every case runs once per number of external CPU hogs (busy-loop processes at normal priority,
+Every case runs once per training backend (``thread``: a QThread of the window's process;
+``process``: a child process, ``SAEVIZ_TRAINING_BACKEND=process``, started and ready before
+the measurement) and per number of external CPU hogs (busy-loop processes at normal priority,
 standing in for a browser or a compile).
 
 Cases: the digits demo (1,438 samples, 8x8, MLP 256-128, latent 10); ``--bodies N`` generated
@@ -203,6 +205,7 @@ def run_case(app, name: str, dataset, seconds: float, backend: str = "thread", m
     from saeviz.core.method.config import ModelConfig, TrainConfig
     from saeviz.core.state.session import Session, SessionDefaults
 
+    os.environ["SAEVIZ_TRAINING_BACKEND"] = backend
     defaults = SessionDefaults(model=model or ModelConfig(hidden=(256, 128), latent_dim=10),
                                train=TrainConfig(batch_size=64, lr=1e-3))
     session = Session(defaults)
@@ -215,6 +218,11 @@ def run_case(app, name: str, dataset, seconds: float, backend: str = "thread", m
         while time.perf_counter() < end:
             app.processEvents()
             time.sleep(0.01)
+        controller = window.controller
+        if backend == "process":  # started when the window opened: wait until it can train
+            end = time.perf_counter() + 300
+            while not controller.ready and time.perf_counter() < end:
+                run_event_loop(0.1)
         result = measure(app, window, seconds)
         close_discarding(window)
     result["name"] = name
@@ -227,13 +235,14 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (5 s per case)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds of training per case")
     parser.add_argument("--hogs", default="0,2", help="numbers of external CPU hogs, comma-separated")
+    parser.add_argument("--backends", default="thread,process", help="training backends, comma-separated")
     parser.add_argument("--bodies", type=int, default=1000, help="generated bodies (reduced resolution; 0: none)")
     parser.add_argument("--synthetic", action="store_true", help="also the 20,000 x 784 synthetic vectors")
     parser.add_argument("--verbose", action="store_true", help="also print when the longest stalls happened")
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else (5.0 if args.quick else 20.0)
     hog_counts = [int(h) for h in args.hogs.split(",") if h.strip()]
-    backends = ["thread"]  # training runs in a thread of the window's process
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     display = _display()
     try:

@@ -13,6 +13,11 @@ import pytest
 
 # Read when the QApplication is created, so it must be set before any test asks for ``qapp``.
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+# The window trains in a process of its own by default, which it starts (importing torch, seconds
+# of CPU) when it opens. The windows of these tests train in a thread instead, which starts at
+# once; tests/app/test_training_process.py and the journeys (tests/app/test_journeys.py) train
+# the default way.
+os.environ.setdefault("SAEVIZ_TRAINING_BACKEND", "thread")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,7 @@ the geometry that checks what a stroke swept over (independent of the tools' own
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 
@@ -61,3 +62,16 @@ def choose_in_combo(qtbot, combo, data) -> None:
     qtbot.waitUntil(view.isVisible, timeout=5000)
     rect = view.visualRect(view.model().index(index, 0))
     qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=rect.center())
+
+
+def process_gone(pid: int) -> bool:
+    """No process ``pid`` runs (an unreaped zombie counts as gone too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True

@@ -180,7 +180,8 @@ def main(argv: list[str]) -> int:
     weights = {f"w:{k}": v.detach().cpu().numpy() for k, v in s.model.state_dict().items()}
     np.savez(expected, labels=np.asarray(store.labels), class_names=np.array(store.class_names),
              queue_positions=np.array(sorted(assigned)), queue_labels=np.array([assigned[p] for p in sorted(assigned)]),
-             epoch=np.array(s.epoch), grown=np.array(j.grown(), dtype=str), **weights)
+             epoch=np.array(s.epoch), grown=np.array(j.grown(), dtype=str),
+             training_pid=np.array(w.controller.pid or -1), **weights)
     faulthandler.cancel_dump_traceback_later()
     print("SAVED", flush=True)
     return app.exec()  # until the test kills this process

@@ -27,6 +27,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from gui_helpers import process_gone  # noqa: E402
 from journey_steps import Journey, pause  # noqa: E402
 from modal_answers import ModalAnswers, choose_file  # noqa: E402
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
@@ -74,6 +75,7 @@ def test_digits_journey_train_paint_queue_save_kill_reopen(make_window, qtbot, t
     project = tmp_path / "my digits project"
     expected = tmp_path / "expected.npz"
     env = dict(os.environ, SAEVIZ_RECOVERY_DIR=str(isolated_recovery), PYTHONUNBUFFERED="1")
+    env.pop("SAEVIZ_TRAINING_BACKEND", None)  # a user's window: training in a process of its own
     log = tmp_path / "session.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(HERE / "journey_digits_session.py"), str(artifacts),
@@ -91,6 +93,10 @@ def test_digits_journey_train_paint_queue_save_kill_reopen(make_window, qtbot, t
                 proc.wait()
     saved = np.load(expected)
     assert (project / "project.json").is_file()
+    # the window trained in a process of its own, which ends when the window's process is gone
+    training_pid = int(saved["training_pid"])
+    assert training_pid > 0 and training_pid != proc.pid
+    qtbot.waitUntil(lambda: process_gone(training_pid), timeout=30000)
 
     w = new_window(make_window, qtbot, tmp_path / "second" / "settings.ini")
     j = Journey(w, artifacts, waiter(qtbot))
@@ -177,9 +183,11 @@ def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_bodies_journey_open_train_click_morph_export(make_window, qtbot, tmp_path, artifacts, bodies_npz, umask_022):
+def test_bodies_journey_open_train_click_morph_export(make_window, qtbot, tmp_path, artifacts, bodies_npz, umask_022,
+                                                     monkeypatch):
     imageio = pytest.importorskip("imageio.v3")
     trimesh = pytest.importorskip("trimesh")
+    monkeypatch.delenv("SAEVIZ_TRAINING_BACKEND", raising=False)  # a user's window: training in its own process
     w = new_window(make_window, qtbot, tmp_path / "settings.ini")
     j = Journey(w, artifacts, waiter(qtbot), prefix="bodies")
     j.laptop_window()

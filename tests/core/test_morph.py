@@ -3,6 +3,8 @@
 normals and exports."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -97,6 +99,31 @@ def test_code_decoder_matches_decode(architecture, block, monkeypatch):
         dec.decode(Z[0][:3])
     with pytest.raises(DataError):
         dec.decode(Z[0], out=np.empty((50, 3), np.float64))
+
+
+def test_epoch_networks_sharing_a_basis_reuse_its_blocks_and_decode_their_own_weights():
+    from saeviz.core.method import wire
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 50, 3)).astype(np.float32) * 0.3 + 1.0
+    cfg = ModelConfig(architecture="basis", hidden=(32, 16), latent_dim=6, basis_size=20)
+    template = build_autoencoder(cfg, X, seed=0).eval()
+    first = CodeDecoder(template)
+    later = copy.deepcopy(template)  # as after an epoch: other weights, the same basis and mean
+    with torch.no_grad():
+        for p in later.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    weights = wire.epoch_weights(later)
+    weights = {k: v for k, v in weights.items() if k != "basis"}  # as a large basis stays behind
+    epoch = wire.with_weights(template, weights)
+    assert epoch.basis is template.basis
+    second = CodeDecoder(epoch)
+    assert second._blocks is first._blocks  # not copied again
+    z = rng.normal(size=6).astype(np.float32)
+    np.testing.assert_allclose(second(z), decode(later, z[None])[0], rtol=1e-5, atol=1e-5)
+    other = build_autoencoder(cfg, X * 2.0, seed=0).eval()  # another basis: new blocks
+    assert CodeDecoder(other)._blocks is not first._blocks
+    np.testing.assert_allclose(CodeDecoder(other)(z), decode(other, z[None])[0], rtol=1e-5, atol=1e-5)
 
 
 def test_class_transition_of_a_trained_sae_reaches_the_target_class(digits):

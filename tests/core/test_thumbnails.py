@@ -47,3 +47,26 @@ def test_gray_levels_and_image_thumbnails():
     assert len(pics) == 2 and pics[0][-1, -1] == 255 and pics[1][0, 0] == 0
     curves = thumbnails(np.linspace(0, 1, 60).reshape(2, 30), [1], "vector", 0.0, 1.0)
     assert curves[0].shape == (48, 48)
+
+
+def test_the_cache_makes_each_thumbnail_once_and_starts_afresh_for_other_samples(monkeypatch):
+    from saeviz.core.display import thumbnails as T
+
+    made = []
+    real = T.thumbnails
+    monkeypatch.setattr(T, "thumbnails", lambda X, idx, *a: made.extend(np.asarray(idx).tolist()) or real(X, idx, *a))
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 8, 8)).astype(np.float32)
+    cache = T.ThumbnailCache(max_items=10)
+    first = cache.get(X, [3, 4, 5], "image", 0.0, 1.0)
+    again = cache.get(X, [5, 3, 9], "image", 0.0, 1.0)
+    assert made == [3, 4, 5, 9]  # only the new one was made
+    assert again[0] is first[2] and again[1] is first[0]
+    for got, i in zip(again, [5, 3, 9]):
+        np.testing.assert_array_equal(got, real(X, [i], "image", 0.0, 1.0)[0])
+    cache.get(X, [3], "image", 0.0, 2.0)  # another grey range: made again
+    assert made[-1] == 3
+    Y = X.copy()  # another array with the same shape: its own pictures
+    np.testing.assert_array_equal(cache.get(Y * 0, [3], "image", 0.0, 1.0)[0], real(Y * 0, [3], "image", 0.0, 1.0)[0])
+    cache.get(X, list(range(20)), "image", 0.0, 1.0)
+    assert len(cache._items) == 10  # the least recently used went

@@ -5,10 +5,11 @@ decoding, dataset loading) and hands results back on the UI thread. Submissions 
 same key run one at a time; a newer submission replaces a queued older one, and results of
 invalidated (or, if asked, superseded) submissions are dropped.
 
-Its threads run at a lower scheduling priority than the UI thread (``background_priority``):
-on a machine with two cores, a classifier fit would otherwise take the processor from the UI
-thread for a scheduler slice at a time. ``TaskRunner(interactive=True)`` keeps the UI's
-priority, for work the user waits on frame by frame (the morph's decoding while dragging).
+Its threads keep the UI thread's scheduling priority. A task thread of lower priority that
+holds the interpreter lock while other programs keep the cores busy is kept off the processor
+for long, and the UI thread waits for the lock all that time: with two busy programs, task
+threads lowered by 10 made the UI timer's p99 385 ms against 64 ms unlowered
+(``benchmarks.bench_ui_stall``, training in its own process).
 """
 from __future__ import annotations
 
@@ -24,12 +25,11 @@ from saeviz.core.errors import SaevizError
 
 log = logging.getLogger(__name__)
 
-BACKGROUND_NICENESS = 10   # added to a task thread's niceness (Linux: per thread; 19 is the lowest)
 
 _lowered = threading.local()
 
 
-def background_priority(niceness: int | None = None) -> bool:
+def background_priority(niceness: int) -> bool:
     """Lower the calling thread's scheduling priority, once per thread; True if it was lowered.
 
     On Linux a thread has its own niceness, which the threads it starts inherit (torch's
@@ -45,8 +45,7 @@ def background_priority(niceness: int | None = None) -> bool:
     tid = threading.get_native_id()
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
-        step = BACKGROUND_NICENESS if niceness is None else int(niceness)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + step))
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + int(niceness)))
     except OSError:
         return False
     return True
@@ -57,15 +56,12 @@ class _Relay(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, relay: _Relay, key, gen: int, fn: Callable, args: tuple, lower: bool = True):
+    def __init__(self, relay: _Relay, key, gen: int, fn: Callable, args: tuple):
         super().__init__()
         self.setAutoDelete(True)
         self._relay, self._key, self._gen, self._fn, self._args = relay, key, gen, fn, args
-        self._lower = lower
 
     def run(self) -> None:
-        if self._lower:
-            background_priority()
         try:
             value, ok = self._fn(*self._args), True
         except BaseException as exc:  # handed to the submitter's error callback
@@ -91,9 +87,8 @@ class _Submission:
 class TaskRunner(QObject):
     """Runs functions off the UI thread; see the module docstring for the rules."""
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 2, interactive: bool = False):
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2):
         super().__init__(parent)
-        self._interactive = bool(interactive)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(1, int(max_threads)))
         self._relay = _Relay()
@@ -122,7 +117,7 @@ class TaskRunner(QObject):
 
     def _start(self, key, sub: _Submission) -> None:
         self._running[key] = sub
-        self._pool.start(_Task(self._relay, key, sub.gen, sub.fn, sub.args, lower=not self._interactive))
+        self._pool.start(_Task(self._relay, key, sub.gen, sub.fn, sub.args))
 
     def invalidate(self, key=None) -> None:
         """Drop queued work and coming results of ``key`` (every key when None)."""

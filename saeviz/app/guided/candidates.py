@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from saeviz.app.common.live_gate import LiveGate
 from saeviz.app.common.shell import Shell
 from saeviz.app.common.tasks import TaskRunner
-from saeviz.core.display.thumbnails import mesh_axes, thumbnails, value_range
+from saeviz.core.display.thumbnails import ThumbnailCache, mesh_axes, value_range
 from saeviz.core.errors import SaevizError
 from saeviz.core.method.calibration import (
     ConfidenceHistogram,
@@ -54,6 +54,7 @@ DEFAULT_K = 100
 MAX_K = 2000
 HIST_BINS = 20
 TRAINING_REFRESH_S = 1.0     # while training, rank again at most this often (epochs can be 10/s)
+THUMBNAILS = ThumbnailCache()  # candidates change every epoch, their pictures do not
 STRATEGY_TEXT = {
     "margin": "margin (paper)",
     "least_confidence": "least confidence",
@@ -140,7 +141,7 @@ def score_job(req: GuidedRequest) -> GuidedResult:
     lo, hi = value_range(req.X)
     return GuidedResult(
         request=req, scores=scores, candidates=cands,
-        thumbnails=thumbnails(req.X, cands.indices, req.kind, lo, hi, req.mesh_view),
+        thumbnails=THUMBNAILS.get(req.X, cands.indices, req.kind, lo, hi, req.mesh_view),
         value_range=(lo, hi), heldout=heldout,
         histogram=confidence_histogram(scores.confidence, HIST_BINS),
         reliability=reliability, seconds=time.perf_counter() - t0)
@@ -154,7 +155,7 @@ def rerank_job(result: GuidedResult, seq: int, labels: np.ndarray, label_version
                               k=k, strategy=strategy, seed=seed)
     lo, hi = result.value_range
     return dataclasses.replace(result, request=req, candidates=cands,
-                               thumbnails=thumbnails(req.X, cands.indices, req.kind, lo, hi, req.mesh_view))
+                               thumbnails=THUMBNAILS.get(req.X, cands.indices, req.kind, lo, hi, req.mesh_view))
 
 
 def subset_candidates(c: Candidates, keep: np.ndarray) -> Candidates:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.live_gate import LiveGate
 from saeviz.app.common.sample_panes import CurvePane, ImagePane, MeshPane
 from saeviz.app.common.tasks import TaskRunner
 from saeviz.core.method.evaluate import reconstruct_sample
@@ -99,7 +100,10 @@ class Inspector(QWidget):
 
         session.dataset_changed.connect(self._dataset_changed)
         session.selection_changed.connect(self._selection_changed)
-        session.model_changed.connect(self._request_reconstruction)
+        # a new model every epoch: while training, the reconstruction follows at most twice a
+        # second and only while the inspector shows (decoding a body costs milliseconds)
+        self._model_gate = LiveGate(self, self._request_reconstruction, lambda: session.training)
+        session.model_changed.connect(self._model_gate.request)
         session.classifier_changed.connect(self._refresh_text)
         self._store = None
         self._dataset_changed()

@@ -96,7 +96,7 @@ class MorphPanel(QWidget):
         self.mesh_view = mesh_view
         self.markers = markers
         # decoding, one request at a time, at the UI's priority: the user waits on every frame
-        self._frames = TaskRunner(self, max_threads=1, interactive=True)
+        self._frames = TaskRunner(self, max_threads=1)
         self._files = TaskRunner(self, max_threads=1)    # writing exports
         self._ctx = DecodeContext()
         self._codes: np.ndarray | None = None       # epoch-end codes the centers come from

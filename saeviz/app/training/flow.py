@@ -21,6 +21,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from saeviz.app.training.process_controller import (
+    ProcessTrainingController,
+    training_backend,
+)
 from saeviz.app.training.worker import (
     IDLE,
     PAUSED,
@@ -78,7 +82,9 @@ class TrainingFlow(QObject):
         self.latent = shell.latent
         self.session = shell.session
         self.runner = shell.runner
-        self.controller = TrainingController(self)
+        self.backend = training_backend()
+        self.controller = (ProcessTrainingController(self) if self.backend == "process"
+                           else TrainingController(self))
         self.frame_timer = QTimer(self)
         self.frame_timer.setInterval(int(1000 / FRAME_HZ))
         self.frame_timer.timeout.connect(self._tick)
@@ -93,6 +99,7 @@ class TrainingFlow(QObject):
         self._last_snapshot = None
         self._device = ""
         self._store = None
+        self._process_note = False  # the status bar says the training process is starting
         self._pending_fit = None  # the newest epoch's snapshot whose result waits its turn
         self._last_fit = -CLASSIFIER_INTERVAL
         self._fit_timer = QTimer(self)
@@ -104,6 +111,9 @@ class TrainingFlow(QObject):
         c.snapshotReady.connect(self._snapshot_ready)
         c.failed.connect(self._training_failed)
         c.finished.connect(self._training_finished)
+        if isinstance(c, ProcessTrainingController):
+            c.message.connect(self._process_message)
+            QTimer.singleShot(0, c, c.prestart)  # the training process starts while the window opens
         s = self.session
         s.train_config_changed.connect(self._train_config_changed)
         s.dataset_changed.connect(self._dataset_changed)
@@ -302,6 +312,14 @@ class TrainingFlow(QObject):
         if state in _SESSION_STATE and self.session.training:
             self.session.set_training_state(_SESSION_STATE[state])
         self.update_status()
+
+    def _process_message(self, text: str) -> None:
+        if text:
+            self._status(text, 60000)
+            self._process_note = True
+        elif self._process_note:
+            self._process_note = False
+            self._status("", 1)
 
     def _training_failed(self, message: str, details: str) -> None:
         self.shell.show_error("Training stopped", message, details)

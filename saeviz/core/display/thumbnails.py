@@ -7,10 +7,13 @@ silhouette of their vertices, vectors a curve of their values against the featur
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["SPARK", "gray8", "image_thumbnail", "mesh_axes", "mesh_silhouette", "thumbnails",
+__all__ = ["SPARK", "ThumbnailCache", "gray8", "image_thumbnail", "mesh_axes", "mesh_silhouette", "thumbnails",
            "value_range", "vector_sparkline"]
 
 SPARK = 48  # edge of the silhouettes of meshes and the curves of vectors
@@ -96,3 +99,43 @@ def thumbnails(X: np.ndarray, indices: np.ndarray, kind: str, lo: float, hi: flo
         else:
             out.append(vector_sparkline(x, lo, hi))
     return tuple(out)
+
+
+class ThumbnailCache:
+    """The thumbnails of one sample array, each made once.
+
+    A thumbnail depends on its sample alone (and on the grey range and view), not on the
+    model, so the candidates that change with every epoch mostly find theirs here. The cache
+    follows one array (held weakly: a new dataset starts it afresh) and keeps at most
+    ``max_items`` pictures, the least recently used going first. Safe to use from any thread.
+    """
+
+    def __init__(self, max_items: int = 2048):
+        self.max_items = int(max_items)
+        self._lock = threading.Lock()
+        self._of = None
+        self._key: tuple = ()
+        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def get(self, X: np.ndarray, indices, kind: str, lo: float, hi: float,
+            mesh_view: tuple[int, int] | None = None) -> tuple[np.ndarray, ...]:
+        """``thumbnails(X, indices, kind, lo, hi, mesh_view)``, from the cache where it can."""
+        key = (tuple(X.shape), kind, float(lo), float(hi), mesh_view)
+        indices = [int(i) for i in np.asarray(indices, np.int64)]
+        with self._lock:
+            if self._of is None or self._of() is not X or self._key != key:
+                self._of, self._key = weakref.ref(X), key
+                self._items = OrderedDict()
+            items = self._items
+            have = {i: items[i] for i in indices if i in items}
+            for i in have:
+                items.move_to_end(i)
+        missing = [i for i in dict.fromkeys(indices) if i not in have]
+        made = dict(zip(missing, thumbnails(X, np.asarray(missing, np.int64), kind, lo, hi, mesh_view)))
+        with self._lock:
+            if self._items is items:
+                items.update(made)
+                while len(items) > self.max_items:
+                    items.popitem(last=False)
+        have.update(made)
+        return tuple(have[i] for i in indices)

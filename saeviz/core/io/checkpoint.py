@@ -76,7 +76,7 @@ def checkpoint_path(path: str | os.PathLike) -> Path:
     return path if path.suffix else path.with_suffix(SUFFIX)
 
 
-def _optimizer_tensors(model: Autoencoder, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+def optimizer_tensors(model: Autoencoder, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     """Adam's state keyed by parameter name, and its scalar settings for the JSON document."""
     if type(optimizer).__name__ != OPTIMIZER_TYPE or len(optimizer.param_groups) != 1:
         raise ValueError(f"only a single-group {OPTIMIZER_TYPE} optimizer can be saved")
@@ -96,6 +96,18 @@ def _optimizer_tensors(model: Autoencoder, optimizer: torch.optim.Optimizer) -> 
     # picks its own
     group.update({k: None for k in ("foreach", "fused") if k in group})
     return tensors, {"type": OPTIMIZER_TYPE, "group": group}
+
+
+def optimizer_state_from_tensors(doc: dict, tensors: dict) -> dict:
+    """The optimizer state that ``Trainer.restore`` reads, from the JSON part ``doc`` and the
+    tensors of ``optimizer_tensors`` (other tensors in ``tensors`` are ignored)."""
+    per_param: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith(OPTIMIZER_PREFIX):
+            param, name = key[len(OPTIMIZER_PREFIX):].rsplit(".", 1)
+            per_param.setdefault(param, {})[name] = value
+    group = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc["group"].items()}
+    return {"type": OPTIMIZER_TYPE, "group": group, "state": per_param}
 
 
 def save_checkpoint(path, model, *, train_config: TrainConfig, supervision: Supervision | None = None,
@@ -121,7 +133,7 @@ def save_checkpoint(path, model, *, train_config: TrainConfig, supervision: Supe
         "metrics": metrics or {},
     }
     if optimizer is not None:
-        opt_tensors, doc["optimizer"] = _optimizer_tensors(model, optimizer)
+        opt_tensors, doc["optimizer"] = optimizer_tensors(model, optimizer)
         tensors.update(opt_tensors)
     if train_state is not None:
         doc["train_state"] = dict(train_state)
@@ -337,13 +349,7 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     for k, v in [*state.items(), *opt_tensors.items()]:
         if not torch.all(torch.isfinite(v)):
             raise _fail(path, f"tensor {k} contains NaN or infinite values")
-    optimizer_state = None
-    if "optimizer" in doc:
-        per_param: dict[str, dict[str, torch.Tensor]] = {}
-        for key, (param, name) in opt_keys.items():
-            per_param.setdefault(param, {})[name] = opt_tensors[key]
-        group = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc["optimizer"]["group"].items()}
-        optimizer_state = {"type": OPTIMIZER_TYPE, "group": group, "state": per_param}
+    optimizer_state = optimizer_state_from_tensors(doc["optimizer"], opt_tensors) if "optimizer" in doc else None
     model = Autoencoder(model_config, sample_shape)
     model.load_state_dict(state, strict=True)
     model.to(device).eval()

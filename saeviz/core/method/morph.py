@@ -18,6 +18,7 @@ code whose other components are those of a chosen reference (e.g. the labeled me
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,35 @@ def decode_codes(model, Z, batch_size: int = 256) -> np.ndarray:
     return decode(model, Z, batch_size=batch_size, device="cpu")
 
 
+_last_blocks: tuple = ()
+_blocks_lock = threading.Lock()
+
+
+def _basis_blocks(basis, mean, scale, block: int) -> list:
+    """The scaled, transposed basis and the mean in column blocks (see ``CodeDecoder``).
+
+    The basis, mean and scale stay fixed while a network trains, and the weights sent after
+    each epoch share them with the network they came from: the blocks of the last basis are
+    kept and reused when the same basis comes again (the same tensor, with an equal mean and
+    scale), instead of being copied for every epoch's network.
+    """
+    global _last_blocks
+    key = (basis, mean, float(scale), int(block))
+    with _blocks_lock:
+        last = _last_blocks
+    if last and last[0] is basis and last[2:4] == key[2:4] and (last[1] is mean or torch.equal(last[1], mean)):
+        return last[4]
+    with torch.no_grad():
+        bt = basis.detach().to("cpu", torch.float32).T * scale.detach().to("cpu", torch.float32)
+        m = mean.detach().to("cpu", torch.float32).reshape(1, -1)
+        D = bt.shape[1]
+        blocks = [(a, min(D, a + block), bt[:, a:a + block].contiguous(), m[:, a:a + block].contiguous())
+                  for a in range(0, D, block)]
+    with _blocks_lock:
+        _last_blocks = (*key, blocks)
+    return blocks
+
+
 class CodeDecoder:
     """Decodes single codes of one (frozen, CPU) model as fast as the model allows.
 
@@ -140,13 +170,7 @@ class CodeDecoder:
         basis = getattr(model, "basis", None)
         self._fast = basis is not None and getattr(model.config, "architecture", "") == "basis"
         if self._fast:
-            with torch.no_grad():
-                scale = model.scale.detach().to("cpu", torch.float32)
-                bt = basis.detach().to("cpu", torch.float32).T * scale
-                mean = model.mean.detach().to("cpu", torch.float32).reshape(1, -1)
-                D = bt.shape[1]
-                self._blocks = [(a, min(D, a + self.BLOCK), bt[:, a:a + self.BLOCK].contiguous(),
-                                 mean[:, a:a + self.BLOCK].contiguous()) for a in range(0, D, self.BLOCK)]
+            self._blocks = _basis_blocks(basis, model.mean, model.scale, self.BLOCK)
             self._mlp = model.decoder
         self._z = torch.empty(1, self.latent_dim, dtype=torch.float32)
 
