@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.wheel_guard import guard_wheel
 from saeviz.core.method.code_classifiers import CLASSIFIER_NAMES, CLASSIFIERS
 from saeviz.core.method.config import ARCHITECTURES, MDS_MODES
 from saeviz.core.state.labels import follow_store
@@ -209,6 +210,7 @@ class SettingsPanel(QWidget):
         self._watched_labels = None
         self.refresh()
         self._dataset_changed()
+        guard_wheel(self)  # scrolling the panel does not change the field under the pointer
 
     # -- session -> widgets ----------------------------------------------------------------
     def refresh(self) -> None:
