@@ -458,6 +458,8 @@ def write_report(out: Path, results: dict) -> Path:
     cmd += f" --dataset {st['dataset']} --epochs {st['epochs']} --fractions {','.join(str(f) for f in st['fractions'])}"
     cmd += f" --networks {','.join(st['networks'])} --first-seed {st['seeds'][0]} --seeds {len(st['seeds'])}"
     cmd += f" --spread-every {st['spread_every']}"
+    if "self" in st["networks"]:
+        cmd += f" --self-classifier {st['self_classifier']} --threshold {st['threshold']}"
     if st["max_train"]:
         cmd += f" --max-train {st['max_train']}"
     rep.text(f"`{cmd} --out FOLDER` ({results.get('seconds', 0) / 60:.1f} minutes here, "

@@ -686,6 +686,7 @@ class SampleFeed(QObject):
 
     def __init__(self, session, view: MeshView, parent: QObject | None = None):
         super().__init__(parent if parent is not None else view)
+        from saeviz.app.common.live_gate import LiveGate
         from saeviz.app.common.tasks import TaskRunner
 
         self.session = session
@@ -694,7 +695,10 @@ class SampleFeed(QObject):
         self._shown: tuple | None = None  # (position, model) of the reconstruction on screen
         session.dataset_changed.connect(self.dataset_changed)
         session.selection_changed.connect(lambda _pos: self.refresh())
-        session.model_changed.connect(self.refresh)
+        # a new model every epoch: while training, the reconstruction follows at most twice a
+        # second and only while the view shows (each costs a decode and a render)
+        self._model_gate = LiveGate(view, self.refresh, lambda: session.training, parent=self)
+        session.model_changed.connect(self._model_gate.request)
         self.dataset_changed()
 
     def dataset_changed(self) -> None:

@@ -152,6 +152,7 @@ class TrainingProcess:
 
     @property
     def alive(self) -> bool:
+        """The child runs."""
         return self._proc is not None and self._proc.poll() is None
 
     @property

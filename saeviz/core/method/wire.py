@@ -96,14 +96,17 @@ def waiting(fd: int, timeout: float = 0.0) -> bool:
 
 # -- what travels in frames ---------------------------------------------------------------------
 def prefixed(prefix: str, arrays: dict) -> dict:
+    """``arrays`` with ``prefix`` before every name (several parts in one frame)."""
     return {prefix + k: v for k, v in arrays.items()}
 
 
 def unprefixed(prefix: str, arrays: dict) -> dict:
+    """The arrays of ``arrays`` whose names start with ``prefix``, without it."""
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def supervision_parts(sup: Supervision | None) -> tuple[dict, dict]:
+    """The header fields and arrays of a ``Supervision`` (or of none)."""
     if sup is None:
         return {"supervision": None}, {}
     return ({"supervision": {"class_names": list(sup.class_names), "colors": list(sup.colors),
@@ -112,6 +115,7 @@ def supervision_parts(sup: Supervision | None) -> tuple[dict, dict]:
 
 
 def supervision_from(header: dict, arrays: dict) -> Supervision | None:
+    """The ``Supervision`` of ``supervision_parts`` (None when none was sent)."""
     doc = header.get("supervision")
     if doc is None:
         return None
@@ -123,6 +127,7 @@ _SNAPSHOT_ARRAYS = ("codes", "class_targets", "target_index", "targets")
 
 
 def snapshot_parts(snap) -> tuple[dict, dict]:
+    """The header fields (numbers, losses, history) and arrays (codes, targets) of a ``Snapshot``."""
     doc = {f.name: getattr(snap, f.name) for f in fields(snap) if f.name not in _SNAPSHOT_ARRAYS}
     doc["batch_losses"] = [list(p) for p in snap.batch_losses]
     doc["history"] = [dict(h) for h in snap.history]
@@ -131,6 +136,7 @@ def snapshot_parts(snap) -> tuple[dict, dict]:
 
 
 def snapshot_from(header: dict, arrays: dict):
+    """The ``Snapshot`` of ``snapshot_parts``."""
     from saeviz.core.method.training import Snapshot
 
     doc = dict(header["snapshot"])
@@ -156,6 +162,7 @@ def model_from(header: dict, arrays: dict, prefix: str = "model.") -> Autoencode
 
 
 def freeze(model):
+    """``model`` in eval mode without gradients (returned)."""
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -180,10 +187,12 @@ def with_weights(template: Autoencoder, weights: dict) -> Autoencoder:
 
 
 def configs_parts(model_config, train_config) -> dict:
+    """The header fields of a run's model and training settings."""
     return {"model_config": model_config.to_dict(), "train_config": train_config.to_dict()}
 
 
 def configs_from(header: dict):
+    """(ModelConfig, TrainConfig) of ``configs_parts``, every field checked."""
     return model_config_from_doc(header["model_config"]), train_config_from_doc(header["train_config"])
 
 
