@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -150,72 +148,3 @@ def test_a_training_error_in_the_process_is_shown_and_keeps_the_window(window, q
     error_boxes(w)[0].close()
     assert not w.controller.is_running and w.actions["train"].isEnabled()
     assert w.controller.pid is not None  # the process outlives a failed run
-
-
-SCENARIO = r"""
-import os, sys, time
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
-
-app = QApplication(sys.argv[:1])
-from saeviz.app.window.main_window import MainWindow
-from saeviz.core.method.config import ModelConfig, TrainConfig
-from saeviz.core.state.session import SessionDefaults
-
-settings = QSettings(sys.argv[1], QSettings.IniFormat)
-defaults = SessionDefaults(model=ModelConfig(hidden=(64,), latent_dim=6),
-                           train=TrainConfig(epochs=1000, batch_size=8, lr=1e-3))
-w = MainWindow(settings=settings, defaults=defaults)
-w.show()
-
-
-def wait(condition, what, timeout=240.0):
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            print("timed out waiting for", what, flush=True)
-            sys.exit(3)
-        app.processEvents()
-        time.sleep(0.005)
-
-
-wait(lambda: w.session.dataset is not None, "the dataset")
-snapshots = []
-w.controller.snapshotReady.connect(lambda: snapshots.append(1))
-w.actions["train"].trigger()
-wait(lambda: snapshots, "the first live snapshot")
-pid = w.controller.pid
-print("child:", pid, flush=True)
-assert pid is not None and pid != os.getpid()
-wait(lambda: w.session.snapshot is not None, "the first snapshot shown")
-print("inside the first epoch:", w.session.epoch == 0 and not w.session.snapshot.final, flush=True)
-w.close()  # what the window's close button does
-print("controller idle:", not w.controller.is_running and w.controller.pid is None, flush=True)
-try:
-    os.kill(pid, 0)
-    print("child gone: False", flush=True)
-except ProcessLookupError:
-    print("child gone: True", flush=True)
-print("epochs completed:", w.session.epoch, flush=True)
-app.processEvents()
-del w
-app.processEvents()
-print("done", flush=True)
-"""
-
-
-def test_closing_the_window_mid_epoch_ends_the_training_process(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="xcb", SAEVIZ_RECOVERY_DIR=str(tmp_path / "recovery"),
-               PYTHONFAULTHANDLER="1", SAEVIZ_TRAINING_BACKEND="process")
-    proc = subprocess.run([sys.executable, "-c", SCENARIO, str(tmp_path / "settings.ini")],
-                          check=False, capture_output=True, text=True, timeout=400, env=env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output
-    assert "QThread: Destroyed" not in output
-    assert "inside the first epoch: True" in proc.stdout
-    assert "controller idle: True" in proc.stdout
-    assert "child gone: True" in proc.stdout, output
-    assert "epochs completed: 0" in proc.stdout
-    assert "done" in proc.stdout
-    pid = int(proc.stdout.split("child:", 1)[1].split()[0])
-    assert process_gone(pid)

@@ -31,11 +31,16 @@ from saeviz.app.training.worker import (
     PAUSED,
     RUNNING,
     STOPPING,
+    ControllerBase,
     EpochEnd,
     TrainingRequest,
 )
 from saeviz.core.method import wire
-from saeviz.core.method.training_process import ProcessEnded, RemoteTrainer, TrainingProcess
+from saeviz.core.method.training_process import (
+    ProcessEnded,
+    RemoteTrainer,
+    TrainingProcess,
+)
 from saeviz.core.state.labels import LabelStore, follow_store
 
 log = logging.getLogger(__name__)
@@ -81,8 +86,8 @@ def training_threads() -> int:
 def _epoch_end(final: tuple | None) -> EpochEnd | None:
     if final is None:
         return None
-    snap, template, weights = final
-    return EpochEnd(snap, wire.with_weights(template, weights))
+    snap, template, weights, model = final
+    return EpochEnd(snap, model if model is not None else wire.with_weights(template, weights))
 
 
 class _Link:
@@ -167,20 +172,16 @@ class _Link:
                      + (f" (exit code {code})" if code is not None else ""))
 
 
-class ProcessTrainingController(QObject):
-    """Starts, pauses, resumes and stops one training run at a time in a training process."""
+class ProcessTrainingController(ControllerBase):
+    """Starts, pauses, resumes and stops one training run at a time in a training process.
+    ``finished`` hands back a ``RemoteTrainer`` (or None)."""
 
-    stateChanged = Signal(str)
-    snapshotReady = Signal()
-    failed = Signal(str, str)        # message, details (traceback or "")
-    finished = Signal(object)        # the RemoteTrainer handed back (or None)
     message = Signal(str)            # a line for the status bar ("" when it is no longer true)
     _ended = Signal(int)             # a run ended (from the reader thread)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._link: _Link | None = None
-        self._state = IDLE
         self._lock = threading.Lock()
         self._run_id = 0
         self._running_id: int | None = None
@@ -188,9 +189,8 @@ class ProcessTrainingController(QObject):
         self._result = (None, None, None)      # RemoteTrainer, error, details
         self._template = None
         self._latest = None
-        self._final: tuple | None = None          # (snapshot, template, weights) of the newest epoch
+        self._final: tuple | None = None  # (snapshot, template, weights, network or None) of the newest epoch
         self._epoch_batches: list[tuple[int, tuple]] = []
-        self._leftover: tuple = (None, None, [])
         self._fallback = None                  # what the session gets back when the child dies
         self._epochs_done = 0
         self._store: LabelStore | None = None
@@ -201,10 +201,6 @@ class ProcessTrainingController(QObject):
         self._ended.connect(self._run_ended)
 
     # -- what the flow reads ------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        return self._state
-
     @property
     def is_running(self) -> bool:
         return self._running_id is not None
@@ -225,11 +221,6 @@ class ProcessTrainingController(QObject):
         """The training process has started and can train."""
         link = self._link
         return link is not None and link.ready.is_set() and not link.ended.is_set()
-
-    def _set_state(self, state: str) -> None:
-        if state != self._state:
-            self._state = state
-            self.stateChanged.emit(state)
 
     # -- the process ----------------------------------------------------------------------------
     def prestart(self) -> None:
@@ -321,12 +312,6 @@ class ProcessTrainingController(QObject):
             self._link.send("resume")
             self._set_state(RUNNING)
 
-    def toggle_pause(self) -> None:
-        if self._state == RUNNING:
-            self.pause()
-        elif self._state == PAUSED:
-            self.resume()
-
     def set_gamma(self, gamma: float) -> None:
         gamma = float(gamma)
         if not 0.0 <= gamma <= 1.0:
@@ -340,8 +325,9 @@ class ProcessTrainingController(QObject):
             return snap
 
     def take_final(self) -> EpochEnd | None:
-        """The newest epoch's end; its network is built only now, so epochs that end faster than
-        the window looks cost no copy of their weights."""
+        """The newest epoch's end. The reader builds its network unless a newer event already
+        waits (epochs that end faster than the window looks cost no copy of their weights);
+        one still unbuilt is built here."""
         with self._lock:
             res, self._final = self._final, None
         return _epoch_end(res)
@@ -367,12 +353,6 @@ class ProcessTrainingController(QObject):
             self._finish()
         return done
 
-    def take_leftovers(self):
-        """What the run produced after the UI last looked: (latest, final, epoch batches)."""
-        out = self._leftover
-        self._leftover = (None, None, [])
-        return out
-
     # -- events (reader thread) --------------------------------------------------------------------
     def _on_event(self, link: _Link, kind: str, header: dict, arrays: dict) -> None:
         if kind == "ready":
@@ -388,6 +368,9 @@ class ProcessTrainingController(QObject):
             template = self._template
         if kind == "started":
             template = wire.model_from(header, arrays)
+        weights = wire.unprefixed("w.", arrays) if kind == "epoch" else None
+        model = (wire.with_weights(template, weights)
+                 if kind == "epoch" and not link.process.more_waiting() else None)
         state = (wire.remote_state_from(header, arrays, run_id, link.pid)
                  if kind == "finished" and header.get("trainer") else None)
         with self._lock:
@@ -399,7 +382,7 @@ class ProcessTrainingController(QObject):
                 notify = self._latest is None
                 self._latest = snap
             elif kind == "epoch":
-                self._final = (snap, template, wire.unprefixed("w.", arrays))
+                self._final = (snap, template, weights, model)
                 self._epoch_batches.append((snap.epoch, snap.batch_losses))
                 self._epochs_done += 1
                 notify = self._latest is None

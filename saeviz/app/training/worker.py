@@ -183,24 +183,49 @@ class TrainingWorker(QObject):
                 thread.quit()
 
 
-class TrainingController(QObject):
-    """Starts, pauses, resumes and stops one training thread at a time."""
+class ControllerBase(QObject):
+    """What both training controllers (thread and process) share: their signals, the state
+    (idle, running, paused, stopping) and the leftovers of a run that ended."""
 
     stateChanged = Signal(str)
     snapshotReady = Signal()
     failed = Signal(str, str)        # message, details (traceback or "")
-    finished = Signal(object)        # the Trainer handed back (or None)
+    finished = Signal(object)        # the trainer handed back (or None)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
         self._state = IDLE
         self._leftover: tuple = (None, None, [])
 
     @property
     def state(self) -> str:
         return self._state
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.stateChanged.emit(state)
+
+    def toggle_pause(self) -> None:
+        if self._state == RUNNING:
+            self.pause()
+        elif self._state == PAUSED:
+            self.resume()
+
+    def take_leftovers(self):
+        """What the run produced after the UI last looked: (latest, final, epoch batches)."""
+        out = self._leftover
+        self._leftover = (None, None, [])
+        return out
+
+
+class TrainingController(ControllerBase):
+    """Starts, pauses, resumes and stops one training thread at a time."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
 
     @property
     def is_running(self) -> bool:
@@ -209,11 +234,6 @@ class TrainingController(QObject):
     @property
     def thread(self) -> QThread | None:  # noqa: D401 - the running QThread, for tests and shutdown
         return self._thread
-
-    def _set_state(self, state: str) -> None:
-        if state != self._state:
-            self._state = state
-            self.stateChanged.emit(state)
 
     def start(self, request: TrainingRequest) -> None:
         if self._worker is not None:
@@ -238,12 +258,6 @@ class TrainingController(QObject):
         if self._worker is not None and self._state == PAUSED:
             self._worker.token.resume()
             self._set_state(RUNNING)
-
-    def toggle_pause(self) -> None:
-        if self._state == RUNNING:
-            self.pause()
-        elif self._state == PAUSED:
-            self.resume()
 
     def set_gamma(self, gamma: float) -> None:
         if self._worker is not None:
@@ -301,9 +315,3 @@ class TrainingController(QObject):
         """Stop the run and wait for its thread to end (at most ``timeout_ms``; None: however
         long the running step takes)."""
         self.stop(wait=True, timeout_ms=timeout_ms)
-
-    def take_leftovers(self):
-        """What the worker produced after the UI last looked: (latest, final, epoch batches)."""
-        out = self._leftover
-        self._leftover = (None, None, [])
-        return out

@@ -55,6 +55,19 @@ def make_optimizer(model: torch.nn.Module, lr: float, device: torch.device) -> t
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True if fused else None)
 
 
+def load_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.Module, saved: dict) -> None:
+    """Give ``optimizer`` (one group over ``model``'s parameters) the state ``saved`` in the
+    checkpoint's form (keyed by parameter name): the run's settings (learning rate, betas, ...)
+    and per-parameter moments, not how that process implemented the step (fused or not)."""
+    names = [name for name, _ in model.named_parameters()]
+    group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+    group.update({k: v for k, v in saved["group"].items() if k in group and k not in _STEP_IMPLEMENTATION})
+    optimizer.load_state_dict({
+        "state": {i: dict(saved["state"][name]) for i, name in enumerate(names) if name in saved["state"]},
+        "param_groups": [{**group, "params": list(range(len(names)))}],
+    })
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
     if device == "auto":
@@ -338,17 +351,8 @@ class Trainer:
         self.epoch = int(state.get("epoch", len(self.history)))
         if "rng" in state:
             self._rng.bit_generator.state = state["rng"]
-        saved = checkpoint.optimizer_state
-        if saved is not None:
-            names = [name for name, _ in self.model.named_parameters()]
-            group = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
-            # the saved settings of the run (learning rate, betas, ...), not how this
-            # process implements the step (fused or not)
-            group.update({k: v for k, v in saved["group"].items() if k in group and k not in _STEP_IMPLEMENTATION})
-            self.optimizer.load_state_dict({
-                "state": {i: dict(saved["state"][name]) for i, name in enumerate(names) if name in saved["state"]},
-                "param_groups": [{**group, "params": list(range(len(names)))}],
-            })
+        if checkpoint.optimizer_state is not None:
+            load_optimizer_state(self.optimizer, self.model, checkpoint.optimizer_state)
         self._codes = None
 
     # -- the loop ---------------------------------------------------------------------------

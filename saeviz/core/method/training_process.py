@@ -65,15 +65,11 @@ class RemoteTrainer:
         if self._optimizer is None:
             import torch
 
+            from saeviz.core.method.training import load_optimizer_state
+
             optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
-            saved = self.optimizer_state
-            if saved:
-                names = [name for name, _ in self.model.named_parameters()]
-                group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
-                group.update({k: v for k, v in saved["group"].items() if k in group and k not in ("foreach", "fused")})
-                optimizer.load_state_dict({
-                    "state": {i: dict(saved["state"][n]) for i, n in enumerate(names) if n in saved["state"]},
-                    "param_groups": [{**group, "params": list(range(len(names)))}]})
+            if self.optimizer_state:
+                load_optimizer_state(optimizer, self.model, self.optimizer_state)
             self._optimizer = optimizer
         return self._optimizer
 
@@ -183,6 +179,11 @@ class TrainingProcess:
             return wire.read_frame(self._evt)
         except (wire.ChannelClosed, ValueError, TypeError) as exc:
             raise ProcessEnded(str(exc) or type(exc).__name__) from None
+
+    def more_waiting(self) -> bool:
+        """Another event can be read at once (a newer one than the last read)."""
+        fd = self._evt
+        return fd is not None and wire.waiting(fd)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Ask the child to end, wait at most ``timeout`` seconds, then end it by force."""
@@ -336,8 +337,8 @@ class _Child:
         try:
             trainer = self.build(header, arrays, token)
             self.trainer, self.trainer_key = trainer, run_id
-            self.send("started", {"run_id": run_id, **wire.model_parts(trainer.model)[0]},
-                      wire.model_parts(trainer.model)[1])
+            head, arrs = wire.model_parts(trainer.model)
+            self.send("started", {"run_id": run_id, **head}, arrs)
             for _ in range(int(header["epochs"])):
                 if token.cancelled:
                     break
