@@ -183,3 +183,54 @@ def test_the_pseudo_labeler_may_differ_from_the_classifier_everywhere(tmp_path, 
                  "--self-training", "0.6", "--pseudo-labeler", "label-spreading", "--quiet", "--out", str(out)]) == 0
     ckpt = load_checkpoint(out)
     assert ckpt.train_config.pseudo_labeler == "label-spreading" and ckpt.train_config.classifier == "svm"
+
+
+def test_pseudo_labels_pull_with_their_own_weight_everywhere(tmp_path):
+    import torch
+
+    from saeviz.cli import main
+    from saeviz.core.io.checkpoint import load_checkpoint
+    from saeviz.core.method import self_training as st
+    from saeviz.core.method.training import sae_loss
+
+    # the loss: a pseudo-label of weight w trains at gamma * w
+    rec, struct = torch.tensor([1.0, 1.0, 1.0]), torch.tensor([3.0, 3.0, 3.0])
+    loss = sae_loss(rec, struct, torch.tensor([1.0, 0.25, 0.0]), 0.5)
+    torch.testing.assert_close(loss, torch.tensor([2.0, 0.125 * 3 + 0.875, 1.0]))
+    # self-training hands its pseudo-labels that weight, the given labels keep 1
+    X, _, labels = small_digits()
+    trainer = Trainer(X, ModelConfig(hidden=(32,), latent_dim=4), TrainConfig(batch_size=64), supervision=None)
+    trainer.fit(1)
+    k = int(labels.max()) + 1
+    sup = Supervision(labels, tuple("abcdefghij"[:k]), tuple(default_color(i) for i in range(k)),
+                      equal_distances(k), 0)
+    source = st.with_self_training(lambda: sup, TrainConfig(self_training=0.3, pseudo_weight=0.25))
+    got = source.attach(trainer)()
+    given, pseudo = labels >= 0, (got.labels >= 0) & (labels < 0)
+    assert source.n_pseudo > 0 and pseudo.sum() == source.n_pseudo
+    assert (got.weights[given] == 1.0).all() and (got.weights[pseudo] == 0.25).all()
+    assert st.with_self_training(lambda: sup, TrainConfig(self_training=0.3)).attach(trainer)().weights is None
+    # weights of 1 train exactly as no weights (the paper's loss); smaller ones train otherwise
+    def trained(weights):
+        t = Trainer(X, ModelConfig(hidden=(32,), latent_dim=4), TrainConfig(batch_size=64, seed=3),
+                    supervision=Supervision(got.labels, got.class_names, got.colors, got.distances, 0, weights))
+        return t.fit(1).model.state_dict()
+    plain, ones, light = trained(None), trained(np.ones(len(X), np.float32)), trained(got.weights)
+    assert all(torch.equal(plain[n], ones[n]) for n in plain)
+    assert not all(torch.equal(plain[n], light[n]) for n in plain)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="pseudo_weight"):
+            TrainConfig(pseudo_weight=bad)
+    # the estimator and the command line carry it into training and the checkpoint
+    est = StructuringAutoencoder(hidden_sizes=(32,), latent_dim=4, epochs=1, batch_size=64, random_state=0,
+                                 self_training=0.5, pseudo_weight=0.25).fit(X, labels)
+    assert est.trainer_config_.pseudo_weight == 0.25 and clone(est).get_params()["pseudo_weight"] == 0.25
+    with pytest.raises(ValueError, match="pseudo_weight"):
+        StructuringAutoencoder(hidden_sizes=(32,), epochs=1, pseudo_weight=0.0).fit(X, labels)
+    out = tmp_path / "run.safetensors"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--hidden", "32", "--latent", "4",
+                 "--self-training", "0.6", "--pseudo-weight", "0.25", "--quiet", "--out", str(out)]) == 0
+    assert load_checkpoint(out).train_config.pseudo_weight == 0.25
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--dataset", "digits", "--pseudo-weight", "0", "--out", str(out)])
+    assert exit_.value.code == 2

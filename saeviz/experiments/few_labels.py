@@ -29,7 +29,7 @@ import numpy as np
 
 from saeviz.core.method.code_classifiers import fit_code_classifier, validate_classifier
 from saeviz.core.method.config import CLASSIFIERS, TrainConfig
-from saeviz.core.method.self_training import SelfTraining, validate_threshold
+from saeviz.core.method.self_training import SelfTraining, validate_pseudo_weight, validate_threshold
 from saeviz.core.method.training import Trainer, decode, encode
 from saeviz.experiments import baselines as B
 from saeviz.experiments import common
@@ -61,6 +61,7 @@ class Settings:
     self_classifier: str = "svm"
     spread_every: int = 3  # epochs between label-spreading reads (and the last epoch)
     threshold: float = 0.9
+    pseudo_weight: float = 1.0  # a pseudo-label's structural weight against a given label's
     max_train: int = 0
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ class Settings:
             raise ValueError(f"networks must be among {NETWORKS}, got {self.networks}")
         validate_classifier(self.self_classifier)
         validate_threshold(self.threshold)
+        validate_pseudo_weight(self.pseudo_weight)
 
 
 FULL = Settings()
@@ -98,11 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {FULL.self_classifier})")
     parser.add_argument("--threshold", type=float, default=None,
                         help=f"self-training's confidence threshold in (0, 1] (default {FULL.threshold})")
+    parser.add_argument("--pseudo-weight", type=float, default=None,
+                        help=f"structural weight of a pseudo-label against a given label's, in (0, 1] "
+                             f"(default {FULL.pseudo_weight})")
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=None, networks=None,
                  first_seed=None, max_train=None, spread_every=None, self_classifier=None,
-                 threshold=None) -> Settings:
+                 threshold=None, pseudo_weight=None) -> Settings:
     s = QUICK if quick else FULL
     changes: dict = {}
     if seeds is not None or first_seed is not None:
@@ -110,7 +115,8 @@ def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=N
         changes["seeds"] = tuple(range(first, first + (len(s.seeds) if seeds is None else int(seeds))))
     for key, value in (("dataset", dataset), ("epochs", epochs), ("fractions", fractions),
                        ("networks", networks), ("max_train", max_train), ("spread_every", spread_every),
-                       ("self_classifier", self_classifier), ("threshold", threshold)):
+                       ("self_classifier", self_classifier), ("threshold", threshold),
+                       ("pseudo_weight", pseudo_weight)):
         if value is not None:
             changes[key] = value
     return replace(s, **changes)
@@ -235,7 +241,8 @@ def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log, sav
         if "self" in settings.networks:
             common.seed_everything(seed)
             pseudo = SelfTraining(lambda lab=labels: common.supervision(lab, split.class_names),
-                                  threshold=settings.threshold, classifier=settings.self_classifier)
+                                  threshold=settings.threshold, classifier=settings.self_classifier,
+                                  weight=settings.pseudo_weight)
             st = Trainer(split.X_train, model, base, pseudo)
             pseudo.attach(st)
             out["networks"][f"self@{frac}"] = _train_curve(st, E, split, one, READERS["self"], log,
@@ -323,10 +330,10 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print, dataset=None, epochs=None,
         fractions=None, networks=None, first_seed=None, max_train=None, spread_every=None, self_classifier=None,
-        threshold=None) -> dict:
+        threshold=None, pseudo_weight=None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs, fractions, networks, first_seed, max_train, spread_every,
-                            self_classifier, threshold)
+                            self_classifier, threshold, pseudo_weight)
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
@@ -416,7 +423,9 @@ def write_report(out: Path, results: dict) -> Path:
              f"{results['training']['lr']} for every network, SAE at gamma {results['training']['gamma']}. "
              f"Self-training: from the second epoch on, {st['self_classifier']} on the codes labels every unlabeled "
              f"sample whose confidence is at least {st['threshold']}; these pseudo-labels get MDS targets for "
-             "that epoch only (recomputed every epoch, never stored as labels); the final classifier is "
+             "that epoch only (recomputed every epoch, never stored as labels), with a structural weight of "
+             f"{st.get('pseudo_weight', 1.0):g} times a given label's (gamma "
+             f"{st.get('pseudo_weight', 1.0) * results['training']['gamma']:g} for them); the final classifier is "
              "fitted on the given labels only.",
              "- **Readers**: `svm` the paper's linear SVM; `label-spreading` scikit-learn's kNN label spreading "
              "(10 neighbours, alpha 0.2) over all training codes; `knn` a distance-weighted vote of the 10 nearest "
@@ -460,6 +469,8 @@ def write_report(out: Path, results: dict) -> Path:
     cmd += f" --spread-every {st['spread_every']}"
     if "self" in st["networks"]:
         cmd += f" --self-classifier {st['self_classifier']} --threshold {st['threshold']}"
+        if st.get("pseudo_weight", 1.0) != 1.0:
+            cmd += f" --pseudo-weight {st['pseudo_weight']}"
     if st["max_train"]:
         cmd += f" --max-train {st['max_train']}"
     rep.text(f"`{cmd} --out FOLDER` ({results.get('seconds', 0) / 60:.1f} minutes here, "

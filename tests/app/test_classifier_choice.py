@@ -78,3 +78,29 @@ def test_the_pseudo_labeler_is_chosen_by_name_beside_the_self_training_confidenc
     w.session.set_train_config(cfg.replace(pseudo_labeler="knn"))  # e.g. a restored setting
     assert combo.currentData() == "knn"
     w.close()
+
+
+def test_the_pseudo_label_weight_typed_in_the_settings_trains_the_next_run(make_window, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = make_window(tmp_path / "settings.ini", epochs=1, batch_size=64)
+    panel = w.settings_panel
+    spin = panel.pseudo_weight
+    assert spin.value() == 1.0 and w.session.train_config.pseudo_weight == 1.0  # as strong as a label
+    for target, text in ((panel.self_training, "0.6"), (spin, "0.25")):
+        target.setFocus()
+        target.selectAll()
+        QTest.keyClicks(target, text)
+        QTest.keyClick(target, Qt.Key_Return)
+    cfg = w.session.train_config
+    assert cfg.pseudo_weight == pytest.approx(0.25) and cfg.self_training == pytest.approx(0.6)
+    with qtbot.waitSignal(w.controller.finished, timeout=600000):
+        w.actions["train"].trigger()
+    assert w.session.trainer.config.pseudo_weight == pytest.approx(0.25)  # the run trained with it
+    spin.setFocus()
+    spin.selectAll()
+    QTest.keyClicks(spin, "0")  # below the range: the spin box keeps a weight it can use
+    QTest.keyClick(spin, Qt.Key_Return)
+    assert w.session.train_config.pseudo_weight >= spin.minimum() > 0
+    w.close()

@@ -18,6 +18,7 @@ pytest.importorskip("pyvista")
 from morph_rig import ATOL, DEFAULTS, labeled, make_session, wait_frame
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from saeviz.app.mesh.morph_panel import ANIMATION_QUIET_MS
 from saeviz.core.method.morph import morph_path
 from saeviz.core.method.training import decode
 
@@ -78,6 +79,34 @@ def test_a_mouse_drag_shows_the_frames_in_order_and_ends_on_the_last_t(qtbot, ri
     h, w = body.shape
     body[int(0.9 * h):, : int(0.3 * w)] = False  # the caption
     assert 0.03 < body.mean() < 0.6 and img[body].mean(axis=1).std() > 8  # a lit body
+
+
+def test_dragging_the_slider_or_playing_says_the_user_drives_the_morph(qtbot, rig):
+    s, panel = rig["session"], rig["panel"]
+    s.select(labeled(s, 0))
+    wait_frame(qtbot, panel, 0.0)
+    said = []
+    panel.animating.connect(said.append)
+    slider = panel.slider
+    start = handle_pos(slider)
+    _mouse(slider, QtCore.QEvent.MouseButtonPress, start)
+    for dx in range(4, 60, 4):
+        _mouse(slider, QtCore.QEvent.MouseMove, start + QtCore.QPoint(dx, 0), button=QtCore.Qt.NoButton)
+        qtbot.wait(16)
+    assert said == [True] and panel.is_animating
+    qtbot.wait(3 * ANIMATION_QUIET_MS)  # held still with the button down: still driving
+    assert said == [True]
+    _mouse(slider, QtCore.QEvent.MouseButtonRelease, start + QtCore.QPoint(56, 0), buttons=QtCore.Qt.NoButton)
+    qtbot.waitUntil(lambda: said == [True, False], timeout=5 * ANIMATION_QUIET_MS)
+    panel.play_button.click()
+    assert said == [True, False, True]
+    qtbot.wait(2 * ANIMATION_QUIET_MS)
+    assert said == [True, False, True]  # playing: still driving
+    panel.play_button.click()  # Stop
+    assert said == [True, False, True, False] and not panel.is_animating
+    panel.spin.setValue(0.5)  # a typed t is one frame, not an animation
+    qtbot.wait(ANIMATION_QUIET_MS)
+    assert said == [True, False, True, False]
 
 
 def test_play_runs_and_stops(qtbot, rig):

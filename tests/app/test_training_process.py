@@ -148,3 +148,31 @@ def test_a_training_error_in_the_process_is_shown_and_keeps_the_window(window, q
     error_boxes(w)[0].close()
     assert not w.controller.is_running and w.actions["train"].isEnabled()
     assert w.controller.pid is not None  # the process outlives a failed run
+
+
+def test_playing_the_morph_throttles_the_training_process_until_it_stops(window, qtbot):
+    w = window
+    s = w.session
+    panel = w.mesh_tools.morph
+    w.actions["train"].trigger()
+    wait_epochs(qtbot, w, 3)
+    s.select(0)
+    qtbot.waitUntil(lambda: panel.last_frame is not None, timeout=30000)
+
+    def epoch_seconds(first, last):
+        return float(np.median([h["seconds"] for h in s.history[first:last]]))
+    n = s.epoch
+    wait_epochs(qtbot, w, n + 3)
+    full = epoch_seconds(n, s.epoch)
+    panel.play_button.click()  # the user plays the morph while the window trains
+    assert panel.is_animating and w.controller.share < 0.5
+    start = s.epoch + 1  # the epoch running now may have started before the child was told
+    wait_epochs(qtbot, w, start + 3)
+    played = epoch_seconds(start, start + 3)
+    panel.play_button.click()  # Stop: full speed again
+    assert w.controller.share == 1.0
+    start = s.epoch + 1
+    wait_epochs(qtbot, w, start + 3)
+    after = epoch_seconds(start, start + 3)
+    w.actions["stop"].trigger()
+    assert played > 2.5 * full and played > 2.5 * after, (full, played, after)

@@ -123,6 +123,57 @@ def test_pause_blocks_and_resume_continues():
     assert done.is_set() and tr.epoch == 2 and len(progress) == 20
 
 
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_throttled_token_computes_only_its_share_of_the_time():
+    token = ControlToken(share=0.25)
+    t0 = time.perf_counter()
+    for _ in range(6):  # a batch of 20 ms, then the next checkpoint
+        _busy(0.02)
+        token.checkpoint()
+    throttled = time.perf_counter() - t0
+    assert throttled >= 0.9 * 6 * 0.02 / 0.25  # 60 ms of sleep after each 20 ms batch
+    token.set_share(1.0)  # full speed again from the next batch
+    t0 = time.perf_counter()
+    for _ in range(6):
+        _busy(0.02)
+        token.checkpoint()
+    assert time.perf_counter() - t0 < throttled / 2
+    for bad in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="share"):
+            token.set_share(bad)
+    assert token.share == 1.0
+
+
+class RecordingToken(ControlToken):
+    """A token that keeps the pauses it takes when throttled."""
+
+    def __init__(self, share):
+        super().__init__(share)
+        self.waits = []
+
+    def _wait(self, seconds):
+        self.waits.append(seconds)
+        super()._wait(seconds)
+
+
+def test_a_trainer_with_a_throttled_token_yields_before_every_batch_and_trains_the_same():
+    X, y = data(n=320)
+    fast = Trainer(X, SMALL, TrainConfig(batch_size=32), store_for(y))
+    token = RecordingToken(share=0.1)
+    slow = Trainer(X, SMALL, TrainConfig(batch_size=32), store_for(y), token=token)
+    fast.fit(1)
+    slow.fit(1)
+    for a, b in zip(fast.model.state_dict().values(), slow.model.state_dict().values()):
+        assert torch.equal(a, b)  # throttling changes when, not what
+    assert len(token.waits) == 10 and min(token.waits) > 0  # before each of the 10 batches
+    assert slow.history[0]["seconds"] >= 0.95 * sum(token.waits)  # and slept them, in the epoch
+
+
 def test_exploding_loss_stops_and_keeps_the_last_good_weights():
     X, y = data()
     tr = Trainer(X, SMALL, TrainConfig(batch_size=20, lr=1.0), store_for(y))

@@ -159,6 +159,30 @@ def test_a_child_trains_continues_and_another_resumes_its_run(data):
             other.shutdown()
 
 
+def test_a_child_throttled_by_its_parent_trains_at_that_share_of_the_time(data):
+    X, sup = data
+    proc = TrainingProcess(threads=1)
+    proc.start()
+    try:
+        assert proc.recv()[0] == "ready"
+        proc.share_samples(1, X)
+        head, arrays = wire.supervision_parts(sup)
+        head.update(run_id=1, samples_key=1, epochs=3, **wire.configs_parts(MODEL, TRAIN))
+
+        def epoch_seconds(events):
+            return [e[1]["snapshot"]["history"][-1]["seconds"] for e in events if e[0] == "epoch"]
+        full = epoch_seconds(run_events(proc, head, arrays))
+        proc.send("share", {"share": 0.05})  # as while the user drags the morph slider
+        slow = epoch_seconds(run_events(proc, dict(head, run_id=2), arrays))
+        assert np.median(slow) > 3 * np.median(full), (slow, full)
+        proc.send("share", {"share": 7.0})  # refused: the child keeps its share and goes on
+        assert np.median(epoch_seconds(run_events(proc, dict(head, run_id=3), arrays))) > 3 * np.median(full)
+        fast = epoch_seconds(run_events(proc, dict(head, run_id=4, share=1.0), arrays))  # full speed again
+        assert np.median(fast) < np.median(slow) / 3, (fast, slow)
+    finally:
+        proc.shutdown()
+
+
 def test_an_error_is_reported_and_a_child_whose_parent_is_gone_ends(data):
     X, sup = data
     proc = TrainingProcess(threads=1)

@@ -76,6 +76,7 @@ T_MIN, T_MAX = -0.5, 1.5
 SLIDER_STEPS = 100        # slider positions per unit of t
 PLAY_PERIOD_S = 2.0       # one way through the play range
 PLAY_INTERVAL_MS = 33
+ANIMATION_QUIET_MS = 600  # the slider still this long (and not held): the user stopped driving
 STRIP_STEPS = 7
 EXPORT_FPS = 20.0
 PATHS = (("transition", "Class transition"), ("between", "Toward another sample"))
@@ -86,6 +87,9 @@ class MorphPanel(QWidget):
 
     frameShown = Signal(object)      # the MorphFrame now on screen
     exportFinished = Signal(object)  # the written path(s), or the exception
+    # The user started (True) or stopped (False) driving the morph frame by frame: the slider
+    # dragged or moved by keys, or Play. Training yields the processor meanwhile.
+    animating = Signal(bool)
 
     def __init__(self, session, mesh_view=None, markers: LatentMarkers | None = None,
                  parent: QWidget | None = None):
@@ -233,6 +237,11 @@ class MorphPanel(QWidget):
         self._play_timer.setInterval(PLAY_INTERVAL_MS)
         self._play_timer.timeout.connect(self._play_tick)
         self._play_start = 0.0
+        self.is_animating = False
+        self._quiet_timer = QTimer(self)  # no slider move for this long: the user stopped
+        self._quiet_timer.setSingleShot(True)
+        self._quiet_timer.setInterval(ANIMATION_QUIET_MS)
+        self._quiet_timer.timeout.connect(self._animation_quiet)
 
         self.slider.valueChanged.connect(self._slider_moved)
         self.spin.valueChanged.connect(self._spin_changed)
@@ -521,6 +530,7 @@ class MorphPanel(QWidget):
         self._request_frame()
 
     def _slider_moved(self, value: int) -> None:
+        self._set_animating(True)
         self._t = value / SLIDER_STEPS
         with QSignalBlocker(self.spin):
             self.spin.setValue(self._t)
@@ -550,10 +560,26 @@ class MorphPanel(QWidget):
             self._show_in_viewport()
         else:
             self._play_timer.stop()
+        self._set_animating(on or self.slider.isSliderDown())
         if self.play_button.isChecked() != on:
             with QSignalBlocker(self.play_button):
                 self.play_button.setChecked(on)
         self.play_button.setText("Stop" if on else "Play")
+
+    def _set_animating(self, on: bool) -> None:
+        if on:
+            self._quiet_timer.start()
+        else:
+            self._quiet_timer.stop()
+        if on != self.is_animating:
+            self.is_animating = on
+            self.animating.emit(on)
+
+    def _animation_quiet(self) -> None:
+        if self.playing or self.slider.isSliderDown():  # held still, not let go: still driving
+            self._quiet_timer.start()
+        else:
+            self._set_animating(False)
 
     def _play_tick(self) -> None:
         phase = ((time.monotonic() - self._play_start) / PLAY_PERIOD_S) % 2.0

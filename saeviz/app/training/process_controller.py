@@ -46,12 +46,14 @@ from saeviz.core.state.labels import LabelStore, follow_store
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "process"
-# Added to the training process's niceness. 3: the window's own threads (the morph's renders,
-# the live view) get the processor first, training keeps over a third of its speed against two
-# busy programs. Measured (bench_morph part 3, bench_ui_stall with 2 hogs): at 0 the morph
-# dragged while training showed 13 to 15 frames/s with a training share of 0.6; at 3, 16 to 20
-# frames/s with a share of 0.35; at 6, 22 to 24 frames/s but a share of 0.21.
-PROCESS_NICENESS = 3
+# Added to the training process's niceness. 0: the system shares the processor between window
+# and training like between any two programs; while the user drives the morph (drag, Play) the
+# window throttles the training instead (``ControllerBase.set_animating``). Measured with two
+# busy programs (bench_ui_stall, 20 s per case): training share 0.61 (digits) and 0.58 (bodies)
+# at 0 against 0.35 and 0.36 at 3, UI timer p99 the same (50 / 54 ms at 0, 52 / 48 at 3); the
+# morph dragged while training (bench_morph part 3) showed 13 to 15 frames/s at 0 and 16 to 20
+# at 3 before the throttle, 25 (drag) and 26 (Play) at 0 with it.
+PROCESS_NICENESS = 0
 BACKENDS = ("thread", "process")
 
 
@@ -263,7 +265,7 @@ class ProcessTrainingController(ControllerBase):
         sup = request.labels.snapshot() if isinstance(request.labels, LabelStore) else request.labels
         own = isinstance(trainer, RemoteTrainer) and trainer.pid == link.pid and trainer.key == link.trainer_key
         header, arrays = wire.supervision_parts(sup)
-        header.update(run_id=run_id, samples_key=key, epochs=int(request.epochs),
+        header.update(run_id=run_id, samples_key=key, epochs=int(request.epochs), share=self._share,
                       trainer_key=trainer.key if own else None, history=[dict(h) for h in request.history],
                       **wire.configs_parts(request.model_config, request.train_config))
         if trainer is not None and not own:  # an earlier run's trainer, continued in this process
@@ -318,6 +320,10 @@ class ProcessTrainingController(ControllerBase):
             raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
         if self.is_running:
             self._link.send("gamma", {"gamma": gamma})
+
+    def _apply_share(self, share: float) -> None:
+        if self._link is not None and not self._link.ended.is_set():
+            self._link.send("share", {"share": share})
 
     def take_latest(self):
         with self._lock:

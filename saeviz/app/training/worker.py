@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 TRAINING_NICENESS = 10     # added to the training thread's niceness
+# The share of the time training computes while the user drives an animation (the morph
+# slider dragged, Play): the frames of a software-rendered 3D view need the processor.
+ANIMATING_SHARE = 0.2
 
 
 def _supervision(req: "TrainingRequest"):
@@ -196,6 +199,23 @@ class ControllerBase(QObject):
         super().__init__(parent)
         self._state = IDLE
         self._leftover: tuple = (None, None, [])
+        self._share = 1.0
+
+    @property
+    def share(self) -> float:
+        """The share of the time training computes (``ANIMATING_SHARE`` while animating)."""
+        return self._share
+
+    def set_animating(self, on: bool) -> None:
+        """The user drives an animation (``on``) or stopped: training is throttled to
+        ``ANIMATING_SHARE`` of the time meanwhile, from its next batch on."""
+        share = ANIMATING_SHARE if on else 1.0
+        if share != self._share:
+            self._share = share
+            self._apply_share(share)
+
+    def _apply_share(self, share: float) -> None:
+        raise NotImplementedError
 
     @property
     def state(self) -> str:
@@ -241,6 +261,7 @@ class TrainingController(ControllerBase):
         thread = QThread()
         thread.setObjectName("saeviz-training")
         worker = TrainingWorker(request)
+        worker.token.set_share(self._share)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.snapshotReady.connect(self.snapshotReady)
@@ -262,6 +283,10 @@ class TrainingController(ControllerBase):
     def set_gamma(self, gamma: float) -> None:
         if self._worker is not None:
             self._worker.set_gamma(gamma)
+
+    def _apply_share(self, share: float) -> None:
+        if self._worker is not None:
+            self._worker.token.set_share(share)
 
     def take_latest(self):
         return None if self._worker is None else self._worker.take_latest()

@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         self.guided = attach_guided(self.shell)  # candidates, labeling queue, classifier metrics, rounds
         # mesh viewport, class transitions, decoding any point of a linear projection
         self.mesh_tools = attach_mesh_tools(self.shell)
+        self.mesh_tools.morph.animating.connect(self.controller.set_animating)  # training yields meanwhile
         # panels scroll inside their docks and tab titles stay whole: the window fits and works
         # on a 1280x720 screen (see window_fit); every action gets its icon
         scroll_docks(self)

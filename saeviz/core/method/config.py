@@ -112,6 +112,7 @@ class TrainConfig(_JsonMixin):
     classifier: str = "svm"
     self_training: float = 0.0  # confidence threshold of pseudo-labels (0: off)
     pseudo_labeler: str = ""    # classifier whose predictions become pseudo-labels ("": classifier)
+    pseudo_weight: float = 1.0  # a pseudo-label's structural weight, relative to a given label's
 
     def scale_for(self, latent_dim: int) -> float:
         """Latent units per unit of class distance.
@@ -147,6 +148,8 @@ class TrainConfig(_JsonMixin):
         if not 0.0 <= float(self.self_training) <= 1.0:
             raise ValueError(f"self_training (a confidence threshold, 0: off) must lie in [0, 1], "
                              f"got {self.self_training}")
+        if not 0.0 < float(self.pseudo_weight) <= 1.0:
+            raise ValueError(f"pseudo_weight must lie in (0, 1], got {self.pseudo_weight}")
         if isinstance(self.mds, dict):
             object.__setattr__(self, "mds", MDSConfig.from_dict(self.mds))
 

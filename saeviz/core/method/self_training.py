@@ -4,7 +4,8 @@
 start). From the epoch ``warmup`` on it fits a classifier on the labeled codes of the
 trainer's current codes, takes the unlabeled samples whose predicted class has a confidence
 of at least ``threshold`` and hands the trainer a copy of the supervision with those samples
-labeled, so their codes get MDS targets like the labeled ones. The pseudo-labels live only in
+labeled, so their codes get MDS targets like the labeled ones, their structural loss scaled by
+``weight`` (1: as much as a given label's). The pseudo-labels live only in
 that copy: the label store, or the labels given to an estimator, never see them, and they
 are recomputed from scratch every epoch (a sample may lose its pseudo-label again).
 """
@@ -43,6 +44,14 @@ def validate_threshold(threshold: float) -> float:
     return t
 
 
+def validate_pseudo_weight(weight: float) -> float:
+    """``weight`` (of a pseudo-label's structural loss) as a float in (0, 1]; ValueError otherwise."""
+    w = float(weight)
+    if not 0.0 < w <= 1.0:
+        raise ValueError(f"the pseudo-label weight must lie in (0, 1], got {weight}")
+    return w
+
+
 class SelfTraining:
     """A supervision source adding confident pseudo-labels (see the module docstring).
 
@@ -52,9 +61,10 @@ class SelfTraining:
     """
 
     def __init__(self, source: Callable[[], Supervision | None], threshold: float = 0.9,
-                 classifier: str = "svm", warmup: int = 1):
+                 classifier: str = "svm", warmup: int = 1, weight: float = 1.0):
         self.source = source
         self.threshold = validate_threshold(threshold)
+        self.weight = validate_pseudo_weight(weight)
         self.classifier = validate_classifier(classifier)
         self.warmup = int(warmup)
         self.n_pseudo = 0
@@ -73,8 +83,10 @@ class SelfTraining:
         if sup is None or trainer is None or trainer.epoch < self.warmup:
             return sup
         labels = pseudo_labels(trainer.latent_codes(), sup.labels, self.threshold, self.classifier)
-        self.n_pseudo = int(np.sum(labels >= 0) - np.sum(np.asarray(sup.labels) >= 0))
-        return Supervision(labels, sup.class_names, sup.colors, sup.distances, sup.version)
+        given = np.asarray(sup.labels) >= 0
+        self.n_pseudo = int(np.sum(labels >= 0) - np.sum(given))
+        weights = None if self.weight == 1.0 else np.where(given, 1.0, self.weight).astype(np.float32)
+        return Supervision(labels, sup.class_names, sup.colors, sup.distances, sup.version, weights)
 
 
 def with_self_training(source: Callable[[], Supervision | None], train_config):
@@ -84,4 +96,5 @@ def with_self_training(source: Callable[[], Supervision | None], train_config):
     if float(train_config.self_training) <= 0:
         return source
     return SelfTraining(source, train_config.self_training,
-                        train_config.pseudo_labeler or train_config.classifier)
+                        train_config.pseudo_labeler or train_config.classifier,
+                        weight=train_config.pseudo_weight)

@@ -39,8 +39,11 @@ def sae_loss(reconstruction: torch.Tensor, structural: torch.Tensor, labeled: to
     """The per-sample loss of Algorithm 1: ``gamma * structural + (1 - gamma) * reconstruction``
     for a labeled sample (``labeled`` 1) and the reconstruction error alone for an unlabeled
     one (``labeled`` 0); each error is the mean squared error over the sample's features
-    (reconstruction, normalised) or latent dimensions (structural, against its target)."""
-    return torch.where(labeled > 0, gamma * structural + (1.0 - gamma) * reconstruction, reconstruction)
+    (reconstruction, normalised) or latent dimensions (structural, against its target).
+    A ``labeled`` weight between 0 and 1 (a pseudo-label of self-training) uses
+    ``gamma * labeled`` in place of ``gamma``."""
+    g = gamma * labeled
+    return torch.where(labeled > 0, g * structural + (1.0 - g) * reconstruction, reconstruction)
 
 
 _STEP_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
@@ -87,13 +90,37 @@ class Cancelled(Exception):
     """Raised inside the loop when the token was cancelled; ``iter_epochs`` ends cleanly."""
 
 
-class ControlToken:
-    """Pause, resume and cancel a running trainer from another thread."""
+MAX_YIELD_S = 0.25  # the longest pause a throttled training takes before one batch
 
-    def __init__(self) -> None:
+
+class ControlToken:
+    """Pause, resume, throttle and cancel a running trainer from another thread.
+
+    ``share`` below 1 throttles the training: before each batch it sleeps long enough that it
+    computes only that share of the time (a batch that took 10 ms is followed by 40 ms of
+    sleep at a share of 0.2), so that an interactive view keeps the processor while the user
+    drives it; 1 (the default) trains at full speed.
+    """
+
+    def __init__(self, share: float = 1.0) -> None:
         self._running = threading.Event()
         self._running.set()
         self._cancelled = threading.Event()
+        self._share = 1.0
+        self._since = time.perf_counter()
+        self.set_share(share)
+
+    @property
+    def share(self) -> float:
+        """The share of the time the training computes (1: full speed)."""
+        return self._share
+
+    def set_share(self, share: float) -> None:
+        """Throttle the training to ``share`` (in (0, 1]) of the time from its next batch on."""
+        share = float(share)
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"the training's share of the time must lie in (0, 1], got {share}")
+        self._share = share
 
     def pause(self) -> None:
         """Hold the training before its next batch."""
@@ -118,11 +145,21 @@ class ControlToken:
         """True once the training was cancelled."""
         return self._cancelled.is_set()
 
+    def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds`` of a throttled training, less when cancelled meanwhile."""
+        self._cancelled.wait(seconds)
+
     def checkpoint(self) -> None:
-        """Block while paused; raise ``Cancelled`` when cancelled."""
+        """Block while paused (or throttled, see the class docstring); raise ``Cancelled``
+        when cancelled."""
+        share = self._share
+        if share < 1.0:
+            worked = time.perf_counter() - self._since
+            self._wait(min(worked * (1.0 / share - 1.0), MAX_YIELD_S))
         self._running.wait()
         if self._cancelled.is_set():
             raise Cancelled
+        self._since = time.perf_counter()
 
 
 @dataclass(frozen=True)
@@ -380,7 +417,7 @@ class Trainer:
         recon = rec / max(n_rec, 1)
         return Snapshot(
             epoch=self.epoch, batch=batch, n_batches=n_batches, final=final,
-            codes=self._codes.copy(), recon_loss=recon, struct_loss=stl / max(n_st, 1),
+            codes=self._codes.copy(), recon_loss=recon, struct_loss=stl / n_st if n_st > 0 else 0.0,
             rmse=float(np.sqrt(recon) * float(self.model.scale)),
             stress=None if st is None else float(st.stress),
             class_targets=None if st is None else st.class_targets.copy(),
@@ -404,10 +441,11 @@ class Trainer:
         gamma = self._gamma
         structured = st is not None
         target_of = torch.zeros((n, d), dtype=torch.float32, device=self.device)
-        has_target = torch.zeros(n, dtype=torch.float32, device=self.device)  # 1 for labeled samples
+        has_target = torch.zeros(n, dtype=torch.float32, device=self.device)  # labeled: their weight
         if structured:
             target_of[t_idx] = torch.from_numpy(np.asarray(t_vals, np.float32)).to(self.device)
-            has_target[t_idx] = 1.0
+            has_target[t_idx] = 1.0 if sup.weights is None else torch.from_numpy(
+                np.asarray(sup.weights, np.float32)[t_idx]).to(self.device)
         n_features = int(np.prod(self.model.sample_shape))
         bs = int(self.config.batch_size)
         rng_before = copy.deepcopy(self._rng.bit_generator.state)
@@ -455,7 +493,7 @@ class Trainer:
                                               if structured else (float(rec_each.sum()), 0.0, 0.0))
                 sums[0] += len(idx)
                 sums[1] += rec_sum
-                sums[2] += int(n_lab)
+                sums[2] += n_lab
                 sums[3] += st_sum
                 batch_losses.append((rec_sum / len(idx), st_sum / n_lab if n_lab else 0.0))
             seen += n_global
@@ -483,7 +521,7 @@ class Trainer:
         self.history.append({
             "epoch": self.epoch,
             "recon_loss": recon,
-            "struct_loss": sums[3] / max(sums[2], 1),
+            "struct_loss": sums[3] / sums[2] if sums[2] > 0 else 0.0,
             "rmse": float(np.sqrt(recon) * float(self.model.scale)),
             "stress": None if st is None else float(st.stress),
             "n_labeled": int(len(t_idx)),

@@ -9,7 +9,8 @@ Messages are frames of ``saeviz.core.method.wire`` (JSON and safetensors, no pic
 pipes. Commands (parent to child): ``samples`` (the training samples, written once per dataset
 to a file in shared memory that the child maps and removes), ``labels`` (read at each epoch
 start), ``gamma`` (used from the next epoch), ``run``, ``pause``, ``resume``, ``cancel``
-(between batches) and ``stop`` (the process ends). Events (child to parent): ``ready``,
+(between batches), ``share`` (throttle the training to that share of the time, see
+``ControlToken``) and ``stop`` (the process ends). Events (child to parent): ``ready``,
 ``started`` (the network, once per run), ``snapshot`` (inside an epoch), ``epoch`` (the final
 snapshot and the weights after it) and ``finished`` (the trainer's state, or the error with
 its traceback text).
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,6 +230,7 @@ class _Child:
         self.trainer = None
         self.trainer_key: int | None = None
         self.token = None
+        self.share = 1.0  # of the time the training computes (the window throttles it while animating)
         self.alive = True
 
     def send(self, kind: str, header: dict | None = None, arrays: dict | None = None) -> None:
@@ -277,6 +280,14 @@ class _Child:
             token.resume()
         elif kind == "cancel" and token is not None:
             token.cancel()
+        elif kind == "share":
+            share = float(header.get("share", 1.0))
+            if not 0.0 < share <= 1.0:
+                log.warning("a share of the time outside (0, 1] was asked for: %s", share)
+                return
+            self.share = share
+            if token is not None:
+                token.set_share(share)
         elif kind == "stop":
             self._parent_gone()
         elif kind == "run":
@@ -323,6 +334,15 @@ class _Child:
         class PipeToken(ControlToken):
             """Before each batch, read the commands that came in; while paused, wait for one."""
 
+            def _wait(token, seconds: float) -> None:  # throttled: commands still come in
+                end = time.monotonic() + seconds
+                while token.share < 1.0 and not token.cancelled and self.alive:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        break
+                    if wire.waiting(self.commands, left):
+                        self.receive_one()
+
             def checkpoint(token) -> None:
                 self.drain()
                 while token.paused and not token.cancelled and self.alive:
@@ -330,7 +350,9 @@ class _Child:
                 ControlToken.checkpoint(token)
 
         run_id = int(header["run_id"])
-        token = self.token = PipeToken()
+        share = float(header.get("share", self.share))
+        self.share = share if 0.0 < share <= 1.0 else 1.0
+        token = self.token = PipeToken(self.share)
         self.supervision = wire.supervision_from(header, arrays)
         self.gamma = None
         trainer, error, details = None, None, None

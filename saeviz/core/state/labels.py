@@ -72,13 +72,18 @@ def validate_labels(labels, n: int, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Supervision:
-    """An immutable copy of the labels, classes and distances at one version."""
+    """An immutable copy of the labels, classes and distances at one version.
+
+    ``weights`` (optional, one per sample) scales the structural loss of each labeled sample
+    (1: the paper's; self-training gives its pseudo-labels a smaller one); None is 1 for all.
+    """
 
     labels: np.ndarray
     class_names: tuple[str, ...]
     colors: tuple[str, ...]
     distances: np.ndarray
     version: int
+    weights: np.ndarray | None = None
 
     @property
     def labeled(self) -> np.ndarray:
