@@ -29,7 +29,11 @@ import numpy as np
 
 from saeviz.core.method.code_classifiers import fit_code_classifier, validate_classifier
 from saeviz.core.method.config import CLASSIFIERS, TrainConfig
-from saeviz.core.method.self_training import SelfTraining, validate_pseudo_weight, validate_threshold
+from saeviz.core.method.self_training import (
+    SelfTraining,
+    validate_pseudo_weight,
+    validate_threshold,
+)
 from saeviz.core.method.training import Trainer, decode, encode
 from saeviz.experiments import baselines as B
 from saeviz.experiments import common

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from saeviz.core.display.geometry import PolygonGrid, crossings_by_band, polygon_hits, xy_in_polygon
+from saeviz.core.display.geometry import (
+    PolygonGrid,
+    crossings_by_band,
+    polygon_hits,
+    xy_in_polygon,
+)
 
 __all__ = ["GridBuckets", "PointIndex"]
 

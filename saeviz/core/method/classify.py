@@ -17,7 +17,6 @@ from sklearn.svm import LinearSVC
 
 from saeviz.core.errors import DataError
 
-
 _BLOCK = 1 << 16  # codes scored at a time: the temporaries of a block stay in the cache
 
 
