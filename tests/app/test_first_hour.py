@@ -175,9 +175,18 @@ def test_quitting_asks_and_cancel_keeps_the_training_running(make_window, qtbot,
     try:
         w.actions["train"].trigger()
         qtbot.waitUntil(lambda: w.session.epoch >= 1, timeout=120000)
-        answers = trigger(qtbot, w.actions["quit"], press(QMessageBox.Cancel))
+        asked = []  # what the window showed while the question was open
+
+        def look_then_cancel(box):
+            asked.append((w.controller.state, w.session.epoch))
+            qtbot.wait(600)  # the user reads the question: the training holds meanwhile
+            asked.append((w.controller.state, w.session.epoch))
+            press(QMessageBox.Cancel)(box)
+        answers = trigger(qtbot, w.actions["quit"], look_then_cancel)
         assert answers.seen[0][1] == "Unsaved model"
-        assert w.isVisible() and w.controller.is_running
+        assert asked[0][0] == asked[1][0] == "paused" and asked[1][1] <= asked[0][1] + 1  # the batch in flight
+        assert f"{asked[1][1]} epochs" in answers.seen[0][2] or f"{asked[0][1]} epochs" in answers.seen[0][2]
+        assert w.isVisible() and w.controller.is_running and w.controller.state == "running"
         epoch = w.session.epoch
         qtbot.waitUntil(lambda: w.session.epoch > epoch, timeout=120000)  # still training
 

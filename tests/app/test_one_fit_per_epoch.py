@@ -157,7 +157,9 @@ def test_short_epochs_get_a_result_at_most_once_per_interval_and_the_last_one_al
         QTest.qWait(300)
         assert w.session.epoch == epochs
         assert 1 <= fits.calls <= seconds / flow.CLASSIFIER_INTERVAL + 2
-        assert fits.calls < epochs  # 40 epochs of 120 samples take a few seconds, not 40
+        # 40 epochs of 120 samples take a few seconds, so far fewer fits than epochs; on a
+        # machine so busy that the epochs took a second each, one fit per epoch was due
+        assert fits.calls < epochs or seconds >= epochs * flow.CLASSIFIER_INTERVAL, (fits.calls, seconds)
     finally:
         w.labeling.ask_unsaved = lambda: "discard"
         w.documents.ask_unsaved_model = lambda doing: "discard"

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from saeviz.app.common.questions import save_discard_or_cancel
 from saeviz.app.common.shell import Shell
+from saeviz.app.training.worker import PAUSED, RUNNING
 from saeviz.core.errors import SaevizError
 from saeviz.core.io.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
 from saeviz.core.method.evaluate import encode_codes
@@ -282,9 +283,24 @@ class Documents(QObject):
 
     def maybe_keep_model(self, doing: str) -> bool:
         """True when the current model may go (nothing new since it was saved, saved now, or
-        discarded); False keeps everything as it is, a running training too."""
+        discarded); False keeps everything as it is, a running training too. A running
+        training is paused while the user is asked (the question names the epochs the model
+        has, and a saved model is the one asked about) and goes on when the answer keeps it."""
         if not self.model_unsaved:
             return True
+        controller = self.window.controller
+        held = controller.state == RUNNING
+        if held:
+            controller.pause()
+        keep = False
+        try:
+            keep = self._keep_model(doing)
+        finally:
+            if held and not keep and controller.state == PAUSED:
+                controller.resume()
+        return keep
+
+    def _keep_model(self, doing: str) -> bool:
         answer = self.ask_unsaved_model(doing)
         if answer == "discard":
             return True
