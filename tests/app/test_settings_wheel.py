@@ -45,3 +45,17 @@ def test_the_wheel_over_a_field_scrolls_the_panel_until_the_field_is_clicked(mak
     qtbot.waitUntil(spin.hasFocus, timeout=2000)
     assert wheel_down(spin)
     assert spin.value() == 63  # a field with the focus takes the wheel
+
+
+def test_the_wheel_over_the_morph_panel_scrolls_it_and_leaves_t_alone(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "settings.ini", shown_size=(1280, 720))
+    morph = w.mesh_tools.morph
+    w.mesh_tools.docks["morph"].raise_()
+    qtbot.waitUntil(morph.spin.isVisible, timeout=5000)
+    t = morph.spin.value()
+    for _ in range(3):
+        assert not wheel_down(morph.spin)  # left to the dock's scroll area
+    assert morph.spin.value() == t and not morph.spin.hasFocus()
+    for combo in (morph.path_combo, morph.source_combo):
+        index = combo.currentIndex()
+        assert not wheel_down(combo) and combo.currentIndex() == index

@@ -166,11 +166,12 @@ def test_playing_the_morph_throttles_the_training_process_until_it_stops(window,
     full = epoch_seconds(n, s.epoch)
     panel.play_button.click()  # the user plays the morph while the window trains
     assert panel.is_animating and w.controller.share < 0.5
+    assert "Training slowed down" in w.statusBar().currentMessage()  # the user sees why
     start = s.epoch + 1  # the epoch running now may have started before the child was told
     wait_epochs(qtbot, w, start + 3)
     played = epoch_seconds(start, start + 3)
     panel.play_button.click()  # Stop: full speed again
-    assert w.controller.share == 1.0
+    assert w.controller.share == 1.0 and "Training slowed" not in w.statusBar().currentMessage()
     start = s.epoch + 1
     wait_epochs(qtbot, w, start + 3)
     after = epoch_seconds(start, start + 3)

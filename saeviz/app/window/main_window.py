@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 RESOURCES = Path(__file__).resolve().parents[3] / "resources"
 STATE_VERSION = 1
+MORPH_YIELD_TEXT = "Training slowed down while the morph animates; full speed when you let go"
 
 
 def resource(name: str) -> Path | None:
@@ -137,7 +138,7 @@ class MainWindow(QMainWindow):
         self.guided = attach_guided(self.shell)  # candidates, labeling queue, classifier metrics, rounds
         # mesh viewport, class transitions, decoding any point of a linear projection
         self.mesh_tools = attach_mesh_tools(self.shell)
-        self.mesh_tools.morph.animating.connect(self.controller.set_animating)  # training yields meanwhile
+        self.mesh_tools.morph.animating.connect(self._morph_animating)  # training yields meanwhile
         # panels scroll inside their docks and tab titles stay whole: the window fits and works
         # on a 1280x720 screen (see window_fit); every action gets its icon
         scroll_docks(self)
@@ -373,6 +374,16 @@ class MainWindow(QMainWindow):
         self.documents.drop(event)
 
     # -- closing -------------------------------------------------------------------------------------------------
+    def _morph_animating(self, on: bool) -> None:
+        """The user drives the morph (``on``) or stopped: training yields the processor
+        meanwhile, and the status bar says why it slowed down."""
+        self.controller.set_animating(on)
+        bar = self.statusBar()
+        if on and self.controller.is_running:
+            self.shell.status(MORPH_YIELD_TEXT, 0)
+        elif not on and bar.currentMessage() == MORPH_YIELD_TEXT:
+            bar.clearMessage()
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.frame_timer.stop()
         if self.controller.is_running:

@@ -22,12 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.wheel_guard import guard_wheel
+
 NO_SCROLL = ("meshDock",)  # an OpenGL viewport scales itself, it must not scroll
 
 
 def scroll_docks(window: QMainWindow, skip=NO_SCROLL) -> list[QDockWidget]:
     """Put the panel of every dock (except ``skip`` and those that scroll already) into a
-    frameless, resizable ``QScrollArea``; returns the docks changed."""
+    frameless, resizable ``QScrollArea`` whose spin and combo boxes take the wheel only once
+    focused (``guard_wheel``); returns the docks changed."""
     changed = []
     for dock in window.findChildren(QDockWidget):
         panel = dock.widget()
@@ -41,6 +44,7 @@ def scroll_docks(window: QMainWindow, skip=NO_SCROLL) -> list[QDockWidget]:
         area.setVerticalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         area.setWidget(panel)  # takes the panel out of the dock
         dock.setWidget(area)
+        guard_wheel(panel)  # the wheel scrolls the panel, not the field passing under the pointer
         changed.append(dock)
     return changed
 
