@@ -124,3 +124,37 @@ def test_sae_codes_classify_better_than_a_plain_autoencoder(digits):
         else:
             errors[gamma] = float(np.mean(est.predict(X[te]) != digits.y[te]))
     assert errors[0.5] < errors[0.0], errors
+
+
+def test_the_estimator_trains_what_the_trainer_trains_with_its_seed():
+    """The estimator adds nothing to the method: with ``random_state`` r it trains, bit for
+    bit, the network a ``Trainer`` (with self-training) trains from the seed r draws, and
+    ``predict`` is the linear SVM on the labeled training codes."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    from saeviz.core.method.code_classifiers import fit_code_classifier
+    from saeviz.core.method.config import ModelConfig, TrainConfig
+    from saeviz.core.method.self_training import SelfTraining
+    from saeviz.core.method.training import Trainer, encode
+    from saeviz.core.state.labels import Supervision, default_color, equal_distances
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X / 16.0).astype(np.float32), y % 3
+    Xtr, ytr, Xte = X[:500], y[:500], X[500:700]
+    labels = np.full(len(ytr), -1)
+    labels[::20] = ytr[::20]
+    est = StructuringAutoencoder(hidden_sizes=(64,), latent_dim=4, epochs=3, batch_size=64, random_state=7,
+                                 self_training=0.9, pseudo_labeler="label-spreading", pseudo_weight=0.5).fit(Xtr, labels)
+    seed = int(np.random.RandomState(7).randint(0, 2**31 - 1))
+    sup = Supervision(labels, ("0", "1", "2"), tuple(default_color(i) for i in range(3)), equal_distances(3), 0)
+    pseudo = SelfTraining(lambda: sup, threshold=0.9, classifier="label-spreading", weight=0.5)
+    trainer = Trainer(Xtr, ModelConfig(hidden=(64,), latent_dim=4), TrainConfig(seed=seed, epochs=3, batch_size=64),
+                      pseudo)
+    pseudo.attach(trainer)
+    trainer.fit(3)
+    assert pseudo.n_pseudo > 0 and est.n_pseudo_labels_ == pseudo.n_pseudo
+    for a, b in zip(est.model_.state_dict().values(), trainer.model.state_dict().values()):
+        assert torch.equal(a, b)
+    svm = fit_code_classifier(trainer.latent_codes(), labels, "svm")
+    np.testing.assert_array_equal(est.predict(Xte), svm.predict(encode(trainer.model, Xte)))

@@ -49,7 +49,8 @@ class MeshTools(QObject):
         self.morph_markers = LatentMarkers(view, projection, self)
         self.morph = MorphPanel(self.session, mesh_view=None, markers=self.morph_markers)
         self.decode = DecodeAnywhere(self.session, view, projection, mesh_view=None)
-        placeholder = QLabel("The 3D viewport opens with a dataset of meshes (File > Open, or the bodies demo).")
+        placeholder = QLabel("The 3D viewport opens with a dataset of meshes (File > Open dataset: a folder "
+                             "of meshes, or the bodies that 'saeviz bodies' writes).")
         placeholder.setWordWrap(True)
         placeholder.setAlignment(Qt.AlignCenter)
         widgets = {"mesh": placeholder, "morph": self.morph, "decode": self.decode}
