@@ -401,6 +401,8 @@ class Trainer:
         labels = sup.labels
         if len(labels) != len(self.X):
             raise DataError(f"{len(labels)} labels for {len(self.X)} training samples")
+        if sup.weights is not None and np.shape(sup.weights) != np.shape(labels):
+            raise DataError(f"{np.size(sup.weights)} label weights for {len(labels)} labels")
         idx = np.flatnonzero(labels >= 0)
         if len(np.unique(labels[idx])) < 2:
             return None, empty, None
