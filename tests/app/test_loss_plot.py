@@ -62,3 +62,33 @@ def test_the_range_grows_in_steps_and_a_drag_keeps_the_users_range(qtbot):
     feed(plot, range(1, 3), history := [])
     plot.flush()
     assert vb.viewRange()[0][1] < 2.5
+
+
+def test_the_log_axis_labels_do_not_overlap_in_a_small_panel(qtbot, artifacts_dir):
+    """At 1280 x 720 the loss dock is about 290 x 170 px: labelling all nine ticks of a decade
+    piled "0.6 0.7 0.8 0.9" on top of each other; the axis labels 1, 2 and 5 of each decade."""
+    from PySide6.QtGui import QImage, QPainter
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(290, 170)
+    plot.show()
+    QTest.qWaitForWindowExposed(plot)
+    # the pretrained demo's 30 epochs: reconstruction 0.85 to 0.41, structural 2.7 to 0.66
+    history = [{"epoch": e, "recon_loss": 0.85 * (0.41 / 0.85) ** ((e - 1) / 29),
+                "struct_loss": 2.7 * (0.66 / 2.7) ** ((e - 1) / 29), "n_labeled": 50} for e in range(1, 31)]
+    plot.set_history(history)
+    plot.flush()
+    QTest.qWait(50)
+    axis = plot.plot.getAxis("left")
+    image = QImage(10, 10, QImage.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    shown = sorted((rect.top(), rect.bottom(), text) for rect, _flags, text in texts if text.strip())
+    assert len(shown) >= 2, shown  # still a scale
+    for (top_a, bottom_a, a), (top_b, _bottom_b, b) in zip(shown, shown[1:]):
+        assert top_b >= bottom_a - 1, f"{a!r} and {b!r} overlap: {shown}"
+    plot.grab().save(str(artifacts_dir / "loss-plot-small.png"))

@@ -56,6 +56,16 @@ def ema(values: np.ndarray, alpha: float, start: float | None = None) -> np.ndar
     return out
 
 
+class LogLossAxis(pg.AxisItem):
+    """A log axis that labels 1, 2 and 5 of each decade: labels on all nine ticks of a decade
+    pile on top of each other in a small panel (pyqtgraph spaces them as if they were even)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        strings = super().logTickStrings(values, scale, spacing)
+        leading = np.rint(10.0 ** (np.asarray(values, float) % 1.0)).astype(int)  # 1..10 in each decade
+        return [s if d in (1, 2, 5, 10) else "" for s, d in zip(strings, leading)]
+
+
 class LossPlot(QWidget):
     """Per-epoch losses (lines with markers) and smoothed per-batch losses (thin lines).
 
@@ -81,7 +91,7 @@ class LossPlot(QWidget):
         self._done_epochs: set[int] = set()
         self._live: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", axisItems={"left": LogLossAxis(orientation="left")})
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "epoch")
@@ -98,8 +108,9 @@ class LossPlot(QWidget):
         vb = self.plot.getViewBox()
         vb.disableAutoRange()
         vb.sigRangeChangedManually.connect(self._stop_following)
-        self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210),
-                                          labelTextColor="#333333")
+        # one row at the top right: above the curves, whose decade the range rounds up to
+        self.legend = self.plot.addLegend(offset=(-10, 4), brush=pg.mkBrush(255, 255, 255, 210),
+                                          labelTextColor="#333333", colCount=2, verSpacing=-6)
 
         def curve(color, width, name, symbol=None, alpha=255):
             c = pg.mkColor(color)
@@ -111,8 +122,11 @@ class LossPlot(QWidget):
             self.plot.addItem(item)
             return item
 
-        self.batch_recon_item = curve(RECON_COLOR, 1, "reconstruction (batches)", alpha=170)
-        self.batch_struct_item = curve(STRUCT_COLOR, 1, "structural (batches)", alpha=170)
+        # the thin per-batch lines share their colour with the epoch curves and have the
+        # "per batch" box below; the legend names the two losses only (it covers less of a
+        # small panel)
+        self.batch_recon_item = curve(RECON_COLOR, 1, None, alpha=170)
+        self.batch_struct_item = curve(STRUCT_COLOR, 1, None, alpha=170)
         self.recon_item = curve(RECON_COLOR, 2, "reconstruction", symbol="o")
         self.struct_item = curve(STRUCT_COLOR, 2, "structural", symbol="o")
 
