@@ -66,6 +66,11 @@ def test_the_morph_panel_fits_the_right_column_of_a_laptop_window(make_window, q
         assert isinstance(area, QScrollArea)
         assert not area.horizontalScrollBar().isVisible()
         assert morph.width() <= area.viewport().width()
+        # what the user drives is in sight without scrolling the (short) dock: slider, t, Play
+        assert area.verticalScrollBar().value() == 0
+        for widget in (slider, morph.spin, morph.play_button):
+            bottom = widget.mapTo(area.viewport(), widget.rect().bottomLeft()).y()
+            assert bottom <= area.viewport().height(), (widget.objectName(), bottom, area.viewport().height())
     finally:
         w.close()
 

@@ -92,7 +92,8 @@ class MeshTools(QObject):
 
     def enlarge_viewport(self) -> None:
         """Give the mesh viewport most of the right-hand column, and the column more width:
-        a body needs room (the panels below it keep what they need)."""
+        a body needs room (the panels below it keep what they need, the morph panel its
+        slider and Play button)."""
         d = self.docks
         mesh = d["mesh"]
         if self._closed or not mesh.isVisible() or mesh.isFloating():
@@ -100,8 +101,10 @@ class MeshTools(QObject):
         below = self.shell.docks.get("loss")
         below = below if below is not None and not below.isFloating() else d["morph"]
         height = mesh.height() + below.height()
+        title = mesh.height() - mesh.widget().height() if mesh.widget() is not None else 0
         rest = max(below.minimumSizeHint().height(), below.widget().minimumSizeHint().height()
-                   if below.widget() is not None else 0, d["morph"].minimumSizeHint().height())
+                   if below.widget() is not None else 0, d["morph"].minimumSizeHint().height(),
+                   title + self.morph.drive_height())  # the morph's slider and Play in sight
         self.shell.resize_docks([mesh, below], [max(height - rest, int(0.65 * height)), rest], Qt.Vertical)
         central = self.shell.central_width()
         if central:

@@ -167,6 +167,7 @@ class MorphPanel(QWidget):
         prow.addWidget(self.spin, 1)
         prow.addWidget(self.play_button)
         trow.addLayout(prow)
+        self._drive_rows = trow
 
         self.info = QLabel("")
         self.info.setObjectName("morphInfo")
@@ -223,8 +224,8 @@ class MorphPanel(QWidget):
         form.addRow("", self.path_stack)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(trow)  # what the user drives first: in sight in a short dock
         lay.addLayout(form)
-        lay.addLayout(trow)
         lay.addWidget(self.info)
         lay.addWidget(self.mesh_note)
         lay.addWidget(self.display, 1)
@@ -262,6 +263,12 @@ class MorphPanel(QWidget):
         session.classifier_changed.connect(self._classifier_changed)
         session.training_state.finished.connect(self._gate.run_pending)  # no wait once training ends
         self._dataset_changed()
+
+    def drive_height(self) -> int:
+        """Pixels from the panel's top to the bottom of the slider, t and Play row: what a
+        dock must show of the panel for the user to drive the morph without scrolling."""
+        margins = self.layout().contentsMargins()
+        return margins.top() + self._drive_rows.sizeHint().height() + self.layout().spacing()
 
     # -- state read by others ------------------------------------------------------------------------
     @property
