@@ -223,3 +223,34 @@ def test_help_keyboard_shortcuts_lists_every_shortcut_of_the_window(artifacts_di
         qtbot.waitUntil(lambda: w._shortcuts_dialog is None, timeout=5000)
     finally:
         w.close()
+
+
+def test_the_inspector_shows_the_whole_sample_in_its_dock_at_1280x720(artifacts_dir, make_window, qtbot, tmp_path):
+    """An image pane sized itself by its last picture (a QLabel's pixmap is its size hint),
+    so the inspector grew taller than its dock and a clicked digit showed as a dark pane with
+    its top rows at the bottom edge; the panes now follow the dock."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QScrollArea
+
+    w = make_window(tmp_path / "settings.ini", shown_size=(1280, 720))
+    insp = w.inspector
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    insp.find_box.setFocus()
+    insp.find_box.selectAll()
+    QTest.keyClicks(insp.find_box, str(int(w.session.dataset.train_idx[5])))  # a training sample
+    QTest.keyClick(insp.find_box, Qt.Key_Return)
+    qtbot.waitUntil(insp.sample_pane.has_image, timeout=10000)
+    qtbot.wait(300)
+    dock = w.docks["inspector"]
+    dock.raise_()
+    area = dock.widget()
+    assert isinstance(area, QScrollArea)
+    viewport = area.viewport()
+    for pane in (insp.sample_pane, insp.recon_pane):  # side by side, the same size
+        top = pane.mapTo(viewport, pane.contentsRect().topLeft()).y()
+        bottom = top + pane.contentsRect().height()
+        assert 0 <= top and bottom <= viewport.height() + 1, (top, bottom, viewport.height())
+    pix = insp.sample_pane.pixmap()
+    assert 48 <= pix.height() <= insp.sample_pane.contentsRect().height(), pix.size()
+    w.grab().save(str(artifacts_dir / "inspector-1280x720.png"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
@@ -53,8 +53,26 @@ class ImagePane(QLabel):
         super().resizeEvent(event)
         self._rescale()
 
+    # A QLabel's size hint is its pixmap's size: a picture scaled to the pane would keep the
+    # pane (and the panel around it) at least that large, so that it never shrinks with its
+    # dock. The pane asks for a fixed size and the picture follows the pane.
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(160, 160)
 
-class CurvePane(pg.PlotWidget):
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.minimumSize()
+
+
+class _PlotPane(pg.PlotWidget):
+    """A plot that asks for the room of an image pane, not pyqtgraph's 640 x 480: the
+    inspector's stacked views take their largest page's size hint, and a scrolled panel
+    would grow to it whatever its dock's size."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(320, 160)
+
+
+class CurvePane(_PlotPane):
     """A vector sample and its reconstruction as curves over the feature index."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -72,7 +90,7 @@ class CurvePane(pg.PlotWidget):
         self.reconstruction.setData([] if r is None else np.ravel(r))
 
 
-class MeshPane(pg.PlotWidget):
+class MeshPane(_PlotPane):
     """Mesh vertices seen from the front (x, y): the sample and its reconstruction, drawn as one
     density image (``saeviz.core.display.density``: a cell per 2x2 screen pixels, the two colours
     mixed where both fall). A scatter item of 2 x 13,718 markers took about 130 ms per update,
