@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: --classifier's); label-spreading kept them right on MNIST with 600 labels")
     tr.add_argument("--pseudo-weight", type=_weight, default=1.0, metavar="WEIGHT",
                     help="structural weight of a pseudo-label against a given label's, in (0, 1] (default 1); "
-                         "0.25 kept the reconstruction within 9%% of a plain autoencoder's on MNIST with 600 labels")
+                         "0.25 kept the reconstruction within a tenth of a plain autoencoder's on MNIST with 600 labels")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=_bounded_int(0, 1024), default=0,
                     help="CPU threads for torch (0: torch's default)")

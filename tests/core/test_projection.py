@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -278,6 +278,8 @@ frames = st.integers(3, 30).flatmap(
 
 @settings(max_examples=60, deadline=None)
 @given(frames, st.booleans())
+@example((np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),  # a frame apart by a denormal only:
+          np.array([[0.0, 1.4e-45], [1.4e-45, 1.4e-45], [1.4e-45, 1.4e-45]])), True)  # moved, not scaled up
 def test_aligning_never_changes_distance_ratios(pair, allow_scale):
     previous, current = pair
     aligned = align_frames(previous, current, allow_scale)

@@ -181,6 +181,9 @@ class Alignment:
         return X[0] if one else X
 
 
+COLLAPSED = 1e-6  # RMS spread (relative to the reference's, when that is above 1) of a collapsed frame
+
+
 def procrustes(reference, moving, allow_scale: bool = True) -> Alignment:
     """The similarity transform that best maps ``moving`` onto ``reference`` (least squares).
 
@@ -202,7 +205,11 @@ def procrustes(reference, moving, allow_scale: bool = True) -> Alignment:
     P0, Q0 = P - mp, Q - mq
     # einsum, not BLAS: a threaded (N x k)^T (N x k) product stalls on busy cores.
     norm_q = float(np.einsum("ij,ij->", Q0, Q0))
-    if norm_q <= np.finfo(float).tiny or float(np.einsum("ij,ij->", P0, P0)) <= np.finfo(float).tiny:
+    norm_p = float(np.einsum("ij,ij->", P0, P0))
+    # A collapsed frame only moves: its points are one point, or apart by no more than
+    # rounding (a spread 1e-6 times the reference's, or 1e-6 when that is smaller than 1),
+    # which a scale would blow up to the reference's size.
+    if norm_p <= np.finfo(float).tiny or norm_q <= (COLLAPSED * max(1.0, norm_p / n) ** 0.5) ** 2 * n:
         return Alignment(np.eye(k), 1.0, mp - mq)
     M = np.einsum("ij,ik->jk", Q0, P0)
     U, S, Vt = np.linalg.svd(M)
