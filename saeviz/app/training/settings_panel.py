@@ -174,7 +174,7 @@ class SettingsPanel(QWidget):
         self.pseudo_weight.setToolTip(
             "How much a pseudo-label pulls its code toward the structure, against a given label (1): "
             "smaller keeps the reconstruction closer to a plain autoencoder's (on MNIST with 1% labels, "
-            "0.25 kept it within 9% of it)")
+            "0.25 kept it within about 10% of it)")
         train_box = QGroupBox("Training")
         _form(train_box, self._train_edited, (
             ("γ (structure weight)", self.gamma, self.gamma.valueChanged),
