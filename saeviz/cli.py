@@ -103,10 +103,12 @@ def _fraction(text: str) -> float:
 
 
 def _weight(text: str) -> float:
-    value = _fraction(text)
-    if value == 0.0:
-        raise argparse.ArgumentTypeError(f"expected a weight in (0, 1], got {text!r}")
-    return value
+    from saeviz.core.method.self_training import validate_pseudo_weight
+
+    try:
+        return validate_pseudo_weight(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import struct
 import time
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import pytest
@@ -112,17 +113,27 @@ def run_events(proc, header, arrays=None):
             return events
 
 
-def test_a_child_trains_continues_and_another_resumes_its_run(data):
-    X, sup = data
+@contextmanager
+def ready_child(X, sup, epochs):
+    """A training process that said it is ready and has ``X``, with the header and arrays of a
+    first run of ``epochs`` on ``sup``; shut down afterwards."""
     proc = TrainingProcess(threads=1)
     proc.start()
-    other = None
     try:
         kind, header, _ = proc.recv()
         assert kind == "ready" and header["pid"] == proc.pid != os.getpid()
         proc.share_samples(1, X)
         head, arrays = wire.supervision_parts(sup)
-        head.update(run_id=1, samples_key=1, epochs=2, **wire.configs_parts(MODEL, TRAIN))
+        head.update(run_id=1, samples_key=1, epochs=epochs, **wire.configs_parts(MODEL, TRAIN))
+        yield proc, head, arrays
+    finally:
+        proc.shutdown()
+
+
+def test_a_child_trains_continues_and_another_resumes_its_run(data):
+    X, sup = data
+    with ExitStack() as stack:
+        proc, head, arrays = stack.enter_context(ready_child(X, sup, epochs=2))
         events = run_events(proc, head, arrays)
         kinds = [k for k, _, _ in events]
         assert kinds[0] == "started" and kinds.count("epoch") == 2 and kinds[-1] == "finished"
@@ -144,6 +155,7 @@ def test_a_child_trains_continues_and_another_resumes_its_run(data):
         # another child resumes the two-epoch state and trains the same third epoch
         other = TrainingProcess(threads=1)
         other.start()
+        stack.callback(other.shutdown)
         assert other.recv()[0] == "ready"
         other.share_samples(1, X)
         tparts, tarrays = wire.trainer_parts(state)
@@ -153,22 +165,11 @@ def test_a_child_trains_continues_and_another_resumes_its_run(data):
         assert resumed.epoch == 3
         for a, b in zip(resumed.model.state_dict().values(), continued.model.state_dict().values()):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
-    finally:
-        proc.shutdown()
-        if other is not None:
-            other.shutdown()
 
 
 def test_a_child_throttled_by_its_parent_trains_at_that_share_of_the_time(data):
     X, sup = data
-    proc = TrainingProcess(threads=1)
-    proc.start()
-    try:
-        assert proc.recv()[0] == "ready"
-        proc.share_samples(1, X)
-        head, arrays = wire.supervision_parts(sup)
-        head.update(run_id=1, samples_key=1, epochs=3, **wire.configs_parts(MODEL, TRAIN))
-
+    with ready_child(X, sup, epochs=3) as (proc, head, arrays):
         def epoch_seconds(events):
             return [e[1]["snapshot"]["history"][-1]["seconds"] for e in events if e[0] == "epoch"]
         full = epoch_seconds(run_events(proc, head, arrays))
@@ -179,21 +180,13 @@ def test_a_child_throttled_by_its_parent_trains_at_that_share_of_the_time(data):
         assert np.median(epoch_seconds(run_events(proc, dict(head, run_id=3), arrays))) > 3 * np.median(full)
         fast = epoch_seconds(run_events(proc, dict(head, run_id=4, share=1.0), arrays))  # full speed again
         assert np.median(fast) < np.median(slow) / 3, (fast, slow)
-    finally:
-        proc.shutdown()
 
 
 def test_an_error_is_reported_and_a_child_whose_parent_is_gone_ends(data):
     X, sup = data
-    proc = TrainingProcess(threads=1)
-    proc.start()
-    try:
-        assert proc.recv()[0] == "ready"
-        bad = X.copy()
-        bad[3, 3] = np.nan
-        proc.share_samples(1, bad)
-        head, arrays = wire.supervision_parts(sup)
-        head.update(run_id=1, samples_key=1, epochs=1, **wire.configs_parts(MODEL, TRAIN))
+    bad = X.copy()
+    bad[3, 3] = np.nan
+    with ready_child(bad, sup, epochs=1) as (proc, head, arrays):
         finished = run_events(proc, head, arrays)[-1][1]
         assert "NaN" in finished["error"] and finished["trainer"] is None
         # the samples file was removed once the child had mapped it
@@ -208,5 +201,3 @@ def test_an_error_is_reported_and_a_child_whose_parent_is_gone_ends(data):
         assert not proc.alive and proc.exitcode == 0, pid
         with pytest.raises(ProcessEnded):
             proc.recv()
-    finally:
-        proc.shutdown()

@@ -116,14 +116,9 @@ class SettingsPanel(QWidget):
         mform.addRow(self.model_note)
 
         # -- training -------------------------------------------------------------------
-        self.gamma = QDoubleSpinBox()
-        self.gamma.setObjectName("gammaSpin")
-        self.gamma.setRange(0.0, 1.0)
-        self.gamma.setDecimals(3)
-        self.gamma.setSingleStep(0.05)
-        self.gamma.setKeyboardTracking(False)
-        self.gamma.setToolTip("Balance of the structural loss (1) against the reconstruction loss (0); "
-                              "while training it applies from the next epoch")
+        self.gamma = _unit_spin("gammaSpin", 0.0, 3,
+                                "Balance of the structural loss (1) against the reconstruction loss (0); "
+                                "while training it applies from the next epoch")
         self.lr = QDoubleSpinBox()
         self.lr.setRange(1e-6, 1.0)
         self.lr.setDecimals(6)
@@ -146,17 +141,12 @@ class SettingsPanel(QWidget):
         self.classifier.setToolTip("What classifies the codes (predictions, confidence, guided-labeling "
                                    "candidates): the paper's linear SVM, label spreading over all codes, or a "
                                    "vote of the nearest labeled codes")
-        self.self_training = QDoubleSpinBox()
-        self.self_training.setObjectName("selfTrainingSpin")
-        self.self_training.setRange(0.0, 1.0)
-        self.self_training.setDecimals(2)
-        self.self_training.setSingleStep(0.05)
-        self.self_training.setSpecialValueText("off (paper)")
-        self.self_training.setKeyboardTracking(False)
-        self.self_training.setToolTip(
+        self.self_training = _unit_spin(
+            "selfTrainingSpin", 0.0, 2,
             "Self-training: from the second epoch on, unlabeled samples the classifier predicts with at "
             "least this confidence get structure targets as pseudo-labels for that epoch (never stored as "
             "labels); off is the paper's method")
+        self.self_training.setSpecialValueText("off (paper)")
         self.pseudo_labeler = QComboBox()
         self.pseudo_labeler.setObjectName("pseudoLabelerCombo")
         self.pseudo_labeler.addItem("The classifier", "")
@@ -165,13 +155,8 @@ class SettingsPanel(QWidget):
         self.pseudo_labeler.setToolTip(
             "Whose confident predictions become self-training's pseudo-labels: the classifier above, or "
             "another (label spreading kept them right on MNIST with 1% labels where the SVM's went wrong)")
-        self.pseudo_weight = QDoubleSpinBox()
-        self.pseudo_weight.setObjectName("pseudoWeightSpin")
-        self.pseudo_weight.setRange(0.05, 1.0)
-        self.pseudo_weight.setDecimals(2)
-        self.pseudo_weight.setSingleStep(0.05)
-        self.pseudo_weight.setKeyboardTracking(False)
-        self.pseudo_weight.setToolTip(
+        self.pseudo_weight = _unit_spin(
+            "pseudoWeightSpin", 0.05, 2,
             "How much a pseudo-label pulls its code toward the structure, against a given label (1): "
             "smaller keeps the reconstruction closer to a plain autoencoder's (on MNIST with 1% labels, "
             "0.25 kept it within about 10% of it)")
@@ -416,6 +401,19 @@ class SettingsPanel(QWidget):
         for w in self._model_widgets + self._run_widgets:
             w.setEnabled(not training)
         self.channels.setEnabled(not training and self.session.model_config.architecture == "conv")
+
+
+def _unit_spin(name: str, minimum: float, decimals: int, tooltip: str) -> QDoubleSpinBox:
+    """A spin box for a setting from ``minimum`` to 1 in steps of 0.05, applied when typed in
+    full (Return or leaving the field)."""
+    spin = QDoubleSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(minimum, 1.0)
+    spin.setDecimals(decimals)
+    spin.setSingleStep(0.05)
+    spin.setKeyboardTracking(False)
+    spin.setToolTip(tooltip)
+    return spin
 
 
 def _form(box, edited, rows) -> QFormLayout:

@@ -36,20 +36,21 @@ def pseudo_labels(codes: np.ndarray, labels: np.ndarray, threshold: float, class
     return labels
 
 
+def _in_unit_interval(value, what: str) -> float:
+    number = float(value)
+    if not 0.0 < number <= 1.0:
+        raise ValueError(f"{what} must lie in (0, 1], got {value}")
+    return number
+
+
 def validate_threshold(threshold: float) -> float:
     """``threshold`` as a float in (0, 1]; ValueError otherwise."""
-    t = float(threshold)
-    if not 0.0 < t <= 1.0:
-        raise ValueError(f"the self-training confidence threshold must lie in (0, 1], got {threshold}")
-    return t
+    return _in_unit_interval(threshold, "the self-training confidence threshold")
 
 
 def validate_pseudo_weight(weight: float) -> float:
     """``weight`` (of a pseudo-label's structural loss) as a float in (0, 1]; ValueError otherwise."""
-    w = float(weight)
-    if not 0.0 < w <= 1.0:
-        raise ValueError(f"the pseudo-label weight must lie in (0, 1], got {weight}")
-    return w
+    return _in_unit_interval(weight, "the pseudo-label weight")
 
 
 class SelfTraining:

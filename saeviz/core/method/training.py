@@ -93,6 +93,15 @@ class Cancelled(Exception):
 MAX_YIELD_S = 0.25  # the longest pause a throttled training takes before one batch
 
 
+def validate_share(share: float) -> float:
+    """``share`` (of the time a throttled training computes) as a float in (0, 1];
+    ValueError otherwise."""
+    value = float(share)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"the training's share of the time must lie in (0, 1], got {share}")
+    return value
+
+
 class ControlToken:
     """Pause, resume, throttle and cancel a running trainer from another thread.
 
@@ -117,10 +126,7 @@ class ControlToken:
 
     def set_share(self, share: float) -> None:
         """Throttle the training to ``share`` (in (0, 1]) of the time from its next batch on."""
-        share = float(share)
-        if not 0.0 < share <= 1.0:
-            raise ValueError(f"the training's share of the time must lie in (0, 1], got {share}")
-        self._share = share
+        self._share = validate_share(share)
 
     def pause(self) -> None:
         """Hold the training before its next batch."""

@@ -281,13 +281,16 @@ class _Child:
         elif kind == "cancel" and token is not None:
             token.cancel()
         elif kind == "share":
-            share = float(header.get("share", 1.0))
-            if not 0.0 < share <= 1.0:
-                log.warning("a share of the time outside (0, 1] was asked for: %s", share)
+            # a lazy import: the window's process imports this module without torch
+            from saeviz.core.method.training import validate_share
+
+            try:
+                self.share = validate_share(header.get("share", 1.0))
+            except (TypeError, ValueError) as exc:
+                log.warning("refused: %s", exc)
                 return
-            self.share = share
             if token is not None:
-                token.set_share(share)
+                token.set_share(self.share)
         elif kind == "stop":
             self._parent_gone()
         elif kind == "run":
@@ -350,8 +353,8 @@ class _Child:
                 ControlToken.checkpoint(token)
 
         run_id = int(header["run_id"])
-        share = float(header.get("share", self.share))
-        self.share = share if 0.0 < share <= 1.0 else 1.0
+        if "share" in header:
+            self.handle("share", {"share": header["share"]}, {})
         token = self.token = PipeToken(self.share)
         self.supervision = wire.supervision_from(header, arrays)
         self.gamma = None
