@@ -536,6 +536,7 @@ def test_export_png_and_svg_in_2d(qtbot, view, tmp_path):
     svg = view.export_image(tmp_path / "view.svg").read_text()
     assert svg.count("<circle") + svg.count("<ellipse") >= len(pts)
     assert "gamma" in svg  # the legend is part of the picture
+    assert "<image" not in svg  # the axes and the legend as vectors, not copies of their cached pictures
     with pytest.raises(ValueError, match="png or .svg"):
         view.export_image(tmp_path / "view.pdf")
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.paint_cache import cache_plot_frame
 from saeviz.app.guided.candidates import GuidedController, GuidedResult
 
 ERROR_COLOR = "#0072B2"
@@ -56,6 +57,7 @@ def _plot(title: str, x: str, y: str) -> pg.PlotWidget:
     for side in ("bottom", "left"):
         item.getAxis(side).enableAutoSIPrefix(False)
     w.setMouseEnabled(x=False, y=False)
+    cache_plot_frame(item)
     return w
 
 

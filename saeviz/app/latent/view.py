@@ -55,6 +55,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from saeviz.app.common.paint_cache import cache_plot_frame
 from saeviz.app.latent.style import (
     ANCHOR_SIZE,
     HIGHLIGHT,
@@ -220,6 +221,7 @@ class LatentView(QtWidgets.QWidget):
             item.setZValue(10 * (z + 1))
             self.plot_item.addItem(item)
         self._legend2d = LegendItem2D(self.view_box)
+        cache_plot_frame(self.plot_item, self._legend2d)
         self._plot.viewport().installEventFilter(self._router)
         self._plot.viewport().setMouseTracking(True)
 

@@ -52,6 +52,17 @@ def _rgba(color, alpha: int = 255) -> tuple[int, int, int, int]:
     return c.red(), c.green(), c.blue(), alpha
 
 
+def _set_points(item, xy: np.ndarray | None, **style) -> None:
+    """Show the points ``xy`` (N, 2+) in ``item``; an item without points is hidden, so that
+    the view's every repaint skips it (an empty pyqtgraph item still costs its paint)."""
+    if xy is None or not len(xy):
+        item.setData([], [])
+        item.setVisible(False)
+        return
+    item.setData(xy[:, 0], xy[:, 1], **style)
+    item.setVisible(True)
+
+
 class LatentMarkers(QObject):
     """Class centers, a moving code and a path line drawn over a ``LatentView``."""
 
@@ -73,6 +84,7 @@ class LatentMarkers(QObject):
         for z, item in enumerate((self._path2d, self._centers2d, self._moving2d)):
             item.setZValue(MARKER_Z + z)
             view.plot_item.addItem(item)
+            item.setVisible(False)  # until it has points
         self._gl_items = None
         self._timer = QTimer(self)
         self._timer.setInterval(REPROJECT_MS)
@@ -159,9 +171,8 @@ class LatentMarkers(QObject):
         m = self.coords.get("moving")
         p = self.coords.get("path")
         if three:
-            for item in (self._centers2d, self._moving2d):
-                item.setData([], [])
-            self._path2d.setData([], [])
+            for item in (self._centers2d, self._moving2d, self._path2d):
+                _set_points(item, None)
             self._draw_3d(c, m, p)
             return
         if self._gl_items is not None:
@@ -169,17 +180,11 @@ class LatentMarkers(QObject):
         if c is not None:
             brushes = [pg.mkBrush(*_rgba(col)) for col in self._center_colors]
             pens = [pg.mkPen("#111111", width=1.5)] * len(c)
-            self._centers2d.setData(c[:, 0], c[:, 1], brush=brushes, pen=pens, symbol="+", size=CENTER_SIZE)
+            _set_points(self._centers2d, c, brush=brushes, pen=pens, symbol="+", size=CENTER_SIZE)
         else:
-            self._centers2d.setData([], [])
-        if m is not None:
-            self._moving2d.setData(m[:, 0], m[:, 1])
-        else:
-            self._moving2d.setData([], [])
-        if p is not None:
-            self._path2d.setData(p[:, 0], p[:, 1])
-        else:
-            self._path2d.setData([], [])
+            _set_points(self._centers2d, None)
+        _set_points(self._moving2d, m)
+        _set_points(self._path2d, p)
 
     def _draw_3d(self, c, m, p) -> None:
         gl = self.view.gl_view

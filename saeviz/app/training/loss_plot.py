@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from scipy.signal import lfilter
 
 from saeviz.app.common.live_label import LiveLabel
+from saeviz.app.common.paint_cache import cache_plot_frame
 
 RECON_COLOR = "#0072B2"
 STRUCT_COLOR = "#D55E00"
@@ -111,6 +112,7 @@ class LossPlot(QWidget):
         # one row at the top right: above the curves, whose decade the range rounds up to
         self.legend = self.plot.addLegend(offset=(-10, 4), brush=pg.mkBrush(255, 255, 255, 210),
                                           labelTextColor="#333333", colCount=2, verSpacing=-6)
+        cache_plot_frame(self.plot.getPlotItem(), self.legend)
 
         def curve(color, width, name, symbol=None, alpha=255):
             c = pg.mkColor(color)
