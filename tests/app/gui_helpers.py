@@ -8,10 +8,18 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+
+
+def pause(ms: int) -> None:
+    """Run the event loop for ``ms`` milliseconds. (PySide6's ``QTest.qWait`` keeps Python's
+    interpreter lock while it waits, so that the training and task threads run at a fraction of
+    their speed; a ``QEventLoop`` lets them run.)"""
+    loop = QEventLoop()
+    QTimer.singleShot(int(ms), loop.quit)
+    loop.exec()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -20,7 +28,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     while not predicate():
         if time.monotonic() > end:
             raise AssertionError("timed out waiting for the window")
-        QTest.qWait(20)
+        pause(20)
 
 
 def drag_mouse(target, kind: str, pos, mods=Qt.NoModifier) -> None:

@@ -7,22 +7,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from gui_helpers import near_polyline
-from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+from gui_helpers import near_polyline, pause
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
 STEP_PX = 4.0  # pointer movement between two move events of a drag
 LAPTOP = (1280, 680)  # a 1280x720 screen less a title bar: the window size the journeys use
-
-
-def pause(ms: int) -> None:
-    """Run the event loop for ``ms`` milliseconds. (PySide6's ``QTest.qWait`` keeps Python's
-    interpreter lock, so that the training and task threads hardly run while it waits; a
-    ``QEventLoop`` lets them.)"""
-    loop = QEventLoop()
-    QTimer.singleShot(int(ms), loop.quit)
-    loop.exec()
 
 
 class Journey:

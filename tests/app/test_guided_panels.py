@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from gui_helpers import wait_until  # noqa: E402
+from gui_helpers import pause, wait_until  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -53,7 +53,7 @@ def win(make_module_window, tmp_path_factory):
     yield w
     w.labeling.ask_unsaved = lambda: "discard"
     assert w.close()
-    QTest.qWait(50)  # the close handlers' follow-ups stop the workers
+    pause(50)  # the close handlers' follow-ups stop the workers
     assert w.guided.controller.runner.submit("probe", int) == -1  # closed: takes no more work
 
 
@@ -279,13 +279,44 @@ def test_screenshot_of_the_candidates_and_the_queue(artifacts_dir, win):
     g.show_candidates()
     g.open_queue()
     g.docks["metrics"].raise_()
-    QTest.qWait(300)
+    pause(300)
     assert g.docks["candidates"].isVisible() and g.docks["queue"].isVisible()
     assert qp_has_image(g.queue_panel)
     path = artifacts_dir / "guided_labeling_window.png"
     assert w.grab().save(str(path))
     img = QImage(str(path))
     assert img.width() >= 1000 and img.height() >= 600
+
+
+def click_tab(w, title: str) -> None:
+    """Click the tab of the docked panel ``title``, as a user brings it to the front."""
+    from PySide6.QtWidgets import QTabBar
+
+    for bar in w.findChildren(QTabBar):
+        for i in range(bar.count()):
+            if bar.tabText(i).replace("&", "") == title and bar.isVisible():
+                QTest.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(i).center())
+                wait_until(lambda: bar.currentIndex() == i, timeout=5)
+                return
+    raise AssertionError(f"no tab {title!r}")
+
+
+def test_metrics_plots_behind_another_tab_wait_and_draw_when_it_comes_to_the_front(win):
+    w = win
+    g = w.guided
+    mp = g.metrics_panel
+    click_tab(w, "Metrics")
+    drawn = lambda: len(mp.error_curve.getData()[0] if mp.error_curve.getData()[0] is not None else [])  # noqa: E731
+    wait_until(lambda: drawn() == len(mp.error_points()[0]) == 2, timeout=10)
+    click_tab(w, "Loss")
+    wait_until(lambda: mp.visibleRegion().isEmpty(), timeout=5)  # Qt keeps it visible, with nothing in sight
+    train_epoch(w, 3)
+    assert len(mp.error_points()[0]) == 3 and "epoch 3" in mp.summary.text()
+    assert drawn() == 2  # nobody looks: not drawn
+    click_tab(w, "Metrics")
+    wait_until(lambda: drawn() == 3, timeout=10)
+    x, y = mp.error_curve.getData()
+    assert y[-1] == pytest.approx(100.0 * mp.error_points()[1][-1])
 
 
 def qp_has_image(panel) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from gui_helpers import drag_mouse
+from gui_helpers import drag_mouse, pause
 from PySide6.QtTest import QTest
 
 from saeviz.app.training.loss_plot import LossPlot
@@ -49,7 +49,7 @@ def test_the_range_grows_in_steps_and_a_drag_keeps_the_users_range(qtbot):
     view = plot.plot.viewport()
     drag_mouse(view, "press", (200, 120))
     for x in range(190, 110, -10):
-        QTest.qWait(20)  # a hand's pace: pyqtgraph drops moves that come faster than its rate
+        pause(20)  # a hand's pace: pyqtgraph drops moves that come faster than its rate
         drag_mouse(view, "move", (x, 120))
     drag_mouse(view, "release", (120, 120))
     moved = vb.viewRange()[0]
@@ -79,7 +79,7 @@ def test_the_log_axis_labels_do_not_overlap_in_a_small_panel(qtbot, artifacts_di
                 "struct_loss": 2.7 * (0.66 / 2.7) ** ((e - 1) / 29), "n_labeled": 50} for e in range(1, 31)]
     plot.set_history(history)
     plot.flush()
-    QTest.qWait(50)
+    pause(50)
     axis = plot.plot.getAxis("left")
     image = QImage(10, 10, QImage.Format_ARGB32)
     painter = QPainter(image)

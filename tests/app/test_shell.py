@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from gui_helpers import pause  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
@@ -49,7 +50,7 @@ def plain(qapp, tmp_path):
     yield win, shell, labeling, guided
     labeling.ask_unsaved = lambda: "discard"
     win.close()
-    QTest.qWait(20)
+    pause(20)
     latent.shutdown()
     runner.shutdown()
     win.deleteLater()
