@@ -10,7 +10,8 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QTabBar
 
 
 def pause(ms: int) -> None:
@@ -29,6 +30,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
         if time.monotonic() > end:
             raise AssertionError("timed out waiting for the window")
         pause(20)
+
+
+def click_tab(w, title: str) -> None:
+    """Click the tab of the docked panel ``title``, as a user brings it to the front."""
+    for bar in w.findChildren(QTabBar):
+        for i in range(bar.count()):
+            if bar.tabText(i).replace("&", "") == title and bar.isVisible():
+                QTest.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(i).center())
+                wait_until(lambda: bar.currentIndex() == i, timeout=5)
+                return
+    raise AssertionError(f"no tab {title!r}")
 
 
 def drag_mouse(target, kind: str, pos, mods=Qt.NoModifier) -> None:

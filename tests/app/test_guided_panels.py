@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from gui_helpers import pause, wait_until  # noqa: E402
+from gui_helpers import click_tab, pause, wait_until  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -94,8 +94,8 @@ def test_candidates_are_the_core_ranking_of_the_same_codes(win):
     assert np.all(np.diff(ref.margin) >= 0)  # most uncertain first
     thumb = cell(panel, 0, 1, Qt.DecorationRole)
     assert isinstance(thumb, QPixmap) and (thumb.width(), thumb.height()) == (48, 48)  # 8 x 8 digits, 6x
-    # the candidates are ringed in the latent view
-    assert np.array_equal(w.latent.view.highlighted(), np.sort(ref.indices))
+    # the candidates are ringed in the latent view (once its points of this epoch are drawn)
+    wait_until(lambda: np.array_equal(w.latent.view.highlighted(), np.sort(ref.indices)), timeout=10)
     # the queue took the ranking, but a queue nobody works in leaves the selection alone
     assert np.array_equal(np.array(g.queue.queue.items), ref.indices)
     assert w.session.selected == -1
@@ -286,19 +286,6 @@ def test_screenshot_of_the_candidates_and_the_queue(artifacts_dir, win):
     assert w.grab().save(str(path))
     img = QImage(str(path))
     assert img.width() >= 1000 and img.height() >= 600
-
-
-def click_tab(w, title: str) -> None:
-    """Click the tab of the docked panel ``title``, as a user brings it to the front."""
-    from PySide6.QtWidgets import QTabBar
-
-    for bar in w.findChildren(QTabBar):
-        for i in range(bar.count()):
-            if bar.tabText(i).replace("&", "") == title and bar.isVisible():
-                QTest.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(i).center())
-                wait_until(lambda: bar.currentIndex() == i, timeout=5)
-                return
-    raise AssertionError(f"no tab {title!r}")
 
 
 def test_metrics_plots_behind_another_tab_wait_and_draw_when_it_comes_to_the_front(win):

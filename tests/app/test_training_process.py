@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from gui_helpers import latent_mouse, process_gone
+from gui_helpers import click_tab, latent_mouse, process_gone
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -156,6 +156,7 @@ def test_playing_the_morph_throttles_the_training_process_until_it_stops(window,
     panel = w.mesh_tools.morph
     w.actions["train"].trigger()
     wait_epochs(qtbot, w, 3)
+    click_tab(w, "Morph")  # behind another tab the panel waits
     s.select(0)
     qtbot.waitUntil(lambda: panel.last_frame is not None, timeout=30000)
 
