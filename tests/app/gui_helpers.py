@@ -29,7 +29,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     while not predicate():
         if time.monotonic() > end:
             raise AssertionError("timed out waiting for the window")
-        QTest.qWait(20)
+        pause(20)
 
 
 def click_tab(w, title: str) -> None:

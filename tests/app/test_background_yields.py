@@ -78,6 +78,35 @@ def test_a_tab_behind_another_counts_as_hidden(qtbot):
     qtbot.waitUntil(lambda: update.calls == 1, timeout=2000)
 
 
+def test_a_dock_behind_another_docks_tab_counts_as_hidden(qtbot):
+    """Qt leaves a tabbed dock whose tab is not the current one visible (with nothing in
+    sight); the gate waits for it, and a click on its tab brings the update."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QTabBar
+
+    window, dock, panel = docked(qtbot)
+    front = QDockWidget("Front", window)
+    front.setWidget(QLabel("front"))
+    window.addDockWidget(Qt.RightDockWidgetArea, front)
+    window.tabifyDockWidget(dock, front)
+    window.resize(600, 400)
+    window.show()
+    qtbot.waitExposed(window)
+    front.raise_()
+    qtbot.waitUntil(lambda: panel.visibleRegion().isEmpty(), timeout=2000)
+    assert panel.isVisible() and not shown_in_window(panel)
+    update = Counter()
+    gate = LiveGate(panel, update, training=lambda: True)
+    gate.request()
+    qtbot.wait(50)
+    assert update.calls == 0 and gate.pending
+    bar = next(b for b in window.findChildren(QTabBar) if b.count() == 2)
+    tab = next(i for i in range(bar.count()) if bar.tabText(i) == "Panel")
+    QTest.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(tab).center())
+    qtbot.waitUntil(lambda: update.calls == 1, timeout=2000)
+    assert shown_in_window(panel) and not gate.pending
+
+
 def test_panels_of_an_unshown_window_count_as_shown(qtbot):
     window, dock, panel = docked(qtbot)
     assert shown_in_window(panel)

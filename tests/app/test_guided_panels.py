@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from gui_helpers import pause, wait_until  # noqa: E402
+from gui_helpers import click_tab, pause, wait_until  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -286,6 +286,24 @@ def test_screenshot_of_the_candidates_and_the_queue(artifacts_dir, win):
     assert w.grab().save(str(path))
     img = QImage(str(path))
     assert img.width() >= 1000 and img.height() >= 600
+
+
+def test_metrics_plots_behind_another_tab_wait_and_draw_when_it_comes_to_the_front(win):
+    w = win
+    g = w.guided
+    mp = g.metrics_panel
+    click_tab(w, "Metrics")
+    drawn = lambda: len(mp.error_curve.getData()[0] if mp.error_curve.getData()[0] is not None else [])  # noqa: E731
+    wait_until(lambda: drawn() == len(mp.error_points()[0]) == 2, timeout=10)
+    click_tab(w, "Loss")
+    wait_until(lambda: mp.visibleRegion().isEmpty(), timeout=5)  # Qt keeps it visible, with nothing in sight
+    train_epoch(w, 3)
+    assert len(mp.error_points()[0]) == 3 and "epoch 3" in mp.summary.text()
+    assert drawn() == 2  # nobody looks: not drawn
+    click_tab(w, "Metrics")
+    wait_until(lambda: drawn() == 3, timeout=10)
+    x, y = mp.error_curve.getData()
+    assert y[-1] == pytest.approx(100.0 * mp.error_points()[1][-1])
 
 
 def qp_has_image(panel) -> bool:

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("PySide6")
 mpath = pytest.importorskip("matplotlib.path")
 
-from gui_helpers import latent_mouse  # noqa: E402
+from gui_helpers import latent_mouse, wait_until  # noqa: E402
 from gui_helpers import near_polyline as shared_near_polyline  # noqa: E402
 from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
@@ -21,8 +21,11 @@ pytestmark = pytest.mark.gui
 
 
 def show_codes(qtbot, w, seed=0):
-    """Codes without training: clustered by the ground truth, so the picture has structure."""
+    """Codes without training: clustered by the ground truth, so the picture has structure.
+    They replace the window's start-up codes (the demo model's or the untrained network's),
+    which are waited for first: arriving later, they would replace these."""
     s = w.session
+    wait_until(lambda: s.codes is not None and not w.runner.busy(), timeout=30)
     rng = np.random.default_rng(seed)
     centers = rng.normal(scale=3.0, size=(3, 6))
     codes = (centers[s.y] + rng.normal(size=(s.n_samples, 6))).astype(np.float32)

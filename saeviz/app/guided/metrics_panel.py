@@ -10,6 +10,9 @@ Three plots, fed by the guided controller's rankings (computed off the UI thread
   score (Fig. 8), with the expected calibration error (ECE). "predicted class" pairs each
   sample's predicted class with its confidence; "every class" pairs each class score with
   whether the sample belongs to that class (the paper's per-class view).
+
+The summary line follows every result; the plots are drawn while the panel shows (behind
+another tab they wait, and draw the newest result when the panel comes to the front).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from saeviz.app.common.live_gate import LiveGate
 from saeviz.app.common.paint_cache import cache_plot_frame
 from saeviz.app.guided.candidates import GuidedController, GuidedResult
 
@@ -124,6 +128,8 @@ class MetricsPanel(QWidget):
         lay.addLayout(grid, 1)
 
         self.kind_combo.currentIndexChanged.connect(lambda _i: self._draw_reliability())
+        # the plots follow the results while they show: behind another tab they wait
+        self._plots_gate = LiveGate(self, self._draw_plots, lambda: controller.session.training)
         controller.resultApplied.connect(self.add_result)
         controller.cleared.connect(self.clear)
         self.clear()
@@ -134,6 +140,7 @@ class MetricsPanel(QWidget):
         return self.kind_combo.currentData()
 
     def clear(self) -> None:
+        self._plots_gate.cancel()
         self.result = None
         self.errors = {}
         self.sources = {}
@@ -155,10 +162,15 @@ class MetricsPanel(QWidget):
         if h is not None and h.n:
             self.errors[epoch] = h.error
             self.sources[epoch] = h.describe()
+        self._update_summary()
+        self._plots_gate.request()
+
+    def _draw_plots(self) -> None:
+        if self.result is None:
+            return
         self._draw_errors()
         self._draw_histogram()
         self._draw_reliability()
-        self._update_summary()
 
     def set_marks(self, epochs) -> None:
         """Epochs after which labels were added (drawn as dashed vertical lines)."""
