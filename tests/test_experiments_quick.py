@@ -200,3 +200,20 @@ def test_few_labels_reports_the_paper_sae_its_extensions_and_peers_per_epoch(tmp
     for name in few_labels.NAMES.values():
         assert name in report
     assert "--spread-every 2" in report
+
+
+def test_few_labels_trains_the_sae_at_the_gamma_asked_for(tmp_path):
+    """``--gamma`` is the SAE's structure weight: at 0 it trains the plain AE bit for bit (same
+    seed), at 0.25 something else, and the report says which gamma it used."""
+    zero, _ = run_quick("few_labels", tmp_path / "zero", "--epochs", "1", "--networks", "sae,ae", "--gamma", "0")
+    quarter, report = run_quick("few_labels", tmp_path / "quarter", "--epochs", "1", "--networks", "sae",
+                                "--gamma", "0.25")
+
+    def recon(results, key):
+        return results["seeds"][0]["networks"][key][-1]["recon_mse"]
+
+    frac = zero["settings"]["fractions"][0]
+    assert recon(zero, f"sae@{frac}") == recon(zero, "ae")
+    assert recon(quarter, f"sae@{frac}") != recon(zero, "ae")
+    assert quarter["training"]["gamma"] == 0.25 and "SAE at gamma 0.25" in report
+    assert main(["few_labels", "--quick", "--gamma", "1.5", "--out", str(tmp_path / "bad")]) == 2

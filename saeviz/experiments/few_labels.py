@@ -66,6 +66,7 @@ class Settings:
     spread_every: int = 3  # epochs between label-spreading reads (and the last epoch)
     threshold: float = 0.9
     pseudo_weight: float = 1.0  # a pseudo-label's structural weight against a given label's
+    gamma: float = 0.5  # the SAE's structure weight (the paper's MNIST setting)
     max_train: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +76,11 @@ class Settings:
         validate_classifier(self.self_classifier)
         validate_threshold(self.threshold)
         validate_pseudo_weight(self.pseudo_weight)
+        self.training()  # checks gamma
+
+    def training(self) -> TrainConfig:
+        """The SAE networks' optimisation settings (seed and epochs set per run)."""
+        return TrainConfig().replace(gamma=float(self.gamma), epochs=int(self.epochs))
 
 
 FULL = Settings()
@@ -107,11 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pseudo-weight", type=float, default=None,
                         help=f"structural weight of a pseudo-label against a given label's, in (0, 1] "
                              f"(default {FULL.pseudo_weight})")
+    parser.add_argument("--gamma", type=float, default=None,
+                        help=f"the SAE's structure weight in [0, 1] (default {FULL.gamma}, the paper's)")
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=None, networks=None,
                  first_seed=None, max_train=None, spread_every=None, self_classifier=None,
-                 threshold=None, pseudo_weight=None) -> Settings:
+                 threshold=None, pseudo_weight=None, gamma=None) -> Settings:
     s = QUICK if quick else FULL
     changes: dict = {}
     if seeds is not None or first_seed is not None:
@@ -120,7 +128,7 @@ def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=N
     for key, value in (("dataset", dataset), ("epochs", epochs), ("fractions", fractions),
                        ("networks", networks), ("max_train", max_train), ("spread_every", spread_every),
                        ("self_classifier", self_classifier), ("threshold", threshold),
-                       ("pseudo_weight", pseudo_weight)):
+                       ("pseudo_weight", pseudo_weight), ("gamma", gamma)):
         if value is not None:
             changes[key] = value
     return replace(s, **changes)
@@ -221,7 +229,7 @@ def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log, sav
     """Fill ``out`` (the seed's results, saved by ``save`` after every step) and return it."""
     E = settings.epochs
     model = setup.model
-    base = TrainConfig().replace(seed=int(seed), epochs=int(E))
+    base = settings.training().replace(seed=int(seed))
     out.update({"seed": seed, "labels": {}, "networks": {}, "peers": {}})
 
     def keep(key: str):
@@ -334,10 +342,10 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print, dataset=None, epochs=None,
         fractions=None, networks=None, first_seed=None, max_train=None, spread_every=None, self_classifier=None,
-        threshold=None, pseudo_weight=None) -> dict:
+        threshold=None, pseudo_weight=None, gamma=None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs, fractions, networks, first_seed, max_train, spread_every,
-                            self_classifier, threshold, pseudo_weight)
+                            self_classifier, threshold, pseudo_weight, gamma)
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
@@ -354,7 +362,7 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
             "dataset": {"name": split.dataset.name, "n_train": len(split.y_train),
                         "n_test": len(split.y_test), "classes": list(split.class_names),
                         "description": B.describe(setup, split)},
-            "model": setup.model.to_dict(), "training": TrainConfig().to_dict(), "environment": env,
+            "model": setup.model.to_dict(), "training": settings.training().to_dict(), "environment": env,
             "summary": summarise(rows, settings) if rows and rows[0].get("labels") else {}, "seeds": rows})
         common.save_results(out, results, clock.seconds, lambda: write_report(out, results))
 

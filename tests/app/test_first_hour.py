@@ -247,7 +247,7 @@ def test_progress_counts_the_run_and_the_status_bar_every_epoch(make_window, qtb
     w = make_window(tmp_path / "p.ini", epochs=1)
     try:
         train_epochs(qtbot, w, 1)
-        assert w.status_epoch.text() == "1 epochs total"
+        assert w.status_epoch.text() == "1 epoch total"
         w.train(400)
         pattern = re.compile(r"run: (\d+) / 400 epochs")
 

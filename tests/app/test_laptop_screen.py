@@ -254,3 +254,26 @@ def test_the_inspector_shows_the_whole_sample_in_its_dock_at_1280x720(artifacts_
     pix = insp.sample_pane.pixmap()
     assert 48 <= pix.height() <= insp.sample_pane.contentsRect().height(), pix.size()
     w.grab().save(str(artifacts_dir / "inspector-1280x720.png"))
+
+
+def test_the_metrics_summary_leaves_the_plots_in_sight_at_1280x720(artifacts_dir, make_window, qtbot, tmp_path):
+    """The summary sat beside the reliability chooser and wrapped to eight lines in the
+    default right-hand dock, which left about 60 px of the held-out error plot in sight; it
+    now has the panel's width to itself."""
+    from gui_helpers import click_tab, wait_until
+
+    w = make_window(tmp_path / "settings.ini", shown_size=(1280, 720))
+    w.actions["train"].trigger()
+    mp = w.guided.metrics_panel
+    wait_until(lambda: not w.controller.is_running and "held-out error" in mp.summary.text(), timeout=120)
+    click_tab(w, "Metrics")
+    wait_until(lambda: not mp.visibleRegion().isEmpty(), timeout=5)
+    lines = mp.summary.height() / mp.summary.fontMetrics().lineSpacing()
+    assert lines <= 4, (lines, mp.summary.text())
+    area = w.guided.docks["metrics"].widget()
+    viewport = area.viewport() if hasattr(area, "viewport") else area
+    plot = mp.error_plot
+    top = plot.mapTo(viewport, plot.rect().topLeft()).y()
+    in_sight = min(viewport.height(), top + plot.height()) - max(top, 0)
+    assert in_sight >= 100, (top, plot.height(), viewport.height())  # its title and a curve
+    w.grab().save(str(artifacts_dir / "metrics-1280x720.png"))

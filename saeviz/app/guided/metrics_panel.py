@@ -108,11 +108,11 @@ class MetricsPanel(QWidget):
         self.reli_plot.setXRange(0, 1, padding=0.02)
         self.reli_plot.setYRange(0, 1, padding=0.02)
 
-        head = QHBoxLayout()
+        head = QHBoxLayout()  # under the summary, which takes the panel's width (a narrow dock)
         head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.summary, 1)
         head.addWidget(QLabel("reliability of"))
         head.addWidget(self.kind_combo)
+        head.addStretch(1)
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
@@ -124,6 +124,7 @@ class MetricsPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(3)
+        lay.addWidget(self.summary)
         lay.addLayout(head)
         lay.addLayout(grid, 1)
 
