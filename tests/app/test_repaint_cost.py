@@ -37,6 +37,15 @@ def count_paints(monkeypatch, cls) -> list:
     return calls
 
 
+def shown(qtbot, widget, size: tuple[int, int]):
+    """``widget`` of ``size`` on screen (closed after the test)."""
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
 def repaint(widget) -> None:
     widget.viewport().repaint()
     QtWidgets.QApplication.processEvents()
@@ -46,11 +55,7 @@ def test_live_frames_of_the_latent_view_copy_its_axes_and_legend(qtbot, monkeypa
     axes = count_paints(monkeypatch, pg.AxisItem)
     legends = count_paints(monkeypatch, view_2d.LegendItem2D)
     clouds = count_paints(monkeypatch, view_2d.PointCloudItem)
-    view = LatentView()
-    qtbot.addWidget(view)
-    view.resize(640, 520)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown(qtbot, LatentView(), (640, 520))
     rng = np.random.default_rng(0)
     pts = rng.normal(size=(500, 2))
     labels = rng.integers(0, 3, len(pts))
@@ -82,11 +87,7 @@ def test_live_frames_of_the_latent_view_copy_its_axes_and_legend(qtbot, monkeypa
 def test_the_loss_plot_draws_its_axes_again_only_when_the_range_steps(qtbot, monkeypatch):
     axes = count_paints(monkeypatch, pg.AxisItem)
     curves = count_paints(monkeypatch, pg.PlotCurveItem)
-    plot = LossPlot()
-    qtbot.addWidget(plot)
-    plot.resize(420, 260)
-    plot.show()
-    qtbot.waitExposed(plot)
+    plot = shown(qtbot, LossPlot(), (420, 260))
     history = []
 
     def epoch(e):
