@@ -215,5 +215,5 @@ def test_few_labels_trains_the_sae_at_the_gamma_asked_for(tmp_path):
     frac = zero["settings"]["fractions"][0]
     assert recon(zero, f"sae@{frac}") == recon(zero, "ae")
     assert recon(quarter, f"sae@{frac}") != recon(zero, "ae")
-    assert quarter["training"]["gamma"] == 0.25 and "SAE at gamma 0.25" in report
+    assert quarter["training"]["gamma"] == 0.25 and "SAE at gamma 0.25" in report and "--gamma 0.25" in report
     assert main(["few_labels", "--quick", "--gamma", "1.5", "--out", str(tmp_path / "bad")]) == 2

@@ -483,6 +483,8 @@ def write_report(out: Path, results: dict) -> Path:
         cmd += f" --self-classifier {st['self_classifier']} --threshold {st['threshold']}"
         if st.get("pseudo_weight", 1.0) != 1.0:
             cmd += f" --pseudo-weight {st['pseudo_weight']}"
+    if st.get("gamma", FULL.gamma) != FULL.gamma:
+        cmd += f" --gamma {st['gamma']}"
     if st["max_train"]:
         cmd += f" --max-train {st['max_train']}"
     rep.text(f"`{cmd} --out FOLDER` ({results.get('seconds', 0) / 60:.1f} minutes here, "
