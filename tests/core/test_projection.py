@@ -331,6 +331,23 @@ def test_live_projection_keeps_consecutive_frames_from_flipping():
     np.testing.assert_allclose(live.transform(live.inverse(second[:5])), second[:5], atol=1e-8)
 
 
+def test_live_frames_keep_the_codes_scale_while_they_grow_and_turn():
+    """Codes that grow and turn over many frames (as in training) are shown at their own size:
+    distances in the view are distances between the codes' projections, frame after frame."""
+    X, _ = blobs(d=6)
+    live = LiveProjection(PCAProjector(2))
+    rng = np.random.default_rng(1)
+    Z = X.copy()
+    for _ in range(30):
+        Q, _r = np.linalg.qr(rng.normal(size=(6, 6)))
+        Z = 1.1 * (Z + 0.3 * rng.normal(size=Z.shape)) @ (0.9 * np.eye(6) + 0.1 * Q)
+        shown = live.update(Z)
+        fresh = PCAProjector(2).fit(Z)
+        d_shown = np.linalg.norm(shown[:50, None] - shown[None, :50], axis=-1)
+        d_fresh = np.linalg.norm(fresh[:50, None] - fresh[None, :50], axis=-1)
+        np.testing.assert_allclose(d_shown, d_fresh, rtol=1e-6, atol=1e-9)
+
+
 def test_live_projection_restarts_when_the_sample_count_changes():
     X, _ = blobs()
     live = LiveProjection(PCAProjector(2))

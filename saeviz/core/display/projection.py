@@ -554,6 +554,11 @@ def make_projector(method: str = "pca", n_components: int = 2, **params) -> Proj
 class LiveProjection:
     """Fit a fast linear projection per frame and keep it aligned with the previous frame.
 
+    A frame is turned, reflected and moved onto the previous one, not scaled (unless
+    ``allow_scale``): its coordinates stay in the codes' units, so the axes read as distances
+    in the latent space. (A least-squares scale shrinks every frame a little towards the last
+    one where the two differ, and over a training it compounded: after ten epochs the view
+    showed the codes at a tenth of their size.)
     ``update(codes, labels)`` returns the display coordinates; ``transform(Z)`` maps other
     latent points (class anchors, MDS targets) through the same projection and alignment;
     ``inverse(coords)`` maps display coordinates back to codes. A change in the number of
@@ -561,7 +566,7 @@ class LiveProjection:
     """
 
     def __init__(self, projector: LinearProjector | None = None, align: bool | None = None,
-                 allow_scale: bool = True):
+                 allow_scale: bool = False):
         self.projector = projector if projector is not None else PCAProjector(2)
         if not isinstance(self.projector, LinearProjector):
             raise TypeError("LiveProjection needs a linear projector (PCA, LDA or axes); run "
