@@ -16,6 +16,7 @@ from modal_answers import ModalAnswers, choose_file, press  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
+from saeviz.app.common.wording import counted  # noqa: E402
 from saeviz.app.window.documents import Documents  # noqa: E402
 from saeviz.core.io.checkpoint import load_checkpoint  # noqa: E402
 from saeviz.core.io.project import MANIFEST  # noqa: E402
@@ -185,7 +186,7 @@ def test_quitting_asks_and_cancel_keeps_the_training_running(make_window, qtbot,
         answers = trigger(qtbot, w.actions["quit"], look_then_cancel)
         assert answers.seen[0][1] == "Unsaved model"
         assert asked[0][0] == asked[1][0] == "paused" and asked[1][1] <= asked[0][1] + 1  # the batch in flight
-        assert f"{asked[1][1]} epochs" in answers.seen[0][2] or f"{asked[0][1]} epochs" in answers.seen[0][2]
+        assert counted(asked[1][1], "epoch") in answers.seen[0][2] or counted(asked[0][1], "epoch") in answers.seen[0][2]
         assert w.isVisible() and w.controller.is_running and w.controller.state == "running"
         epoch = w.session.epoch
         qtbot.waitUntil(lambda: w.session.epoch > epoch, timeout=120000)  # still training

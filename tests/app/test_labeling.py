@@ -30,9 +30,9 @@ def show_codes(qtbot, w, seed=0):
     centers = rng.normal(scale=3.0, size=(3, 6))
     codes = (centers[s.y] + rng.normal(size=(s.n_samples, 6))).astype(np.float32)
     s.accept_codes(codes)
-    # Choosing the projection again draws these codes afresh: else each frame is posed (turned
-    # and scaled) like the one before, and whether the start-up picture was drawn before these
-    # codes came would decide where their points are.
+    # Choosing the projection again draws these codes afresh: else each frame is turned like
+    # the one before, and whether the start-up picture was drawn before these codes came would
+    # decide where their points are.
     combo = w.latent.method_combo
     combo.setCurrentIndex(combo.findData("lda"))
     combo.setCurrentIndex(combo.findData("pca"))

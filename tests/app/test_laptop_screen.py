@@ -257,9 +257,9 @@ def test_the_inspector_shows_the_whole_sample_in_its_dock_at_1280x720(artifacts_
 
 
 def test_the_metrics_summary_leaves_the_plots_in_sight_at_1280x720(artifacts_dir, make_window, qtbot, tmp_path):
-    """The summary sat beside the reliability chooser and wrapped to eight lines in the
-    default right-hand dock, which left about 60 px of the held-out error plot in sight; it
-    now has the panel's width to itself."""
+    """The summary sat beside the reliability chooser and wrapped to ten lines in the
+    default right-hand dock, above the held-out error plot; it now has the panel's width to
+    itself."""
     from gui_helpers import click_tab, wait_until
 
     w = make_window(tmp_path / "settings.ini", shown_size=(1280, 720))

@@ -4,8 +4,8 @@ The session's per-epoch result (``saeviz.core.state.results``) is the only place
 classifier is fitted: the latent view, the candidates, the labeling queue, the metrics, the
 rounds and the morph panel all read it. The test opens every panel from View > Panels, floats
 them so that all show at once, trains three epochs with the Train action on a small dataset
-and counts the calls of ``LatentClassifier.fit`` (at most one per epoch); then labels one sample in the labeling
-queue (one more fit: the labels changed while no training runs). Epochs that end many times a
+and counts the calls of ``LatentClassifier.fit`` (at most one per epoch); then labels one
+sample in the labeling queue (one more fit: the labels changed while no training runs). Epochs that end many times a
 second get a result at most once per ``CLASSIFIER_INTERVAL``, the last epoch always.
 """
 from __future__ import annotations

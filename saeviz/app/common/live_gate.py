@@ -4,9 +4,9 @@ Epochs of a small model end many times a second. A panel that refits a classifie
 a strip of frames at each one keeps the processor from the UI thread, and does it for
 nothing while its dock is closed or sits behind another tab. (Qt keeps a docked panel whose
 tab is not the current one visible, only without a visible region: ``shown_in_window`` asks
-the dock for that, and the gate follows the dock's ``visibilityChanged``.) ``LiveGate`` stands between the
-session's signals and such an update: while the panel is hidden the update waits and runs
-once when the panel shows; while training runs it runs at most every ``interval`` seconds
+the dock for that, and the gate follows the dock's ``visibilityChanged``.) ``LiveGate`` stands
+between the session's signals and such an update: while the panel is hidden the update waits
+and runs once when the panel shows; while training runs it runs at most every ``interval`` seconds
 (the newest state then); otherwise it runs at once.
 """
 from __future__ import annotations

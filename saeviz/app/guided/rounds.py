@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from saeviz.app.common.icons import swatch
+from saeviz.app.common.wording import counted
 from saeviz.app.guided.candidates import GuidedController, GuidedResult
 from saeviz.core.state.labels import follow_store
 from saeviz.core.state.rounds import PendingChange, Round, RoundTracker
@@ -137,7 +138,7 @@ class RoundsPanel(QWidget):
             self.status.setText(f"Labels changed: this round closes with the ranking after epoch "
                                 f"{pending.need_epoch}.")
         elif rounds:
-            self.status.setText(f"{len(rounds)} round{'s' if len(rounds) != 1 else ''}. Label samples "
+            self.status.setText(f"{counted(len(rounds), 'round')}. Label samples "
                                 "(e.g. with the queue) and train to start the next.")
         else:
             self.status.setText("A round starts when labels change and closes once they have trained "

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from saeviz.app.common.undo import LabelEditor
+from saeviz.app.common.wording import counted
 from saeviz.core.data.digits import BASE_CLASSES, DECOMPOSITIONS
 from saeviz.core.errors import DataError
 from saeviz.core.method.class_layout import PRESETS, Layout, Preset, class_layout
@@ -389,7 +390,7 @@ class DistanceEditor(QWidget):
         err = np.abs(lay.achieved - D)
         worst = np.unravel_index(np.argmax(err), err.shape) if k > 1 else (0, 0)
         dim = lay.positions.shape[1]
-        parts = [f"MDS in {dim} dimension{'s' if dim != 1 else ''}: stress {lay.stress:.3g} "
+        parts = [f"MDS in {counted(dim, 'dimension')}: stress {lay.stress:.3g} "
                  f"(normalised {100 * lay.normalized_stress:.1f}%)"]
         if k > 1 and err[worst] > 1e-3 * max(float(D.max()), 1e-12):
             i, j = worst

@@ -21,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from saeviz.app.common.wording import counted
 from saeviz.app.training.process_controller import (
     ProcessTrainingController,
     training_backend,
@@ -367,8 +368,8 @@ class TrainingFlow(QObject):
             w.status_eta.setText(f"ETA {_duration(remaining / rate)}" if rate > 0 else "")
         else:
             if state == IDLE:
-                w.controls.show_idle(f"idle — {epochs_text(s.epoch)} trained" if s.epoch else "idle")
-            w.status_epoch.setText(f"{epochs_text(s.epoch)} total" if s.dataset is not None else "")
+                w.controls.show_idle(f"idle — {counted(s.epoch, 'epoch')} trained" if s.epoch else "idle")
+            w.status_epoch.setText(f"{counted(s.epoch, 'epoch')} total" if s.dataset is not None else "")
             w.status_rate.setText("")
             w.status_eta.setText("")
         self.update_structure_stats()
@@ -417,8 +418,3 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
-
-
-def epochs_text(n: int) -> str:
-    """'1 epoch', '30 epochs'."""
-    return f"{n} epoch" if n == 1 else f"{n} epochs"

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from saeviz.app.common.questions import save_discard_or_cancel
 from saeviz.app.common.shell import Shell
+from saeviz.app.common.wording import counted
 from saeviz.app.training.worker import PAUSED, RUNNING
 from saeviz.core.errors import SaevizError
 from saeviz.core.io.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
@@ -245,7 +246,7 @@ class Documents(QObject):
         self.runner.submit("encode", encode_codes, s.model, s.X, store.labels, store.distances, s.train_config,
                            on_result=lambda res: self._codes_ready(*res),
                            on_error=lambda exc: self.shell.show_error("Cannot encode the dataset", str(exc)))
-        self.shell.status(f"Loaded model {Path(path).name} ({s.epoch} epochs)", 5000)
+        self.shell.status(f"Loaded model {Path(path).name} ({counted(s.epoch, 'epoch')})", 5000)
 
     def _codes_ready(self, codes, class_targets) -> None:
         from saeviz.app.window.first_view import pretrained_hint
@@ -278,7 +279,7 @@ class Documents(QObject):
         """"save", "discard" or "cancel" for a trained model that is not saved (a blocking question)."""
         return save_discard_or_cancel(
             self.shell.parent_widget, "Unsaved model",
-            f"The model trained for {self.session.epoch} epochs is not saved.",
+            f"The model trained for {counted(self.session.epoch, 'epoch')} is not saved.",
             f"Save it before {doing}? Discarding loses the training.", "unsavedModelBox")
 
     def maybe_keep_model(self, doing: str) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saeviz.app.common.wording import counted
 from saeviz.core.method.config import ModelConfig
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -57,7 +58,7 @@ def untrained_hint(train_key: str) -> str:
 
 
 def pretrained_hint(epochs: int, train_key: str, reset_key: str) -> str:
-    return (f"The pretrained demo model ({epochs} epochs). Press {train_key} to train on, "
+    return (f"The pretrained demo model ({counted(epochs, 'epoch')}). Press {train_key} to train on, "
             f"{reset_key} to start again from an untrained network.")
 
 

@@ -559,6 +559,7 @@ class LiveProjection:
     in the latent space. (A least-squares scale shrinks every frame a little towards the last
     one where the two differ, and over a training it compounded: after ten epochs the view
     showed the codes at a tenth of their size.)
+
     ``update(codes, labels)`` returns the display coordinates; ``transform(Z)`` maps other
     latent points (class anchors, MDS targets) through the same projection and alignment;
     ``inverse(coords)`` maps display coordinates back to codes. A change in the number of
