@@ -43,6 +43,7 @@ A=(0,1,9), B=(4,6,8), C=(2,3,5,7)), 'seasons' (Fashion-MNIST: summer, winter, al
 # saeviz.core.data.named.CLASS_GROUPINGS, repeated so that --help does not import numpy
 CLASS_GROUPINGS = ("ten", "abc", "seasons")
 CLASSIFIERS = ("svm", "label-spreading", "knn")  # saeviz.core.method.config.CLASSIFIERS, without importing it
+STRUCTURE_SPANS = ("latent", "classes")  # saeviz.core.method.config.STRUCTURE_SPANS, likewise
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -161,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--pseudo-weight", type=_weight, default=1.0, metavar="WEIGHT",
                     help="structural weight of a pseudo-label against a given label's, in (0, 1] (default 1); "
                          "0.25 kept the reconstruction within a tenth of a plain autoencoder's on MNIST with 600 labels")
+    tr.add_argument("--structure-span", choices=STRUCTURE_SPANS, default="latent",
+                    help="where the structural loss acts: latent (the paper's: the whole code) or classes "
+                         "(only within the span of the class targets; the other latent directions are left "
+                         "to the reconstruction)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=_bounded_int(0, 1024), default=0,
                     help="CPU threads for torch (0: torch's default)")
@@ -378,7 +383,8 @@ def _train_run(args, ctx) -> int:
                                 device=args.device, seed=args.seed, target_scale=args.target_scale,
                                 mds=MDSConfig(mode=args.mds, alignment=args.alignment),
                                 classifier=args.classifier, self_training=args.self_training,
-                                pseudo_labeler=args.pseudo_labeler, pseudo_weight=args.pseudo_weight)
+                                pseudo_labeler=args.pseudo_labeler, pseudo_weight=args.pseudo_weight,
+                                structure_span=args.structure_span)
         k = max(ds.n_classes, 1)
         y_train = ds.y[ds.train_idx] if ds.y is not None else np.zeros(len(ds.train_idx), np.int64)
         labels = reveal_labels(y_train, np.arange(len(y_train)), args.labeled, seed=args.seed)

@@ -78,6 +78,11 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         ``gamma * pseudo_weight``). Smaller keeps the reconstruction nearer a plain
         autoencoder's: 0.25 kept it within about 10% on MNIST with 1% labels (+9.9% over three seeds)
         (``docs/report/mnist_pseudo_weight``).
+    structure_span : {"latent", "classes"}, default "latent"
+        Which part of a code's offset from its MDS target the structural loss counts:
+        ``latent`` (the paper) all of it; ``classes`` only its part within the span of the class
+        targets (K - 1 directions), leaving the other latent directions to the reconstruction
+        (``docs/report/mnist_structure_span``).
     random_state : int, RandomState or None
     callback : callable(Snapshot) or None, called after every epoch (for live use).
     """
@@ -87,7 +92,7 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
                  mds_mode="class", alignment="procrustes", image_shape=None,
                  conv_channels=(8, 16, 32), basis_size=256, target_scale="auto", device="auto",
                  classifier="svm", self_training=0.0, pseudo_labeler=None, pseudo_weight=1.0,
-                 random_state=None, callback: Callable | None = None):
+                 structure_span="latent", random_state=None, callback: Callable | None = None):
         self.architecture = architecture
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
@@ -107,6 +112,7 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         self.self_training = self_training
         self.pseudo_labeler = pseudo_labeler
         self.pseudo_weight = pseudo_weight
+        self.structure_span = structure_span
         self.random_state = random_state
         self.callback = callback
 
@@ -123,7 +129,8 @@ class StructuringAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
                             target_scale=0.0 if self.target_scale == "auto" else float(self.target_scale),
                             mds=MDSConfig(mode=self.mds_mode, alignment=self.alignment),
                             classifier=self.classifier, self_training=float(self.self_training),
-                            pseudo_labeler=self.pseudo_labeler or "", pseudo_weight=float(self.pseudo_weight))
+                            pseudo_labeler=self.pseudo_labeler or "", pseudo_weight=float(self.pseudo_weight),
+                            structure_span=self.structure_span)
         return model, train
 
     def _samples(self, X: np.ndarray) -> np.ndarray:

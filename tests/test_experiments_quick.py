@@ -217,3 +217,20 @@ def test_few_labels_trains_the_sae_at_the_gamma_asked_for(tmp_path):
     assert recon(quarter, f"sae@{frac}") != recon(zero, "ae")
     assert quarter["training"]["gamma"] == 0.25 and "SAE at gamma 0.25" in report and "--gamma 0.25" in report
     assert main(["few_labels", "--quick", "--gamma", "1.5", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_few_labels_trains_the_structure_span_asked_for_and_reports_the_class_directions(tmp_path):
+    results, report = run_quick("few_labels", tmp_path, "--epochs", "1", "--networks", "sae,ae",
+                                "--structure-span", "classes")
+    assert results["training"]["structure_span"] == "classes"
+    assert "--structure-span classes" in report and "Structure span `classes`" in report
+    assert "the same in the class directions" in report
+    frac = results["settings"]["fractions"][0]
+    for key in (f"sae@{frac}", "ae"):
+        point = results["seeds"][0]["networks"][key][-1]
+        assert -1 <= point["silhouette_classes"] <= 1 and point["silhouette_classes"] != point["silhouette"]
+    paper, paper_report = run_quick("few_labels", tmp_path / "paper", "--epochs", "1", "--networks", "sae")
+    assert paper["training"]["structure_span"] == "latent" and "--structure-span" not in paper_report
+    with pytest.raises(SystemExit) as exit_:
+        main(["few_labels", "--quick", "--structure-span", "all", "--out", str(tmp_path / "bad")])
+    assert exit_.value.code == 2

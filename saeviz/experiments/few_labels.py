@@ -15,9 +15,11 @@ each method is heading:
 - **plain autoencoder + SVM** (trained once per seed: it never sees labels);
 - **kNN label spreading on PCA-50** of the pixels (scikit-learn), which needs no training.
 
-The silhouette of the held-out codes (by true class) and the held-out reconstruction error
-(mean squared error per pixel) compare the structure and the reconstruction with the plain
-autoencoder. ``results.json`` and the report are rewritten after every trained network.
+The silhouette of the held-out codes (by true class), the same within the class directions
+(the codes projected onto the span of the labeled training codes' class means, K - 1
+directions: what the structure is about, and all a linear reader needs) and the held-out
+reconstruction error (mean squared error per pixel) compare the structure and the
+reconstruction with the plain autoencoder. ``results.json`` and the report are rewritten after every trained network.
 """
 from __future__ import annotations
 
@@ -28,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from saeviz.core.method.code_classifiers import fit_code_classifier, validate_classifier
-from saeviz.core.method.config import CLASSIFIERS, TrainConfig
+from saeviz.core.method.config import CLASSIFIERS, STRUCTURE_SPANS, TrainConfig
 from saeviz.core.method.self_training import (
     SelfTraining,
     validate_pseudo_weight,
     validate_threshold,
 )
+from saeviz.core.method.structure import class_span
 from saeviz.core.method.training import Trainer, decode, encode
 from saeviz.experiments import baselines as B
 from saeviz.experiments import common
@@ -67,6 +70,7 @@ class Settings:
     threshold: float = 0.9
     pseudo_weight: float = 1.0  # a pseudo-label's structural weight against a given label's
     gamma: float = 0.5  # the SAE's structure weight (the paper's MNIST setting)
+    structure_span: str = "latent"  # the paper's; "classes": structure only within the class span
     max_train: int = 0
 
     def __post_init__(self) -> None:
@@ -80,7 +84,8 @@ class Settings:
 
     def training(self) -> TrainConfig:
         """The SAE networks' optimisation settings (seed and epochs set per run)."""
-        return TrainConfig().replace(gamma=float(self.gamma), epochs=int(self.epochs))
+        return TrainConfig().replace(gamma=float(self.gamma), epochs=int(self.epochs),
+                                     structure_span=self.structure_span)
 
 
 FULL = Settings()
@@ -115,11 +120,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {FULL.pseudo_weight})")
     parser.add_argument("--gamma", type=float, default=None,
                         help=f"the SAE's structure weight in [0, 1] (default {FULL.gamma}, the paper's)")
+    parser.add_argument("--structure-span", choices=STRUCTURE_SPANS, default=None,
+                        help="where the structural loss acts: latent (default, the paper's: the whole code) "
+                             "or classes (only within the span of the class targets)")
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=None, networks=None,
                  first_seed=None, max_train=None, spread_every=None, self_classifier=None,
-                 threshold=None, pseudo_weight=None, gamma=None) -> Settings:
+                 threshold=None, pseudo_weight=None, gamma=None, structure_span=None) -> Settings:
     s = QUICK if quick else FULL
     changes: dict = {}
     if seeds is not None or first_seed is not None:
@@ -128,7 +136,7 @@ def settings_for(quick=False, seeds=None, dataset=None, epochs=None, fractions=N
     for key, value in (("dataset", dataset), ("epochs", epochs), ("fractions", fractions),
                        ("networks", networks), ("max_train", max_train), ("spread_every", spread_every),
                        ("self_classifier", self_classifier), ("threshold", threshold),
-                       ("pseudo_weight", pseudo_weight), ("gamma", gamma)):
+                       ("pseudo_weight", pseudo_weight), ("gamma", gamma), ("structure_span", structure_span)):
         if value is not None:
             changes[key] = value
     return replace(s, **changes)
@@ -140,6 +148,15 @@ def _silhouette(codes: np.ndarray, y: np.ndarray) -> float:
 
     n = min(len(y), SILHOUETTE_SAMPLES)
     return float(silhouette_score(codes[:n], y[:n]))
+
+
+def _class_directions_silhouette(train_codes: np.ndarray, labels: np.ndarray, test_codes: np.ndarray,
+                                  y: np.ndarray) -> float:
+    """The silhouette of ``test_codes`` projected onto the span of the class means of the labeled
+    training codes (``labels`` -1: unlabeled); the test labels only score it."""
+    given = labels >= 0
+    means = np.stack([train_codes[given & (labels == c)].mean(0) for c in np.unique(labels[given])])
+    return _silhouette(test_codes @ class_span(means), y)
 
 
 def _recon_mse(model, split, test_codes: np.ndarray) -> float:
@@ -158,7 +175,9 @@ def _curve_point(trainer: Trainer, split, labels_by_frac: dict, readers, clock: 
     train_codes = trainer.latent_codes()
     test_codes = encode(trainer.model, split.X_test)
     point = {"epoch": int(trainer.epoch), "seconds": clock.seconds,
-             "silhouette": _silhouette(test_codes, split.y_test)}
+             "silhouette": _silhouette(test_codes, split.y_test),
+             "silhouette_classes": _class_directions_silhouette(
+                 train_codes, next(iter(labels_by_frac.values())), test_codes, split.y_test)}
     for frac, labels in labels_by_frac.items():
         for kind in readers:
             point[f"{frac}/{kind}"] = _read(kind, train_codes, test_codes, labels, split.y_test)
@@ -185,7 +204,8 @@ def _train_curve(trainer: Trainer, epochs: int, split, labels_by_frac, readers, 
         if on_point is not None:
             on_point(curve)
         errs = ", ".join(f"{k} {100 * v:.2f}%" for k, v in point.items() if "/" in k)
-        log(f"{tag} epoch {snap.epoch}: {errs}; silhouette {point['silhouette']:.3f}"
+        log(f"{tag} epoch {snap.epoch}: {errs}; silhouette {point['silhouette']:.3f} "
+            f"({point['silhouette_classes']:.3f} in the class directions)"
             + (f"; {pseudo.n_pseudo} pseudo-labels" if pseudo is not None else "")
             + f" ({train_seconds:.0f} s training)")
         clock = Stopwatch()
@@ -331,8 +351,12 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
     for r in per_seed:
         for key, curve in r["networks"].items():
             if curve and "recon_mse" in curve[-1]:
-                quality.setdefault(key, []).append((curve[-1]["silhouette"], curve[-1]["recon_mse"]))
-    s["quality"] = {k: {"silhouette": common.summary(a for a, _ in v), "recon_mse": common.summary(b for _, b in v)}
+                last = curve[-1]
+                quality.setdefault(key, []).append(
+                    (last["silhouette"], last.get("silhouette_classes", float("nan")), last["recon_mse"]))
+    s["quality"] = {k: {"silhouette": common.summary(a for a, _, _ in v),
+                        "silhouette_classes": common.summary(b for _, b, _ in v),
+                        "recon_mse": common.summary(c for _, _, c in v)}
                     for k, v in quality.items()}
     secs = [p["train_seconds"] for r in per_seed for key, c in r["networks"].items()
             if key.startswith(("sae", "ae")) for p in c]
@@ -342,10 +366,10 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print, dataset=None, epochs=None,
         fractions=None, networks=None, first_seed=None, max_train=None, spread_every=None, self_classifier=None,
-        threshold=None, pseudo_weight=None, gamma=None) -> dict:
+        threshold=None, pseudo_weight=None, gamma=None, structure_span=None) -> dict:
     common.require_matplotlib()
     settings = settings_for(quick, seeds, dataset, epochs, fractions, networks, first_seed, max_train, spread_every,
-                            self_classifier, threshold, pseudo_weight, gamma)
+                            self_classifier, threshold, pseudo_weight, gamma, structure_span)
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
@@ -438,7 +462,10 @@ def write_report(out: Path, results: dict) -> Path:
              "that epoch only (recomputed every epoch, never stored as labels), with a structural weight of "
              f"{st.get('pseudo_weight', 1.0):g} times a given label's (gamma "
              f"{st.get('pseudo_weight', 1.0) * results['training']['gamma']:g} for them); the final classifier is "
-             "fitted on the given labels only.",
+             "fitted on the given labels only." + (
+                 " Structure span `classes`: the structural loss counts only a code's offset from its target "
+                 "within the span of the class targets; the other latent directions are left to the "
+                 "reconstruction." if st.get("structure_span", "latent") == "classes" else ""),
              "- **Readers**: `svm` the paper's linear SVM; `label-spreading` scikit-learn's kNN label spreading "
              "(10 neighbours, alpha 0.2) over all training codes; `knn` a distance-weighted vote of the 10 nearest "
              "labeled codes.",
@@ -458,9 +485,10 @@ def write_report(out: Path, results: dict) -> Path:
                        f"Held-out error per epoch, {s[frac]['n_labeled']} labels (log scale).")
     if s.get("quality"):
         rep.heading("Structure and reconstruction after the last epoch")
-        rep.table(["network", "silhouette of held-out codes", "held-out reconstruction MSE"],
-                  [[k, f"{v['silhouette']['mean']:.3f}", f"{v['recon_mse']['mean']:.5f}"]
-                   for k, v in s["quality"].items()])
+        rep.table(["network", "silhouette of held-out codes", "the same in the class directions",
+                   "held-out reconstruction MSE"],
+                  [[k, f"{v['silhouette']['mean']:.3f}", f"{v.get('silhouette_classes', {}).get('mean', float('nan')):.3f}",
+                    f"{v['recon_mse']['mean']:.5f}"] for k, v in s["quality"].items()])
     if s.get("seconds_per_epoch"):
         rep.text(f"Median wall-clock seconds per training epoch (SAE and AE, 1 torch thread, loaded shared machine): "
                  f"{s['seconds_per_epoch']:.0f}.")
@@ -485,6 +513,8 @@ def write_report(out: Path, results: dict) -> Path:
             cmd += f" --pseudo-weight {st['pseudo_weight']}"
     if st.get("gamma", FULL.gamma) != FULL.gamma:
         cmd += f" --gamma {st['gamma']}"
+    if st.get("structure_span", "latent") != "latent":
+        cmd += f" --structure-span {st['structure_span']}"
     if st["max_train"]:
         cmd += f" --max-train {st['max_train']}"
     rep.text(f"`{cmd} --out FOLDER` ({results.get('seconds', 0) / 60:.1f} minutes here, "

@@ -104,3 +104,19 @@ def test_the_pseudo_label_weight_typed_in_the_settings_trains_the_next_run(make_
     QTest.keyClick(spin, Qt.Key_Return)
     assert w.session.train_config.pseudo_weight >= spin.minimum() > 0
     w.close()
+
+
+def test_the_structure_span_is_chosen_by_name_and_trains_the_next_run(make_window, qtbot, tmp_path):
+    w = make_window(tmp_path / "settings.ini", epochs=1, batch_size=64)
+    combo = w.settings_panel.structure_span
+    assert [combo.itemText(i) for i in range(combo.count())] == ["whole code (paper)", "class directions only"]
+    assert combo.currentData() == "latent" and w.session.train_config.structure_span == "latent"
+    choose_in_combo(qtbot, combo, "classes")
+    assert w.session.train_config.structure_span == "classes"
+    with qtbot.waitSignal(w.controller.finished, timeout=600000):
+        w.actions["train"].trigger()
+    assert w.session.trainer.config.structure_span == "classes"  # the run trained with it
+    assert w.session.history[-1]["struct_loss"] > 0
+    w.session.set_train_config(w.session.train_config.replace(structure_span="latent"))  # a restored setting
+    assert combo.currentData() == "latent"
+    w.close()

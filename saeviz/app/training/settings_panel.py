@@ -28,13 +28,14 @@ from PySide6.QtWidgets import (
 
 from saeviz.app.common.wheel_guard import guard_wheel
 from saeviz.core.method.code_classifiers import CLASSIFIER_NAMES, CLASSIFIERS
-from saeviz.core.method.config import ARCHITECTURES, MDS_MODES
+from saeviz.core.method.config import ARCHITECTURES, MDS_MODES, STRUCTURE_SPANS
 from saeviz.core.state.labels import follow_store
 from saeviz.core.state.session import Session
 
 ARCH_TEXT = {"mlp": "fully connected (MLP)", "conv": "convolutional (images)",
              "basis": "MLP on a linear basis (meshes)"}
 MDS_TEXT = {"class": "class level (fast)", "exact": "every labeled sample"}
+SPAN_TEXT = {"latent": "whole code (paper)", "classes": "class directions only"}
 DEMO_TEXT = {"digits": "digits, 3 classes A/B/C (demo)", "digits10": "digits, 10 classes (demo)"}
 # Datasets read from installed files (saeviz.core.data.named), in their class groupings.
 FILE_DATASET_TEXT = {"mnist": "MNIST, 3 classes A/B/C", "mnist:ten": "MNIST, 10 digits",
@@ -134,6 +135,14 @@ class SettingsPanel(QWidget):
         self.mds = QComboBox()
         for m in MDS_MODES:
             self.mds.addItem(MDS_TEXT.get(m, m), m)
+        self.structure_span = QComboBox()
+        self.structure_span.setObjectName("structureSpanCombo")
+        for span in STRUCTURE_SPANS:
+            self.structure_span.addItem(SPAN_TEXT[span], span)
+        self.structure_span.setToolTip(
+            "Where the structural loss pulls a labeled code toward its target: the whole code (the "
+            "paper), or only along the directions in which the class targets differ, leaving the "
+            "other latent directions to the reconstruction")
         self.classifier = QComboBox()
         self.classifier.setObjectName("classifierCombo")
         for c in CLASSIFIERS:
@@ -165,6 +174,7 @@ class SettingsPanel(QWidget):
             ("γ (structure weight)", self.gamma, self.gamma.valueChanged),
             ("Learning rate", self.lr, self.lr.valueChanged), ("Batch size", self.batch, self.batch.valueChanged),
             ("Epochs", self.epochs, self.epochs.valueChanged), ("MDS", self.mds, self.mds.activated),
+            ("Structure in", self.structure_span, self.structure_span.activated),
             ("Classifier", self.classifier, self.classifier.activated),
             ("Self-training", self.self_training, self.self_training.valueChanged),
             ("Pseudo-labels by", self.pseudo_labeler, self.pseudo_labeler.activated),
@@ -196,8 +206,8 @@ class SettingsPanel(QWidget):
         lay.addStretch(1)
 
         self._model_widgets = (self.arch, self.hidden, self.channels, self.latent)
-        self._run_widgets = (self.dataset_combo, self.lr, self.batch, self.epochs, self.mds, self.self_training,
-                             self.pseudo_labeler, self.pseudo_weight)
+        self._run_widgets = (self.dataset_combo, self.lr, self.batch, self.epochs, self.mds, self.structure_span,
+                             self.self_training, self.pseudo_labeler, self.pseudo_weight)
         for changed in (session.model_config_changed, session.train_config_changed,
                         session.label_fraction_changed):
             changed.connect(self.refresh)
@@ -213,8 +223,8 @@ class SettingsPanel(QWidget):
         s = self.session
         m, t = s.model_config, s.train_config
         widgets = (self.arch, self.hidden, self.channels, self.latent, self.gamma, self.lr,
-                   self.batch, self.epochs, self.mds, self.fraction, self.classifier, self.self_training,
-                   self.pseudo_labeler, self.pseudo_weight)
+                   self.batch, self.epochs, self.mds, self.structure_span, self.fraction, self.classifier,
+                   self.self_training, self.pseudo_labeler, self.pseudo_weight)
         blockers = [QSignalBlocker(w) for w in widgets]
         self.arch.setCurrentIndex(max(0, self.arch.findData(m.architecture)))
         if not self.hidden.hasFocus():
@@ -227,6 +237,7 @@ class SettingsPanel(QWidget):
         self.batch.setValue(int(t.batch_size))
         self.epochs.setValue(int(t.epochs))
         self.mds.setCurrentIndex(max(0, self.mds.findData(t.mds.mode)))
+        self.structure_span.setCurrentIndex(max(0, self.structure_span.findData(t.structure_span)))
         self.classifier.setCurrentIndex(max(0, self.classifier.findData(t.classifier)))
         self.self_training.setValue(float(t.self_training))
         self.pseudo_labeler.setCurrentIndex(max(0, self.pseudo_labeler.findData(t.pseudo_labeler)))
@@ -385,6 +396,7 @@ class SettingsPanel(QWidget):
             cfg = t.replace(gamma=float(self.gamma.value()), lr=float(self.lr.value()),
                             batch_size=int(self.batch.value()), epochs=int(self.epochs.value()),
                             mds=t.mds.replace(mode=self.mds.currentData()),
+                            structure_span=self.structure_span.currentData(),
                             classifier=self.classifier.currentData(),
                             self_training=float(self.self_training.value()),
                             pseudo_labeler=self.pseudo_labeler.currentData(),

@@ -9,6 +9,7 @@ ARCHITECTURES = ("mlp", "conv", "basis")
 MDS_MODES = ("class", "exact")
 ALIGNMENTS = ("procrustes", "paper")
 CLASSIFIERS = ("svm", "label-spreading", "knn")  # see saeviz.core.method.code_classifiers
+STRUCTURE_SPANS = ("latent", "classes")  # where the structural loss acts, see TrainConfig
 
 
 def _tupled(value: Any) -> Any:
@@ -98,6 +99,12 @@ class TrainConfig(_JsonMixin):
     (``saeviz.core.method.self_training``); 0 is the paper's method. On MNIST A/B/C with 600
     labels, label spreading as the pseudo-labeler kept its pseudo-labels right where the linear
     SVM's went wrong early and stayed wrong (``docs/report/mnist_self_training_spreading``).
+
+    ``structure_span`` says which part of a code's offset from its target the structural loss
+    counts: ``latent`` (the paper) all of it; ``classes`` only its part within the span of the
+    class targets (the K - 1 directions in which the classes' targets differ), so the
+    directions that carry no class distance stay free for the reconstruction
+    (``saeviz.core.method.structure.class_span``).
     """
 
     gamma: float = 0.5
@@ -113,6 +120,7 @@ class TrainConfig(_JsonMixin):
     self_training: float = 0.0  # confidence threshold of pseudo-labels (0: off)
     pseudo_labeler: str = ""    # classifier whose predictions become pseudo-labels ("": classifier)
     pseudo_weight: float = 1.0  # a pseudo-label's structural weight, relative to a given label's
+    structure_span: str = "latent"  # "latent": the paper's structural MSE; "classes": see above
 
     def scale_for(self, latent_dim: int) -> float:
         """Latent units per unit of class distance.
@@ -150,6 +158,8 @@ class TrainConfig(_JsonMixin):
                              f"got {self.self_training}")
         if not 0.0 < float(self.pseudo_weight) <= 1.0:
             raise ValueError(f"pseudo_weight must lie in (0, 1], got {self.pseudo_weight}")
+        if self.structure_span not in STRUCTURE_SPANS:
+            raise ValueError(f"structure_span must be one of {STRUCTURE_SPANS}, got {self.structure_span!r}")
         if isinstance(self.mds, dict):
             object.__setattr__(self, "mds", MDSConfig.from_dict(self.mds))
 

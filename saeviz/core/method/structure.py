@@ -27,7 +27,7 @@ from saeviz.core.method.config import MDSConfig
 from saeviz.core.method.mds import smacof_class_level, smacof_exact
 from saeviz.core.state.labels import validate_distances
 
-__all__ = ["StructureTargets", "compute_targets"]
+__all__ = ["StructureTargets", "class_span", "compute_targets"]
 
 _ALIGNERS = {"procrustes": procrustes_rotation, "paper": paper_rotation}
 
@@ -47,6 +47,25 @@ class StructureTargets:
     stress: float
     n_iter: int
     rotation: np.ndarray
+
+
+def class_span(class_targets: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+    """An orthonormal basis (d, r) of the directions in which the class targets differ.
+
+    ``class_targets`` is the (K, d) array of ``StructureTargets.class_targets`` (NaN rows for
+    classes without samples are left out). The span of the differences between the present
+    classes' targets has rank ``r <= K - 1``; a code's offset from its target orthogonal to it
+    changes no distance between classes. Directions whose singular value is below ``rtol``
+    times the largest are dropped.
+    """
+    T = np.asarray(class_targets, np.float64)
+    T = T[np.all(np.isfinite(T), axis=1)]
+    d = T.shape[1] if T.ndim == 2 else 0
+    if len(T) < 2:
+        return np.zeros((d, 0))
+    _, s, vt = np.linalg.svd(T - T.mean(0), full_matrices=False)
+    keep = s > rtol * s[0] if s[0] > 0 else np.zeros_like(s, bool)
+    return np.ascontiguousarray(vt[keep].T)
 
 
 def _check_codes(codes) -> np.ndarray:

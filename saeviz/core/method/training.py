@@ -4,7 +4,8 @@ Each epoch: read the current supervision (a copy of the labels and class distanc
 the structural targets of the labeled samples from their current codes (MDS initialised with
 those codes, then an orthogonal alignment onto them), and train every batch on
 ``gamma * structural MSE + (1 - gamma) * reconstruction MSE`` for labeled samples and the
-reconstruction MSE alone for unlabeled ones.
+reconstruction MSE alone for unlabeled ones. With ``TrainConfig.structure_span = "classes"``
+(an extension) the structural MSE counts only the offset within the span of the class targets.
 
 ``Trainer.iter_epochs`` yields immutable ``Snapshot`` objects (at the end of each epoch, and
 every ``snapshot_every`` batches inside one); a ``ControlToken`` pauses, resumes or cancels
@@ -30,7 +31,7 @@ from saeviz.core.errors import DataError, TrainingError
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.method.distributed import SingleProcess
 from saeviz.core.method.models import Autoencoder, build_autoencoder
-from saeviz.core.method.structure import StructureTargets, compute_targets
+from saeviz.core.method.structure import StructureTargets, class_span, compute_targets
 from saeviz.core.state.labels import LabelStore, Supervision
 
 
@@ -450,7 +451,10 @@ class Trainer:
         structured = st is not None
         target_of = torch.zeros((n, d), dtype=torch.float32, device=self.device)
         has_target = torch.zeros(n, dtype=torch.float32, device=self.device)  # labeled: their weight
+        span = None  # (d, r): the structural loss counts only the offset within the class span
         if structured:
+            if self.config.structure_span == "classes":
+                span = torch.from_numpy(class_span(st.class_targets).astype(np.float32)).to(self.device)
             target_of[t_idx] = torch.from_numpy(np.asarray(t_vals, np.float32)).to(self.device)
             has_target[t_idx] = 1.0 if sup.weights is None else torch.from_numpy(
                 np.asarray(sup.weights, np.float32)[t_idx]).to(self.device)
@@ -481,7 +485,11 @@ class Trainer:
                 rec_each = ((rec - self.model.normalize(x)) ** 2).flatten(1).mean(1)
             if structured:
                 on = has_target[idx]
-                st_each = ((z - target_of[idx]) ** 2).mean(1)
+                offset = z - target_of[idx]
+                if span is None:
+                    st_each = (offset ** 2).mean(1)
+                else:  # the same sum of squares over d, without the directions left free
+                    st_each = ((offset @ span) ** 2).sum(1) / d
                 loss_each = sae_loss(rec_each, st_each, on, gamma)
             else:
                 loss_each = rec_each
