@@ -64,3 +64,27 @@ def test_registry_and_command_line(tmp_path, capsys):
         main(["guided", "--quick"])  # --out is required
     assert main(["guided", "--quick", "--labeled", "1.5", "--out", str(tmp_path / "x")]) == 2
     assert "labeled fraction" in capsys.readouterr().err
+
+
+def test_guided_labeling_runs_on_mnist_format_files_with_the_papers_conv_net(tmp_path, monkeypatch):
+    """``--dataset mnist`` reads the IDX files (here a small stand-in folder), groups them as
+    A/B/C and trains the paper's conv net; ``--arms`` and ``--sweep ''`` keep the run short."""
+    from idx_files import write_idx_folder
+
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, n_train=200, n_test=60, size=28)
+    monkeypatch.setenv("SAEVIZ_MNIST_DIR", str(folder))
+    out = tmp_path / "guided"
+    assert main(["guided", "--quick", "--dataset", "mnist", "--epochs", "1", "--seeds", "1", "--added", "10",
+                 "--labeled", "0.1", "--arms", "none,margin", "--sweep", "", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"]["classes"] == ["A (0,1,9)", "B (4,6,8)", "C (2,3,5,7)"]
+    assert results["model"]["architecture"] == "conv" and results["settings"]["dataset"] == "mnist"
+    (seed,) = results["seeds"]
+    assert list(seed["arms"]) == ["none", "random", "margin"]  # random and margin always run
+    assert seed["arms"]["margin"]["n_labeled"] == seed["n_labeled_initial"] + 10
+    assert results["sweep"] == []
+    report = (out / "report.md").read_text()
+    assert "conv net" in report and "MNIST" in report and "8x8" not in report
+    assert main(["guided", "--quick", "--dataset", "mnist", "--arms", "margin,best", "--out",
+                 str(tmp_path / "bad")]) == 2

@@ -1,4 +1,5 @@
-"""Guided labeling (paper section 3.5, Fig. 10) on scikit-learn's ten handwritten digits.
+"""Guided labeling (paper section 3.5, Fig. 10) on scikit-learn's ten handwritten digits
+(default), or on MNIST A/B/C or Fashion-MNIST seasons with the paper's conv net (``--dataset``).
 
 Per seed: reveal the ground truth of ``labeled_fraction`` of the training samples (per
 class), train an SAE for ``epochs`` epochs, fit the linear SVM on the labeled codes and
@@ -29,6 +30,7 @@ import numpy as np
 from saeviz.core.method.calibration import confidence_histogram, reliability_diagram
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.method.ranking import compare_rounds, rank_scores, score_samples
+from saeviz.experiments import baselines as B
 from saeviz.experiments import common
 from saeviz.experiments.common import Log, Report, Split, Stopwatch, mean_std, summary
 
@@ -45,6 +47,7 @@ ARM_COLORS = {
 }
 MIN_BIN = 5  # reliability points drawn for bins with at least this many samples
 CONTINUATION_SEED = 10_000  # continuation batch order: CONTINUATION_SEED + seed, shared by all arms
+DATASETS = ("digits10", "mnist", "fashion-mnist")  # the last two: the few-labels setups (baselines.SETUPS)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,16 @@ class Settings:
             raise ValueError(f"arms must include 'random' and 'margin', among {ARMS}")
         if any(not 0.0 < f < 1.0 for f in self.sweep):
             raise ValueError(f"sweep fractions must lie in (0, 1), got {self.sweep}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+
+    def data_spec(self) -> str:
+        """What ``common.load_split`` opens: ten digits, or a few-labels setup's class grouping."""
+        return self.dataset if self.dataset == "digits10" else B.SETUPS[self.dataset].spec
+
+    def model(self) -> ModelConfig:
+        """The library's default MLP for the 8x8 digits, the paper's conv net for MNIST-sized images."""
+        return ModelConfig() if self.dataset == "digits10" else B.SETUPS[self.dataset].model
 
 
 FULL = Settings()
@@ -74,7 +87,23 @@ QUICK = Settings(epochs=3, seeds=(0, 1), sweep=(0.10,))
 SWEEP_ARMS = ("random", "margin")
 
 
+def _fraction_list(text: str) -> tuple[float, ...]:
+    return tuple(float(t) for t in text.split(",") if t.strip())
+
+
+def _arm_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="digits10 (default: scikit-learn's ten digits, MLP), mnist (A/B/C) or "
+                             "fashion-mnist (seasons), both with the paper's conv net")
+    parser.add_argument("--arms", type=_arm_list, default=None,
+                        help=f"arms to run, among {', '.join(ARMS)} (random and margin always; default all)")
+    parser.add_argument("--sweep", type=_fraction_list, default=None,
+                        help=f"further starting fractions for the random and margin arms, e.g. 0.1,0.2 "
+                             f"('' for none; default {','.join(str(f) for f in FULL.sweep)})")
     parser.add_argument("--labeled", type=float, default=None,
                         help=f"starting fraction of labeled training samples (default {FULL.labeled_fraction})")
     parser.add_argument("--epochs", type=int, default=None,
@@ -83,9 +112,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_for(quick: bool = False, seeds: int | None = None, labeled: float | None = None,
-                 epochs: int | None = None, added: int | None = None) -> Settings:
+                 epochs: int | None = None, added: int | None = None, dataset: str | None = None,
+                 arms: tuple[str, ...] | None = None, sweep: tuple[float, ...] | None = None) -> Settings:
     s = QUICK if quick else FULL
+    if sweep is not None:
+        s = replace(s, sweep=tuple(sweep))
     changes = {}
+    if dataset is not None:
+        changes["dataset"] = dataset
+    if arms is not None:
+        changes["arms"] = tuple(a for a in ARMS if a in set(arms) | set(SWEEP_ARMS))
+        if set(arms) - set(ARMS):
+            raise ValueError(f"arms must be among {ARMS}, got {arms}")
     if seeds is not None:
         changes["seeds"] = tuple(range(int(seeds)))
     if labeled is not None:
@@ -118,7 +156,7 @@ def run_seed(split: Split, settings: Settings, seed: int, log: Log) -> tuple[dic
     labels0 = common.initial_labels(split.y_train, settings.labeled_fraction, seed)
     curve0: list[float] = []
     trainer = common.train_sae(split.X_train, labels0, names, settings.epochs, seed,
-                               model_config=ModelConfig(), train_config=TrainConfig(),
+                               model_config=settings.model(), train_config=TrainConfig(),
                                on_epoch=_curve_recorder(split, labels0, curve0))
     codes = trainer.latent_codes()
     clf = common.fit_classifier(codes, labels0)
@@ -219,14 +257,16 @@ def summarise(per_seed: list[dict], settings: Settings) -> dict:
 
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print,
-        labeled: float | None = None, epochs: int | None = None, added: int | None = None) -> dict:
+        labeled: float | None = None, epochs: int | None = None, added: int | None = None,
+        dataset: str | None = None, arms: tuple[str, ...] | None = None,
+        sweep: tuple[float, ...] | None = None) -> dict:
     """Run the experiment, write ``results.json`` and ``report.md`` into ``out``; return the results."""
     common.require_matplotlib()
-    settings = settings_for(quick, seeds, labeled, epochs, added)
+    settings = settings_for(quick, seeds, labeled, epochs, added, dataset, arms, sweep)
     out = common.output_folder(out)
     clock = Stopwatch()
     env = common.environment()
-    split = common.load_split(settings.dataset)
+    split = common.load_split(settings.data_spec())
     log(f"guided labeling on {split.dataset.name}: {len(split.y_train)} training / {len(split.y_test)} test "
         f"samples, {100 * settings.labeled_fraction:g}% labeled, +{settings.added} labels, "
         f"{settings.epochs}+{settings.epochs} epochs, seeds {list(settings.seeds)}")
@@ -248,9 +288,9 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
         "dataset": {"name": split.dataset.name, "source": split.dataset.source,
                     "n_train": int(len(split.y_train)), "n_test": int(len(split.y_test)),
                     "classes": list(split.class_names)},
-        "model": ModelConfig().to_dict(),
+        "model": settings.model().to_dict(),
         "training": TrainConfig().to_dict(),
-        "target_scale": TrainConfig().scale_for(ModelConfig().latent_dim),
+        "target_scale": TrainConfig().scale_for(settings.model().latent_dim),
         "environment": env,
         "summary": summarise(per_seed, settings),
         "seeds": per_seed,
@@ -410,6 +450,29 @@ def write_report(out: Path, results: dict, raws: list[dict], split: Split) -> Pa
                               "are not meant to be read." if results["quick"] else ""),
     )
     rep.heading("Setup")
+    if st.get("dataset", "digits10") != "digits10":
+        setup = B.SETUPS[st["dataset"]]
+        rep.text(
+            f"- **Data**: {setup.note}; {n_train} training / {results['dataset']['n_test']} held-out test samples.",
+            f"- **Labels**: {100 * st['labeled_fraction']:g}% of the training samples per class are labeled at "
+            f"the start ({n0} samples; the paper starts from 600 of MNIST's 60,000), then {st['added']} more, "
+            f"picked from the {pool} unlabeled training samples.",
+            f"- **Model and training**: the paper's conv net (filters {tuple(results['model']['conv_channels'])}, "
+            f"latent {results['model']['latent_dim']}), `TrainConfig()` otherwise (gamma "
+            f"{results['training']['gamma']}, batch {results['training']['batch_size']}, Adam lr "
+            f"{results['training']['lr']}, class-level MDS, target scale auto = {results['target_scale']:.2f}).",
+            f"- **Schedule**: {_count(st['epochs'], 'epoch')} on the starting labels (the paper: 200); then, from "
+            f"the same weights and optimizer state, {_count(st['epochs'], 'more epoch')} per arm, every arm with the same batch "
+            "order. Arms: " + "; ".join(f"*{ARM_NAMES[a]}*" for a in arms) + ". The candidates come from the "
+            "SVM fitted at the end of the first phase, on the unlabeled training samples only; their labels "
+            "are the ground truth (the simulated user).",
+            f"- **Seeds**: {', '.join(str(r['seed']) for r in results['seeds'])}.")
+    else:
+        _digits_setup(rep, results, st, arms, n_train, n0, pool)
+    return _write_results(rep, results, raws, split, s, st, arms, n_seeds)
+
+
+def _digits_setup(rep: Report, results: dict, st: dict, arms, n_train: int, n0: int, pool: int) -> None:
     rep.text(
         f"- **Data**: scikit-learn's 8x8 handwritten digits, the **ten digits** as ten classes "
         f"({n_train} training / {results['dataset']['n_test']} held-out test samples, the dataset's fixed "
@@ -443,6 +506,12 @@ def write_report(out: Path, results: dict, raws: list[dict], split: Split) -> Pa
         "same batch order. Arms: " + "; ".join(f"*{ARM_NAMES[a]}*" for a in arms) + ". The candidates come "
         "from the SVM fitted at the end of the first phase, on the unlabeled training samples only; their "
         "labels are the ground truth (the simulated user).",
+    )
+
+
+def _write_results(rep: Report, results: dict, raws: list[dict], split: Split, s: dict, st: dict, arms,
+                   n_seeds: int) -> Path:
+    rep.text(
         "- **Measure**: error of a linear SVM (`LatentClassifier`) fitted on the codes of the labeled "
         "training samples, on the held-out test set; " + f"{_count(n_seeds, 'seed')} (labels revealed, network "
         "initialisation, random picks), mean ± sample standard deviation.",
@@ -480,7 +549,7 @@ def write_report(out: Path, results: dict, raws: list[dict], split: Split) -> Pa
     if raws and raws[0]["candidates"] is not None:
         rep.figure(_candidates_figure(split, raws[0]["candidates"]), "margin_candidates.png",
                    f"The 24 smallest-margin training samples of seed {results['seeds'][0]['seed']}: "
-                   "the SVM's best and second class, and the true digit (orange: the SVM was wrong).")
+                   "the SVM's best and second class, and the true class (orange: the SVM was wrong).")
     rep.figure(_calibration_figure(raws, arms), "calibration.png",
                "Left: accuracy against the normalised confidence of the prediction, held-out samples of all "
                f"seeds (10 bins; those with at least {MIN_BIN} samples). Right: its distribution before the round.")
