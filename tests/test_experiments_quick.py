@@ -63,6 +63,16 @@ def test_sparse_labels(tmp_path):
         assert sparse_labels.NAMES[m] in report
 
 
+def test_sparse_labels_runs_the_fractions_and_methods_asked_for(tmp_path):
+    results, report = run_quick("sparse_labels", tmp_path, "--fractions", "0.1", "--methods", "aae,spreading")
+    assert results["settings"]["fractions"] == [0.1]
+    assert results["settings"]["methods"] == ["sae", "aae", "spreading"]  # the SAE always runs
+    entry = results["summary"]["0.1"]
+    assert {"sae", "aae", "aae_argmax", "spreading"} <= set(entry) and "classifier" not in entry
+    assert "--fractions 0.1 --methods sae,aae,spreading" in report
+    assert main(["sparse_labels", "--quick", "--methods", "sae,best", "--out", str(tmp_path / "bad")]) == 2
+
+
 def test_sparse_labels_resume_runs_only_the_missing_seeds(tmp_path):
     out = tmp_path / "sl"
     assert main(["sparse_labels", "--quick", "--seeds", "1", "--out", str(out)]) == 0
@@ -234,3 +244,19 @@ def test_few_labels_trains_the_structure_span_asked_for_and_reports_the_class_di
     with pytest.raises(SystemExit) as exit_:
         main(["few_labels", "--quick", "--structure-span", "all", "--out", str(tmp_path / "bad")])
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("name", ["gamma", "confidence", "structure"])
+def test_per_dataset_experiments_run_on_mnist_format_files(name, tmp_path, monkeypatch):
+    """``--dataset mnist`` is a choice of every per-dataset experiment, and each has seeds for it
+    (gamma and confidence once looked them up in a table of digits and bodies only)."""
+    from idx_files import write_idx_folder
+
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, n_train=120, n_test=40, size=28)
+    monkeypatch.setenv("SAEVIZ_MNIST_DIR", str(folder))
+    out = tmp_path / name
+    assert main([name, "--quick", "--dataset", "mnist", "--epochs", "1", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["datasets"] == ["mnist"] and results["complete"]
+    assert "--dataset mnist" in (out / "report.md").read_text()

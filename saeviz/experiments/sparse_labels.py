@@ -59,14 +59,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-seed", type=int, default=None,
                         help="first seed (default 0); with --seeds N the run covers seeds FIRST to FIRST+N-1, "
                              "so several processes can share the seeds")
+    parser.add_argument("--fractions", type=_fraction_list, default=None,
+                        help="labeled fractions, e.g. 0.01,0.1 (default " + ",".join(f"{f:g}" for f in FULL.fractions) + ")")
+    parser.add_argument("--methods", type=_method_list, default=None,
+                        help=f"methods among {', '.join(METHODS)} (sae always; default all)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the seeds already in --out's results.json (same settings otherwise) and "
                              "run only the missing ones")
 
 
-def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=None) -> Settings:
+def _fraction_list(text: str) -> tuple[float, ...]:
+    return tuple(float(t) for t in text.split(",") if t.strip())
+
+
+def _method_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=None, fractions=None,
+                 methods=None) -> Settings:
     s = QUICK if quick else FULL
     changes = {}
+    if fractions is not None:
+        changes["fractions"] = tuple(fractions)
+    if methods is not None:
+        changes["methods"] = tuple(m for m in METHODS if m in set(methods) | {"sae"})
+        if set(methods) - set(METHODS):
+            raise ValueError(f"methods must be among {METHODS}, got {methods}")
     if seeds is not None or first_seed is not None:
         first = int(first_seed or 0)
         changes["seeds"] = tuple(range(first, first + (len(s.seeds) if seeds is None else int(seeds))))
@@ -148,9 +167,10 @@ def finished_seeds(out: Path, settings: Settings, quick: bool) -> tuple[list[dic
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print,
         dataset: str | None = None, epochs: int | None = None, first_seed: int | None = None,
-        resume: bool = False) -> dict:
+        resume: bool = False, fractions: tuple[float, ...] | None = None,
+        methods: tuple[str, ...] | None = None) -> dict:
     common.require_matplotlib()
-    settings = settings_for(quick, seeds, dataset, epochs, first_seed)
+    settings = settings_for(quick, seeds, dataset, epochs, first_seed, fractions, methods)
     kept, seconds_before = finished_seeds(out, settings, quick) if resume else ([], 0.0)
     if "umap" in settings.methods:
         B.require_umap()
@@ -276,6 +296,12 @@ def write_report(out: Path, results: dict) -> Path:
     extra = "" if st["dataset"] == FULL.dataset else f" --dataset {st['dataset']}"
     base = QUICK if results["quick"] else FULL
     extra += "" if st["epochs"] == base.epochs else f" --epochs {st['epochs']}"
+    if tuple(st["fractions"]) != base.fractions:
+        extra += " --fractions " + ",".join(f"{f:g}" for f in st["fractions"])
+    if tuple(st["methods"]) != base.methods:
+        extra += " --methods " + ",".join(st["methods"])
+    if tuple(st["seeds"]) != base.seeds:
+        extra += f" --first-seed {st['seeds'][0]} --seeds {len(st['seeds'])}"
     rep.text(f"`python -m saeviz.experiments sparse_labels{' --quick' if results['quick'] else ''}{extra} "
              f"--out FOLDER` ({results['seconds'] / 60:.1f} minutes here, torch {results['environment']['torch']}, "
              f"{results['environment']['torch_threads']} CPU thread(s), on a shared, loaded 2-core machine).")
