@@ -260,3 +260,19 @@ def test_per_dataset_experiments_run_on_mnist_format_files(name, tmp_path, monke
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["datasets"] == ["mnist"] and results["complete"]
     assert "--dataset mnist" in (out / "report.md").read_text()
+
+
+def test_the_rerun_command_names_the_seeds_when_they_differ_from_the_plan():
+    from saeviz.experiments import confidence, options, structure
+
+    def results(settings):
+        from dataclasses import asdict
+        return {"settings": json.loads(json.dumps(asdict(settings))), "quick": False}
+
+    two = options.with_overrides(confidence.FULL, seeds=2, dataset="mnist", epochs=6)
+    assert options.rerun_command("confidence", results(two), confidence.FULL) == (
+        "python -m saeviz.experiments confidence --dataset mnist --epochs 6 --seeds 2 --out FOLDER")
+    planned = options.with_overrides(confidence.FULL, dataset="mnist")
+    assert "--seeds" not in options.rerun_command("confidence", results(planned), confidence.FULL)
+    three = options.with_overrides(structure.FULL, seeds=3)
+    assert options.rerun_command("structure", results(three), structure.FULL).endswith("--seeds 3 --out FOLDER")

@@ -39,4 +39,12 @@ def rerun_command(name: str, results: dict, base) -> str:
         cmd += f" --dataset {st['datasets'][0]}"
     if st["epochs"] != base.epochs:
         cmd += f" --epochs {st['epochs']}"
+    seeds, planned = st.get("seeds"), base.seeds
+    if isinstance(seeds, dict) and isinstance(planned, dict):  # per dataset: those of this run
+        seeds = [tuple(seeds.get(d, ())) for d in st["datasets"]]
+        planned = [tuple(planned.get(d, ())) for d in st["datasets"]]
+    elif seeds is not None:
+        seeds, planned = [tuple(seeds)], [tuple(planned)]
+    if seeds is not None and seeds != planned and len({len(s) for s in seeds}) == 1:
+        cmd += f" --seeds {len(seeds[0])}"
     return cmd + " --out FOLDER"
