@@ -86,5 +86,7 @@ def test_guided_labeling_runs_on_mnist_format_files_with_the_papers_conv_net(tmp
     assert results["sweep"] == []
     report = (out / "report.md").read_text()
     assert "conv net" in report and "MNIST" in report and "8x8" not in report
+    assert ("guided --quick --dataset mnist --labeled 0.1 --epochs 1 --seeds 1 --added 10 "
+            "--arms none,random,margin --out FOLDER") in report  # the sweep's 10% is the start here
     assert main(["guided", "--quick", "--dataset", "mnist", "--arms", "margin,best", "--out",
                  str(tmp_path / "bad")]) == 2

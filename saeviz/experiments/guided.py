@@ -402,6 +402,27 @@ def _candidates_figure(split: Split, candidates, n: int = 24):
     return fig
 
 
+def _options(results: dict) -> str:
+    """The command-line options of a run where they differ from the full or quick settings."""
+    st, base = results["settings"], QUICK if results["quick"] else FULL
+    out = ""
+    if st.get("dataset", base.dataset) != base.dataset:
+        out += f" --dataset {st['dataset']}"
+    if st["labeled_fraction"] != base.labeled_fraction:
+        out += f" --labeled {st['labeled_fraction']:g}"
+    if st["epochs"] != base.epochs:
+        out += f" --epochs {st['epochs']}"
+    if len(st["seeds"]) != len(base.seeds):
+        out += f" --seeds {len(st['seeds'])}"
+    if st["added"] != base.added:
+        out += f" --added {st['added']}"
+    if tuple(st["arms"]) != base.arms:
+        out += " --arms " + ",".join(st["arms"])
+    if tuple(st["sweep"]) != tuple(f for f in base.sweep if f != st["labeled_fraction"]):
+        out += " --sweep " + (",".join(f"{f:g}" for f in st["sweep"]) or "''")
+    return out
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -594,7 +615,7 @@ def _write_results(rep: Report, results: dict, raws: list[dict], split: Split, s
     )
     rep.heading("Reproduce")
     rep.text(
-        f"`python -m saeviz.experiments guided{' --quick' if results['quick'] else ''} --out FOLDER` "
+        f"`python -m saeviz.experiments guided{' --quick' if results['quick'] else ''}{_options(results)} --out FOLDER` "
         f"({results['seconds'] / 60:.1f} minutes here, torch {results['environment']['torch']} on "
         f"{_count(results['environment']['torch_threads'], 'CPU thread')}). Every number above, the per-epoch "
         "curves and the picked sample indices are in `results.json`.",
