@@ -142,7 +142,8 @@ class SettingsPanel(QWidget):
         self.structure_span.setToolTip(
             "Where the structural loss pulls a labeled code toward its target: the whole code (the "
             "paper), or only along the directions in which the class targets differ, leaving the "
-            "other latent directions to the reconstruction")
+            "other latent directions to the reconstruction (the LDA projection shows the class "
+            "directions; PCA may show the free ones)")
         self.classifier = QComboBox()
         self.classifier.setObjectName("classifierCombo")
         for c in CLASSIFIERS:
