@@ -39,7 +39,7 @@ from saeviz.core.method.self_training import (
 from saeviz.core.method.structure import class_span
 from saeviz.core.method.training import Trainer, decode, encode
 from saeviz.experiments import baselines as B
-from saeviz.experiments import common
+from saeviz.experiments import common, options
 from saeviz.experiments.common import Log, Report, Stopwatch
 
 DESCRIPTION = "few labels: paper SAE, SAE extensions (label spreading, kNN, self-training) and peers per epoch"
@@ -92,19 +92,11 @@ FULL = Settings()
 QUICK = Settings(dataset="digits", fractions=(0.1,), epochs=2, max_train=300)
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(t) for t in text.split(",") if t.strip())
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=tuple(B.SETUPS), default=None, help="mnist (default), fashion-mnist, ...")
     parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {FULL.epochs})")
-    parser.add_argument("--fractions", type=_floats, default=None, help="labeled fractions, e.g. 0.01,0.1")
-    parser.add_argument("--networks", type=_names, default=None, help=f"networks to train among {NETWORKS}")
+    parser.add_argument("--fractions", type=options.float_list, default=None, help="labeled fractions, e.g. 0.01,0.1")
+    parser.add_argument("--networks", type=options.name_list, default=None, help=f"networks to train among {NETWORKS}")
     parser.add_argument("--first-seed", type=int, default=None, help="first seed (default 0)")
     parser.add_argument("--max-train", type=int, default=None, help="training samples used (default: all)")
     parser.add_argument("--spread-every", type=int, default=None,

@@ -31,7 +31,7 @@ from saeviz.core.method.calibration import confidence_histogram, reliability_dia
 from saeviz.core.method.config import ModelConfig, TrainConfig
 from saeviz.core.method.ranking import compare_rounds, rank_scores, score_samples
 from saeviz.experiments import baselines as B
-from saeviz.experiments import common
+from saeviz.experiments import common, options
 from saeviz.experiments.common import Log, Report, Split, Stopwatch, mean_std, summary
 
 DESCRIPTION = "guided labeling: the 100 most uncertain samples (SVM margin) versus 100 random ones"
@@ -87,21 +87,13 @@ QUICK = Settings(epochs=3, seeds=(0, 1), sweep=(0.10,))
 SWEEP_ARMS = ("random", "margin")
 
 
-def _fraction_list(text: str) -> tuple[float, ...]:
-    return tuple(float(t) for t in text.split(",") if t.strip())
-
-
-def _arm_list(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="digits10 (default: scikit-learn's ten digits, MLP), mnist (A/B/C) or "
                              "fashion-mnist (seasons), both with the paper's conv net")
-    parser.add_argument("--arms", type=_arm_list, default=None,
+    parser.add_argument("--arms", type=options.name_list, default=None,
                         help=f"arms to run, among {', '.join(ARMS)} (random and margin always; default all)")
-    parser.add_argument("--sweep", type=_fraction_list, default=None,
+    parser.add_argument("--sweep", type=options.float_list, default=None,
                         help=f"further starting fractions for the random and margin arms, e.g. 0.1,0.2 "
                              f"('' for none; default {','.join(str(f) for f in FULL.sweep)})")
     parser.add_argument("--labeled", type=float, default=None,

@@ -6,6 +6,16 @@ import argparse
 from dataclasses import replace
 
 
+def float_list(text: str) -> tuple[float, ...]:
+    """``"0.01,0.1"`` -> ``(0.01, 0.1)``; ``""`` -> ``()`` (a comma-separated option)."""
+    return tuple(float(t) for t in text.split(",") if t.strip())
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """``"sae, aae"`` -> ``("sae", "aae")`` (a comma-separated option)."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
 def add_dataset_and_epochs(parser: argparse.ArgumentParser, datasets, full_epochs: int) -> None:
     """``--dataset`` (one of ``datasets`` only) and ``--epochs`` (default ``full_epochs``)."""
     parser.add_argument("--dataset", choices=tuple(datasets), default=None, help="one dataset only")

@@ -20,7 +20,7 @@ import numpy as np
 
 from saeviz.core.method.config import TrainConfig
 from saeviz.experiments import baselines as B
-from saeviz.experiments import common
+from saeviz.experiments import common, options
 from saeviz.experiments.common import Log, Report, Stopwatch, mean_std, summary
 
 DESCRIPTION = "held-out error versus labeled samples: SAE, classifier network, AE, AAE, UMAP, label spreading, raw SVM"
@@ -59,21 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-seed", type=int, default=None,
                         help="first seed (default 0); with --seeds N the run covers seeds FIRST to FIRST+N-1, "
                              "so several processes can share the seeds")
-    parser.add_argument("--fractions", type=_fraction_list, default=None,
+    parser.add_argument("--fractions", type=options.float_list, default=None,
                         help="labeled fractions, e.g. 0.01,0.1 (default " + ",".join(f"{f:g}" for f in FULL.fractions) + ")")
-    parser.add_argument("--methods", type=_method_list, default=None,
+    parser.add_argument("--methods", type=options.name_list, default=None,
                         help=f"methods among {', '.join(METHODS)} (sae always; default all)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the seeds already in --out's results.json (same settings otherwise) and "
                              "run only the missing ones")
-
-
-def _fraction_list(text: str) -> tuple[float, ...]:
-    return tuple(float(t) for t in text.split(",") if t.strip())
-
-
-def _method_list(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
 def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=None, fractions=None,
