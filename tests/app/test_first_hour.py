@@ -266,3 +266,19 @@ def test_progress_counts_the_run_and_the_status_bar_every_epoch(make_window, qtb
         qtbot.waitUntil(lambda: w.status_epoch.text() == f"{w.session.epoch} epochs total", timeout=10000)
     finally:
         w.close()
+
+
+def test_a_loaded_model_with_its_labels_shows_the_share_they_cover(win, qtbot, tmp_path):
+    """The digits demo reveals 10%; a model trained on 2% of the same samples brings its
+    labels along, and "Labels revealed" then says 2%, not the last reveal's 10%."""
+    from saeviz.cli import main
+
+    w = win
+    assert w.settings_panel.fraction.value() == pytest.approx(10.0)
+    path = tmp_path / "two percent.safetensors"
+    assert main(["train", "--dataset", "digits", "--labeled", "0.02", "--epochs", "1", "--hidden", "32",
+                 "--latent", "4", "--quiet", "--out", str(path)]) == 0
+    trigger(qtbot, w.actions["load"], choose_file(path))
+    qtbot.waitUntil(lambda: w.session.epoch == 1 and w.session.codes is not None, timeout=30000)
+    share = 100.0 * np.mean(labels(w) >= 0)
+    assert share < 3 and w.settings_panel.fraction.value() == pytest.approx(share, abs=0.05)

@@ -486,6 +486,8 @@ class Session:
         sup = ckpt.supervision
         if labels and sup is not None and len(sup.labels) == self.n_samples:
             self.labels.set_classes(sup.class_names, sup.colors, sup.distances, sup.labels)
+            # "labels revealed" says the share the model's labels cover, not the last reveal's
+            self.set_label_fraction(float(np.mean(np.asarray(sup.labels) >= 0)) if self.n_samples else 0.0)
         self._drop_model()
         self.model_config = ckpt.model_config
         self.train_config = ckpt.train_config.replace(snapshot_every=0)
