@@ -15,6 +15,7 @@ import sys
 
 EPILOG = """\
 examples:
+  saeviz models/digits.safetensors          (opens it in the app, as 'saeviz app PATH')
   saeviz train --dataset digits --labeled 0.1 --gamma 0.5 --epochs 30 --out models/digits
   saeviz train --epochs 60 --resume models/digits.safetensors --out models/digits
   saeviz train --dataset mnist --classes ten --labeled 0.01 --epochs 5 --out models/mnist
@@ -44,6 +45,7 @@ A=(0,1,9), B=(4,6,8), C=(2,3,5,7)), 'seasons' (Fashion-MNIST: summer, winter, al
 CLASS_GROUPINGS = ("ten", "abc", "seasons")
 CLASSIFIERS = ("svm", "label-spreading", "knn")  # saeviz.core.method.config.CLASSIFIERS, without importing it
 STRUCTURE_SPANS = ("latent", "classes")  # saeviz.core.method.config.STRUCTURE_SPANS, likewise
+COMMANDS = ("app", "train", "eval", "experiment", "bodies", "smpl-convert")
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -214,6 +216,8 @@ def _error(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] not in COMMANDS and not argv[0].startswith("-") and os.path.exists(argv[0]):
+        argv = ["app", *argv]  # `saeviz FILE` opens it in the app, as `saeviz app FILE` does
     if argv[:1] == ["experiment"]:  # its options are the experiment's own
         from saeviz.core.errors import SaevizError
         from saeviz.experiments.__main__ import main as experiment_main

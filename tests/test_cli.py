@@ -230,3 +230,18 @@ def test_bodies_progress_shows_the_model_build_as_a_status_and_starts_the_bar_af
     assert "6/6" in bar and "[00:00<" in bar  # the bar's clock started after the build
     assert "s/body" not in err and "Body model ready" not in err
     assert (tmp_path / "b.npz").is_file()
+
+
+def test_a_path_without_a_command_opens_it_in_the_app(tmp_path, monkeypatch, capsys):
+    import saeviz.cli as cli
+
+    opened = []
+    monkeypatch.setattr(cli, "_run_app", lambda path: opened.append(path) or 0)
+    data = tmp_path / "blobs.npz"
+    np.savez(data, X=np.zeros((4, 3)))
+    assert main([str(data)]) == 0 and opened == [str(data)]  # as `saeviz app PATH`
+    assert main([]) == 0 and opened[-1] is None  # no command: the app
+    assert set(cli.COMMANDS) == set(cli.build_parser()._subparsers._group_actions[0].choices)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "missing.safetensors")])  # not a file and not a command
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
