@@ -53,9 +53,11 @@ class Settings:
             raise ValueError("the labeled fraction must lie in (0, 1], epochs be positive, n_bins at least 2")
 
 
-FULL = Settings(seeds={"digits": (0, 1, 2, 3, 4), "bodies": (0, 1, 2), "mnist": (0, 1, 2), "fashion-mnist": (0, 1, 2)},
+FULL = Settings(seeds={"digits": (0, 1, 2, 3, 4), "bodies": (0, 1, 2), "mnist": (0, 1, 2),
+                       "fashion-mnist": (0, 1, 2)},
                 max_train={"digits": 0, "bodies": 0})
-QUICK = Settings(datasets=("digits",), epochs=2, seeds={"digits": (0,), "bodies": (0,), "mnist": (0,), "fashion-mnist": (0,)},
+QUICK = Settings(datasets=("digits",), epochs=2,
+                 seeds={"digits": (0,), "bodies": (0,), "mnist": (0,), "fashion-mnist": (0,)},
                  max_train={"digits": 300, "bodies": 200})
 
 

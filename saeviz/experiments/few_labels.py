@@ -19,7 +19,8 @@ The silhouette of the held-out codes (by true class), the same within the class 
 (the codes projected onto the span of the labeled training codes' class means, K - 1
 directions: what the structure is about, and all a linear reader needs) and the held-out
 reconstruction error (mean squared error per pixel) compare the structure and the
-reconstruction with the plain autoencoder. ``results.json`` and the report are rewritten after every trained network.
+reconstruction with the plain autoencoder. ``results.json`` and the report are rewritten
+after every trained network.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from saeviz.core.method.code_classifiers import fit_code_classifier, validate_classifier
 from saeviz.core.method.config import CLASSIFIERS, STRUCTURE_SPANS, TrainConfig
+from saeviz.core.method.morph import class_centers
 from saeviz.core.method.self_training import (
     SelfTraining,
     validate_pseudo_weight,
@@ -146,9 +148,7 @@ def _class_directions_silhouette(train_codes: np.ndarray, labels: np.ndarray, te
                                   y: np.ndarray) -> float:
     """The silhouette of ``test_codes`` projected onto the span of the class means of the labeled
     training codes (``labels`` -1: unlabeled); the test labels only score it."""
-    given = labels >= 0
-    means = np.stack([train_codes[given & (labels == c)].mean(0) for c in np.unique(labels[given])])
-    return _silhouette(test_codes @ class_span(means), y)
+    return _silhouette(test_codes @ class_span(class_centers(train_codes, labels)), y)
 
 
 def _recon_mse(model, split, test_codes: np.ndarray) -> float:
@@ -479,7 +479,8 @@ def write_report(out: Path, results: dict) -> Path:
         rep.heading("Structure and reconstruction after the last epoch")
         rep.table(["network", "silhouette of held-out codes", "the same in the class directions",
                    "held-out reconstruction MSE"],
-                  [[k, f"{v['silhouette']['mean']:.3f}", f"{v.get('silhouette_classes', {}).get('mean', float('nan')):.3f}",
+                  [[k, f"{v['silhouette']['mean']:.3f}",
+                    f"{v.get('silhouette_classes', {}).get('mean', float('nan')):.3f}",
                     f"{v['recon_mse']['mean']:.5f}"] for k, v in s["quality"].items()])
     if s.get("seconds_per_epoch"):
         rep.text(f"Median wall-clock seconds per training epoch (SAE and AE, 1 torch thread, loaded shared machine): "

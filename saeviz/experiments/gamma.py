@@ -46,7 +46,8 @@ class Settings:
 
 FULL = Settings(seeds={"digits": (0, 1, 2), "bodies": (0, 1, 2), "mnist": (0, 1, 2), "fashion-mnist": (0, 1, 2)},
                 max_train={"digits": 0, "bodies": 0})
-QUICK = Settings(datasets=("digits",), gammas=(0.0, 0.5, 1.0), epochs=2, seeds={"digits": (0,), "bodies": (0,), "mnist": (0,), "fashion-mnist": (0,)},
+QUICK = Settings(datasets=("digits",), gammas=(0.0, 0.5, 1.0), epochs=2,
+                 seeds={"digits": (0,), "bodies": (0,), "mnist": (0,), "fashion-mnist": (0,)},
                  max_train={"digits": 300, "bodies": 200})
 
 

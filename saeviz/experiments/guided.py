@@ -475,8 +475,9 @@ def write_report(out: Path, results: dict, raws: list[dict], split: Split) -> Pa
             f"{results['training']['gamma']}, batch {results['training']['batch_size']}, Adam lr "
             f"{results['training']['lr']}, class-level MDS, target scale auto = {results['target_scale']:.2f}).",
             f"- **Schedule**: {_count(st['epochs'], 'epoch')} on the starting labels (the paper: 200); then, from "
-            f"the same weights and optimizer state, {_count(st['epochs'], 'more epoch')} per arm, every arm with the same batch "
-            "order. Arms: " + "; ".join(f"*{ARM_NAMES[a]}*" for a in arms) + ". The candidates come from the "
+            f"the same weights and optimizer state, {_count(st['epochs'], 'more epoch')} per arm, every arm with "
+            "the same batch order. Arms: " + "; ".join(f"*{ARM_NAMES[a]}*" for a in arms)
+            + ". The candidates come from the "
             "SVM fitted at the end of the first phase, on the unlabeled training samples only; their labels "
             "are the ground truth (the simulated user).",
             f"- **Seeds**: {', '.join(str(r['seed']) for r in results['seeds'])}.")
@@ -607,7 +608,8 @@ def _write_results(rep: Report, results: dict, raws: list[dict], split: Split, s
     )
     rep.heading("Reproduce")
     rep.text(
-        f"`python -m saeviz.experiments guided{' --quick' if results['quick'] else ''}{_options(results)} --out FOLDER` "
+        f"`python -m saeviz.experiments guided{' --quick' if results['quick'] else ''}{_options(results)} "
+        "--out FOLDER` "
         f"({results['seconds'] / 60:.1f} minutes here, torch {results['environment']['torch']} on "
         f"{_count(results['environment']['torch_threads'], 'CPU thread')}). Every number above, the per-epoch "
         "curves and the picked sample indices are in `results.json`.",

@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first seed (default 0); with --seeds N the run covers seeds FIRST to FIRST+N-1, "
                              "so several processes can share the seeds")
     parser.add_argument("--fractions", type=options.float_list, default=None,
-                        help="labeled fractions, e.g. 0.01,0.1 (default " + ",".join(f"{f:g}" for f in FULL.fractions) + ")")
+                        help="labeled fractions, e.g. 0.01,0.1 (default "
+                             + ",".join(f"{f:g}" for f in FULL.fractions) + ")")
     parser.add_argument("--methods", type=options.name_list, default=None,
                         help=f"methods among {', '.join(METHODS)} (sae always; default all)")
     parser.add_argument("--resume", action="store_true",
