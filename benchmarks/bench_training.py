@@ -81,15 +81,17 @@ def throughput(quick: bool) -> None:
     print(f"{'MLP 41,154-2048-256-30 (paper body net), batch 64':50s} {sps:10,.1f} samples/s")
 
 
-# One epoch of the MNIST case above on 10,000 training images, measured at commit 2c175c8
-# (2026-12-05) on this project's 2-core build machine while other jobs ran on it: samples per
-# CPU-second of the process and per wall second, with the 1-minute load average at the time.
-# (medians of the epochs measured: 1 thread 829, 853, 804, 796 samples/CPU-s; 2 threads 243, 185).
+# The MNIST case above on 10,000 training images at commit 2c175c8 (2026-12-05), before the
+# training was made faster: this benchmark run on that commit's tree (``git archive 2c175c8``
+# on ``PYTHONPATH``) on this project's 2-core build machine on 2026-12-06, with the machine's
+# other jobs paused, alternating with runs of the current tree. Medians of the four epochs
+# measured in two processes (1 thread: 2,365, 2,299, 2,345, 2,420 samples/CPU-s; 2 threads:
+# 1,732, 1,433, 1,640, 2,031 samples/CPU-s and 3,451, 2,851, 3,266, 4,036 samples/s).
 MNIST_BEFORE = {  # threads: (samples per CPU-second, samples per second, load average)
-    1: (816, 388, 8.7),
-    2: (214, 160, 8.2),
+    1: (2355, 2355, 1.4),
+    2: (1686, 3358, 1.4),
 }
-MNIST_BEFORE_SOURCE = "commit 2c175c8, 2026-12-05"
+MNIST_BEFORE_SOURCE = "commit 2c175c8, measured 2026-12-06"
 
 
 def mnist_folder(given: str | None) -> Path | None:

@@ -78,16 +78,17 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x):
         # Channels-last activations: oneDNN's convolutions and the pooling run without layout
-        # conversions. A one-channel input is laid out the same either way, so the first
-        # convolution's output is turned channels-last; the later layers keep that layout.
+        # conversions, forward and backward. A one-channel image is laid out the same either
+        # way; given channels-last strides (a view, no copy), the first convolution already
+        # answers channels-last, and the later layers keep that layout.
         # Each level pools before its ReLU: max pooling commutes with the ReLU (both are
         # monotone), values and gradients are the same, and the ReLU touches a quarter of
         # the values.
-        h = x.unsqueeze(1)
+        h = x.unsqueeze(-1).permute(0, 3, 1, 2)
         layers = list(self.features)
         for i in range(0, len(layers), 3):
             conv, relu, pool = layers[i:i + 3]
-            h = relu(pool(conv(h).contiguous(memory_format=torch.channels_last)))
+            h = relu(pool(conv(h)))
         return self.head(h.flatten(1))
 
 
