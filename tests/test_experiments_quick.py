@@ -92,6 +92,33 @@ def test_sparse_labels_resume_runs_only_the_missing_seeds(tmp_path):
         sparse_labels.run(out, quick=True, seeds=3, epochs=1, resume=True, log=lines.append)
 
 
+def test_an_interrupted_sparse_labels_run_keeps_the_fractions_it_finished(tmp_path):
+    """Ctrl-C during the second labeled fraction: the first one's numbers are in the report and
+    results.json; --resume runs the unfinished seed again and completes the run."""
+    out = tmp_path / "sl"
+    lines = []
+
+    def log(line):
+        lines.append(line)
+        if sum("labels:" in x for x in lines) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sparse_labels.run(out, quick=True, seeds=1, log=log)
+    first, last = sparse_labels.QUICK.fractions
+    partial = json.loads((out / "results.json").read_text())
+    assert not partial["complete"] and list(partial["summary"]) == [str(first)]
+    assert list(partial["seeds"][0]["fractions"]) == [str(first)]
+    report = (out / "report.md").read_text()
+    assert "Partial run**: 0 of 1 seeds finished, seed 0 ran 1 of its 2 labeled fractions" in report
+    assert f"| {100 * first:g}% |" in report and f"| {100 * last:g}% |" not in report
+
+    resumed = sparse_labels.run(out, quick=True, seeds=1, resume=True, log=lines.append)
+    assert resumed["complete"] and set(resumed["summary"]) == {str(first), str(last)}
+    assert "resuming" not in " ".join(lines)  # the unfinished seed is not kept, it runs again
+    assert "Partial run" not in (out / "report.md").read_text()
+
+
 def test_gamma(tmp_path):
     results, _ = run_quick("gamma", tmp_path)
     q = gamma.QUICK

@@ -5,14 +5,16 @@ class with the seed): the SAE + linear SVM; the classification network (the SAE'
 plus a linear output layer, cross-entropy on the labeled samples only); a plain autoencoder
 + linear SVM (trained once per seed: it never sees labels); the semi-supervised adversarial
 autoencoder + linear SVM; semi-supervised UMAP + linear SVM; kNN label spreading on PCA-50 of
-the raw inputs; a linear SVM on the PCA-whitened raw inputs. Every network uses the SAE's encoder architecture, epochs, batch size and
-learning rate. The report and ``results.json`` are rewritten after every seed, so an
-interrupted run still leaves the seeds it finished.
+the raw inputs; a linear SVM on the PCA-whitened raw inputs. Every network uses the SAE's
+encoder architecture, epochs, batch size and learning rate. The report and ``results.json``
+are rewritten after every labeled fraction, so an interrupted run still leaves what it
+finished (``--resume`` runs an unfinished seed again).
 """
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -89,7 +91,10 @@ def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=
     return replace(s, **changes)
 
 
-def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log) -> dict:
+def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log,
+             on_fraction: Callable[[dict], None] | None = None) -> dict:
+    """The seed's errors per labeled fraction; ``on_fraction`` gets the seed's results so far
+    after every fraction."""
     clock = Stopwatch()
     model, k, E = setup.model, split.n_classes, settings.epochs
     out = {"seed": seed, "fractions": {}}
@@ -121,15 +126,29 @@ def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log) -> 
         out["fractions"][str(frac)] = row
         log(f"seed {seed}, {row['n_labeled']} labels: " + ", ".join(
             f"{m} {100 * row[m]:.2f}%" for m in settings.methods))
-    out["seconds"] = clock.seconds
+        out["seconds"] = clock.seconds
+        if on_fraction is not None and len(out["fractions"]) < len(settings.fractions):
+            on_fraction(out)
     return out
+
+
+def finished(seed_result: dict, settings: Settings) -> bool:
+    """Whether a seed's results cover every labeled fraction of ``settings``."""
+    return all(str(f) in seed_result["fractions"] for f in settings.fractions)
+
+
+def fractions_run(results: dict) -> list[float]:
+    """The labeled fractions that at least one seed of ``results`` finished."""
+    return [f for f in results["settings"]["fractions"] if str(f) in results["summary"]]
 
 
 def summarise(per_seed: list[dict], settings: Settings) -> dict:
     s = {}
     for frac in settings.fractions:
         key = str(frac)
-        rows = [r["fractions"][key] for r in per_seed]
+        rows = [r["fractions"][key] for r in per_seed if key in r["fractions"]]
+        if not rows:
+            continue
         entry = {"n_labeled": rows[0]["n_labeled"]}
         for m in list(settings.methods) + (["aae_argmax"] if "aae" in settings.methods else []):
             entry[m] = summary(r[m] for r in rows)
@@ -154,7 +173,7 @@ def finished_seeds(out: Path, settings: Settings, quick: bool) -> tuple[list[dic
     if mine != theirs or bool(earlier.get("quick")) != bool(quick):
         changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise ValueError(f"cannot resume from {path}: its settings differ ({', '.join(changed) or 'quick'})")
-    return ([r for r in earlier.get("seeds", []) if r.get("seed") in settings.seeds],
+    return ([r for r in earlier.get("seeds", []) if r.get("seed") in settings.seeds and finished(r, settings)],
             float(earlier.get("seconds", 0.0)))
 
 
@@ -175,12 +194,10 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
     if kept:
         log(f"resuming: seeds {[r['seed'] for r in kept]} kept from {out / 'results.json'}")
     results: dict = {}
-    for seed in settings.seeds:
-        if any(r["seed"] == seed for r in per_seed):
-            continue
-        common.seed_everything(seed)
-        per_seed.append(run_seed(split, setup, settings, seed, log))
-        per_seed.sort(key=lambda r: r["seed"])
+
+    def save(running: dict | None = None) -> None:
+        nonlocal results
+        seeds = sorted(per_seed + ([running] if running is not None else []), key=lambda r: r["seed"])
         results = {
             "experiment": "sparse_labels", "quick": bool(quick), "settings": asdict(settings),
             "complete": len(per_seed) == len(settings.seeds),
@@ -188,9 +205,15 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
                         "n_test": int(len(split.y_test)), "classes": list(split.class_names),
                         "description": B.describe(setup, split)},
             "model": setup.model.to_dict(), "training": TrainConfig().to_dict(), "environment": env,
-            "summary": summarise(per_seed, settings), "seeds": per_seed,
+            "summary": summarise(seeds, settings), "seeds": seeds,
         }
         common.save_results(out, results, seconds_before + clock.seconds, lambda: write_report(out, results))
+    for seed in settings.seeds:
+        if any(r["seed"] == seed for r in per_seed):
+            continue
+        common.seed_everything(seed)
+        per_seed.append(run_seed(split, setup, settings, seed, log, on_fraction=save))
+        save()
     common.log_written(out, results, log)
     return results
 
@@ -199,16 +222,17 @@ def _figure(results: dict):
     from matplotlib.figure import Figure
 
     st, s = results["settings"], results["summary"]
+    fractions = fractions_run(results)
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()
-    n = np.array([s[str(f)]["n_labeled"] for f in st["fractions"]])
+    n = np.array([s[str(f)]["n_labeled"] for f in fractions])
     for m in st["methods"]:
-        mean = np.array([s[str(f)][m]["mean"] for f in st["fractions"]]) * 100
-        std = np.array([s[str(f)][m]["std"] for f in st["fractions"]]) * 100
+        mean = np.array([s[str(f)][m]["mean"] for f in fractions]) * 100
+        std = np.array([s[str(f)][m]["std"] for f in fractions]) * 100
         ax.plot(n, mean, "o-", color=COLORS[m], label=NAMES[m], linewidth=2 if m == "sae" else 1.2, markersize=4)
         ax.fill_between(n, mean - std, mean + std, color=COLORS[m], alpha=0.12, linewidth=0)
     ax.set_xscale("log")
-    ax.set_xticks(n, [f"{k}\n({100 * f:g}%)" for k, f in zip(n, st["fractions"])])
+    ax.set_xticks(n, [f"{k}\n({100 * f:g}%)" for k, f in zip(n, fractions)])
     ax.set_xlabel("labeled training samples")
     ax.set_ylabel("held-out error (%)")
     ax.set_title(f"{results['dataset']['name']}: mean ± std over {len(results['seeds'])} seeds")
@@ -219,14 +243,20 @@ def _figure(results: dict):
 
 def write_report(out: Path, results: dict) -> Path:
     st, s = results["settings"], results["summary"]
+    done = [r for r in results["seeds"] if all(str(f) in r["fractions"] for f in st["fractions"])]
     n_seeds = len(results["seeds"])
+    fractions = fractions_run(results)
     rep = Report(out, "Held-out error against the number of labels")
     status = ""
     if results["quick"]:
         status = "**Quick run**: a small training subset, few epochs and seeds, for a smoke test only. "
     if not results["complete"]:
-        status += (f"**Partial run**: {n_seeds} of {len(st['seeds'])} seeds finished; the numbers cover "
-                   "those seeds only. ")
+        running = [r for r in results["seeds"] if r not in done]
+        status += f"**Partial run**: {len(done)} of {len(st['seeds'])} seeds finished"
+        if running:
+            status += (f", seed {running[0]['seed']} ran {len(running[0]['fractions'])} of its "
+                       f"{len(st['fractions'])} labeled fractions")
+        status += "; the numbers cover those only. "
         if n_seeds == 1:
             status += "With one seed there is no spread: the ± values below are zero by construction. "
     rep.text("Paper section 3.3 (Fig. 6): the SAE's latent space with a linear SVM against a classification "
@@ -251,7 +281,7 @@ def write_report(out: Path, results: dict) -> Path:
     )
     rep.heading("Results")
     rows = []
-    for f in st["fractions"]:
+    for f in fractions:
         e = s[str(f)]
         rows.append([f"{100 * f:g}%", e["n_labeled"]] + [mean_std(e[m]) for m in st["methods"]])
     rep.table(["labeled", "samples"] + [f"{NAMES[m]} (%)" for m in st["methods"]], rows)
@@ -259,7 +289,7 @@ def write_report(out: Path, results: dict) -> Path:
                "Held-out error against labeled training samples (log scale), mean ± std over seeds.")
     lines = []
     if "classifier" in st["methods"]:
-        lost = [f for f in st["fractions"] if s[str(f)]["classifier_beats_sae"]]
+        lost = [f for f in fractions if s[str(f)]["classifier_beats_sae"]]
         if lost:
             lines.append("The classifier network has a lower mean error than the SAE at "
                          + ", ".join(f"{100 * f:g}% ({mean_std(s[str(f)]['classifier'])}% against "
@@ -268,20 +298,22 @@ def write_report(out: Path, results: dict) -> Path:
         else:
             lines.append("The SAE has a lower mean error than the classifier network at every label count.")
     best = []
-    for f in st["fractions"]:
+    for f in fractions:
         e = s[str(f)]
         m = min(st["methods"], key=lambda k: e[k]["mean"])
         best.append(f"{100 * f:g}%: {NAMES[m]} ({mean_std(e[m])}%)")
     lines.append("Lowest mean error per label count: " + "; ".join(best) + ".")
     if "aae" in st["methods"]:
         lines.append("The AAE's own prediction (arg-max of its categorical code) reaches "
-                     + ", ".join(f"{mean_std(s[str(f)]['aae_argmax'])}%" for f in st["fractions"])
+                     + ", ".join(f"{mean_std(s[str(f)]['aae_argmax'])}%" for f in fractions)
                      + " at these label counts (in `results.json` as `aae_argmax`).")
     rep.text(*lines)
     rep.heading("Per seed")
     rows = []
     for r in results["seeds"]:
-        for f in st["fractions"]:
+        for f in fractions:
+            if str(f) not in r["fractions"]:
+                continue
             e = r["fractions"][str(f)]
             rows.append([r["seed"], e["n_labeled"]] + [f"{100 * e[m]:.2f}" for m in st["methods"]])
     rep.table(["seed", "labels"] + [NAMES[m] for m in st["methods"]], rows)
