@@ -395,6 +395,7 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = pri
 # -- report -------------------------------------------------------------------------------------
 def _figure(results: dict, frac: str):
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()
@@ -418,8 +419,11 @@ def _figure(results: dict, frac: str):
             ax.axhline(100 * r["peers"][pk], color=COLORS["spreading-pca"], linestyle="--",
                        label=NAMES["spreading-pca"] if first else None)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("held-out error (%)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 20, not 2 x 10^1
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     n = results["seeds"][0]["labels"].get(frac, "?")
     ax.set_title(f"{results['dataset']['name']}, {n} labels: held-out error per epoch (each seed a line)")
     ax.grid(alpha=0.3, which="both")
