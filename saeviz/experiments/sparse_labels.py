@@ -132,9 +132,9 @@ def run_seed(split, setup: B.Setup, settings: Settings, seed: int, log: Log,
     return out
 
 
-def finished(seed_result: dict, settings: Settings) -> bool:
-    """Whether a seed's results cover every labeled fraction of ``settings``."""
-    return all(str(f) in seed_result["fractions"] for f in settings.fractions)
+def finished(seed_result: dict, fractions) -> bool:
+    """Whether a seed's results cover every labeled fraction in ``fractions``."""
+    return all(str(f) in seed_result["fractions"] for f in fractions)
 
 
 def fractions_run(results: dict) -> list[float]:
@@ -173,8 +173,8 @@ def finished_seeds(out: Path, settings: Settings, quick: bool) -> tuple[list[dic
     if mine != theirs or bool(earlier.get("quick")) != bool(quick):
         changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise ValueError(f"cannot resume from {path}: its settings differ ({', '.join(changed) or 'quick'})")
-    return ([r for r in earlier.get("seeds", []) if r.get("seed") in settings.seeds and finished(r, settings)],
-            float(earlier.get("seconds", 0.0)))
+    kept = [r for r in earlier.get("seeds", []) if r.get("seed") in settings.seeds and finished(r, settings.fractions)]
+    return kept, float(earlier.get("seconds", 0.0))
 
 
 def run(out: Path, quick: bool = False, seeds: int | None = None, log: Log = print,
@@ -243,7 +243,7 @@ def _figure(results: dict):
 
 def write_report(out: Path, results: dict) -> Path:
     st, s = results["settings"], results["summary"]
-    done = [r for r in results["seeds"] if all(str(f) in r["fractions"] for f in st["fractions"])]
+    done = [r for r in results["seeds"] if finished(r, st["fractions"])]
     n_seeds = len(results["seeds"])
     fractions = fractions_run(results)
     rep = Report(out, "Held-out error against the number of labels")
