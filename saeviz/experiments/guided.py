@@ -113,9 +113,7 @@ def settings_for(quick: bool = False, seeds: int | None = None, labeled: float |
     if dataset is not None:
         changes["dataset"] = dataset
     if arms is not None:
-        changes["arms"] = tuple(a for a in ARMS if a in set(arms) | set(SWEEP_ARMS))
-        if set(arms) - set(ARMS):
-            raise ValueError(f"arms must be among {ARMS}, got {arms}")
+        changes["arms"] = options.chosen(arms, ARMS, SWEEP_ARMS, "arms")
     if seeds is not None:
         changes["seeds"] = tuple(range(int(seeds)))
     if labeled is not None:

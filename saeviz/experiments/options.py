@@ -16,6 +16,14 @@ def name_list(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
+def chosen(given, known: tuple[str, ...], always: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """The names of ``known`` that are ``given`` or ``always`` run, in ``known``'s order; a
+    name ``given`` that is not ``known`` is a ``ValueError`` (the option's error)."""
+    if set(given) - set(known):
+        raise ValueError(f"{what} must be among {known}, got {tuple(given)}")
+    return tuple(n for n in known if n in set(given) | set(always))
+
+
 def add_dataset_and_epochs(parser: argparse.ArgumentParser, datasets, full_epochs: int) -> None:
     """``--dataset`` (one of ``datasets`` only) and ``--epochs`` (default ``full_epochs``)."""
     parser.add_argument("--dataset", choices=tuple(datasets), default=None, help="one dataset only")

@@ -78,9 +78,7 @@ def settings_for(quick=False, seeds=None, dataset=None, epochs=None, first_seed=
     if fractions is not None:
         changes["fractions"] = tuple(fractions)
     if methods is not None:
-        changes["methods"] = tuple(m for m in METHODS if m in set(methods) | {"sae"})
-        if set(methods) - set(METHODS):
-            raise ValueError(f"methods must be among {METHODS}, got {methods}")
+        changes["methods"] = options.chosen(methods, METHODS, ("sae",), "methods")
     if seeds is not None or first_seed is not None:
         first = int(first_seed or 0)
         changes["seeds"] = tuple(range(first, first + (len(s.seeds) if seeds is None else int(seeds))))
@@ -251,7 +249,7 @@ def write_report(out: Path, results: dict) -> Path:
     if results["quick"]:
         status = "**Quick run**: a small training subset, few epochs and seeds, for a smoke test only. "
     if not results["complete"]:
-        running = [r for r in results["seeds"] if r not in done]
+        running = [r for r in results["seeds"] if not finished(r, st["fractions"])]
         status += f"**Partial run**: {len(done)} of {len(st['seeds'])} seeds finished"
         if running:
             status += (f", seed {running[0]['seed']} ran {len(running[0]['fractions'])} of its "
